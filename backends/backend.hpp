@@ -1,0 +1,166 @@
+#pragma once
+// The backend contract: the one small interface every backend (reference, cpu, cuda)
+// implements. Arguments are plain strided views and parameter structs, never Tensor handles;
+// everything else in reel (broadcasting rules, type promotion, autograd, composite ops) is
+// built above this interface.
+//
+// Conventions every primitive follows:
+// - A view's `data` points at its first element (the storage offset is already applied);
+//   strides are in elements and may be 0 (a broadcast) or, for inputs, negative never.
+// - Elementwise primitives receive inputs already broadcast to the output's shape (stride 0
+//   on broadcast dims) and already cast to the compute dtype (see each op).
+// - Outputs never overlap inputs partially: an output is either disjoint from an input or
+//   exactly the same view of it (in-place elementwise ops).
+// - Every primitive is synchronous from the caller's point of view or ordered on the backend's
+//   single stream; `synchronize()` waits for all work.
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+#include "backends/dims.hpp"
+#include "backends/dtype.hpp"
+#include "backends/scalar.hpp"
+
+namespace reel::backends {
+
+// A strided view into one buffer of a backend's memory.
+struct View {
+  void* data = nullptr;
+  DType dtype = kFloat32;
+  Shape shape;
+  Strides strides;
+  std::int64_t numel() const { return numel_of(shape); }
+  template <typename T> T* ptr() const { return static_cast<T*>(data); }
+};
+
+enum class UnaryOp : std::uint8_t {
+  // out dtype == in dtype
+  Neg, Exp, Log, Sqrt, Sin, Cos, Tanh, Sigmoid, Relu, Gelu, Silu, Erf, Sign, Conj, Reciprocal,
+  // out dtype == to_real(in dtype) (abs of a complex is real; real(x), imag(x))
+  Abs, Real, Imag,
+  // out dtype == bool
+  LogicalNot, IsNan,
+};
+
+enum class BinaryOp : std::uint8_t {
+  // out dtype == the (common) input dtype
+  Add, Sub, Mul, Div, Pow, Maximum, Minimum,
+  // backward helpers, (a, b) = (grad_output, saved): out dtype == input dtype
+  ReluBackward,     // a * (b > 0), b = input
+  GeluBackward,     // a * (Phi(b) + b * phi(b)), b = input (exact erf GELU)
+  SiluBackward,     // a * s * (1 + b * (1 - s)), s = sigmoid(b), b = input
+  SigmoidBackward,  // a * conj(b * (1 - b)), b = output
+  TanhBackward,     // a * conj(1 - b^2), b = output
+  // out dtype == bool
+  Eq, Ne, Lt, Le, Gt, Ge, LogicalAnd, LogicalOr,
+};
+
+enum class ReduceOp : std::uint8_t { Sum, Prod, Max, Min, Any, All };
+enum class ArgReduceOp : std::uint8_t { Max, Min };
+
+// Random distributions. Values are a pure function of (seed, offset + element index), so a
+// draw is reproducible and identical on every backend (a counter-based generator, Philox).
+struct RandomSpec {
+  enum class Kind : std::uint8_t { Uniform, Normal, Integer } kind = Kind::Uniform;
+  double a = 0.0;  // uniform: low;  normal: mean;  integer: low (inclusive)
+  double b = 1.0;  // uniform: high; normal: std;   integer: high (exclusive)
+  std::uint64_t seed = 0;
+  std::uint64_t offset = 0;  // counter of the first element
+};
+
+enum class PadMode : std::uint8_t { Zeros, Reflect, Replicate, Circular };
+
+// conv1d geometry, with padding already resolved to (left, right) by the caller.
+struct Conv1dParams {
+  std::int64_t stride = 1;
+  std::int64_t pad_left = 0;
+  std::int64_t pad_right = 0;
+  std::int64_t dilation = 1;
+  std::int64_t groups = 1;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::string_view name() const = 0;
+
+  // --- memory -------------------------------------------------------------------------------
+  virtual void* allocate(std::size_t nbytes) = 0;
+  virtual void deallocate(void* ptr, std::size_t nbytes) = 0;
+  // Host <-> backend memory, contiguous bytes.
+  virtual void copy_from_host(void* dst, const void* host_src, std::size_t nbytes) = 0;
+  virtual void copy_to_host(void* host_dst, const void* src, std::size_t nbytes) = 0;
+  virtual void synchronize() {}
+
+  // --- elementwise --------------------------------------------------------------------------
+  // out[i] = cast(in[i]): strided copy with dtype conversion (complex -> real drops imag).
+  virtual void copy(const View& out, const View& in) = 0;
+  virtual void fill(const View& out, Scalar value) = 0;
+  virtual void unary(UnaryOp op, const View& out, const View& in) = 0;
+  // a and b share a dtype (the compute dtype); out's dtype follows the op (see BinaryOp).
+  virtual void binary(BinaryOp op, const View& out, const View& a, const View& b) = 0;
+  // out = cond ? a : b; cond is bool, a/b/out share a dtype.
+  virtual void where(const View& out, const View& cond, const View& a, const View& b) = 0;
+
+  // --- reductions ---------------------------------------------------------------------------
+  // `out` has in's rank; every dim where out.shape[d] == 1 != in.shape[d] is reduced.
+  // Sum/Prod/Max/Min: out dtype == in dtype. Any/All: out dtype bool.
+  virtual void reduce(ReduceOp op, const View& out, const View& in) = 0;
+  // Reduces one dim `dim` (values and indices have in's rank with size 1 there). Index of the
+  // first extreme; NaN counts as the extreme, as in PyTorch. indices: int64.
+  virtual void arg_reduce(ArgReduceOp op, const View& values, const View& indices,
+                          const View& in, int dim) = 0;
+
+  // --- linear algebra -----------------------------------------------------------------------
+  // Batched: out[B, M, N] = a[B, M, K] @ b[B, K, N]; any strides (stride-0 batch broadcasts).
+  virtual void matmul(const View& out, const View& a, const View& b) = 0;
+
+  // --- indexing -----------------------------------------------------------------------------
+  // out = in.index_select(dim, index); index is 1-D int64, values already bounds-checked.
+  virtual void index_select(const View& out, const View& in, int dim, const View& index) = 0;
+  // out[..., index[i], ...] += src[..., i, ...] along dim (index_select's adjoint).
+  virtual void index_add(const View& out, int dim, const View& index, const View& src) = 0;
+  // out[i][j] = in[index[i][j]][j] (dim 0 example); index has out's shape.
+  virtual void gather(const View& out, const View& in, int dim, const View& index) = 0;
+  // out[index[i][j]][j] += src[i][j] (dim 0 example); index has src's shape.
+  virtual void scatter_add(const View& out, int dim, const View& index, const View& src) = 0;
+
+  // --- random -------------------------------------------------------------------------------
+  virtual void random(const View& out, const RandomSpec& spec) = 0;
+
+  // --- conv1d and pad1d (their kernels arrive with the Conv1d issue) --------------------------
+  // out[N, Cout, Lout] = bias + conv(in[N, Cin, L], weight[Cout, Cin/groups, K]); bias may be
+  // null (data == nullptr). Zero padding is index arithmetic, never a padded copy.
+  virtual void conv1d_forward(const View& out, const View& in, const View& weight,
+                              const View& bias, const Conv1dParams& p);
+  virtual void conv1d_backward_input(const View& grad_in, const View& grad_out,
+                                     const View& weight, const Conv1dParams& p);
+  // grad_weight / grad_bias may be null views (data == nullptr): only what is needed is computed.
+  virtual void conv1d_backward_weight(const View& grad_weight, const View& grad_bias,
+                                      const View& grad_out, const View& in,
+                                      const Conv1dParams& p);
+  // out[N, C, L + left + right] = in padded in `mode` (Reflect, Replicate, Circular).
+  virtual void pad1d(const View& out, const View& in, PadMode mode, std::int64_t left,
+                     std::int64_t right);
+  virtual void pad1d_backward(const View& grad_in, const View& grad_out, PadMode mode,
+                              std::int64_t left, std::int64_t right);
+};
+
+// --- registry ---------------------------------------------------------------------------------
+enum class Kind : std::uint8_t { Reference, Cpu, Cuda };
+
+Backend& reference_backend();
+Backend& cpu_backend();
+// The CUDA backend; throws reel::Error when reel was built without CUDA or no GPU is present.
+Backend& cuda_backend();
+bool cuda_available();
+int cuda_device_count();
+
+// Which backend runs CPU tensors: the fast one (default) or the reference loops. Tests use
+// this to run one body on every backend.
+void set_cpu_backend(Kind kind);
+Kind cpu_backend_kind();
+Backend& host_backend();  // the one selected by set_cpu_backend
+
+}  // namespace reel::backends

@@ -1,0 +1,133 @@
+#pragma once
+// Dims: a small inline vector of int64 for shapes and strides. Tensors in reel have at most
+// kMaxDims dimensions, so a shape never touches the heap (host overhead is a feature).
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <initializer_list>
+#include <span>
+#include <vector>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "backends/error.hpp"
+
+namespace reel {
+
+inline constexpr int kMaxDims = 8;
+
+class Dims {
+ public:
+  Dims() = default;
+  Dims(std::initializer_list<std::int64_t> values) { assign(values.begin(), values.end()); }
+  explicit Dims(std::span<const std::int64_t> values) { assign(values.begin(), values.end()); }
+  Dims(const std::vector<std::int64_t>& values) { assign(values.begin(), values.end()); }
+  // A Dims of `n` copies of `value`.
+  static Dims filled(int n, std::int64_t value) {
+    Dims d;
+    d.resize(n, value);
+    return d;
+  }
+
+  int size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  std::int64_t* data() { return data_.data(); }
+  const std::int64_t* data() const { return data_.data(); }
+  std::int64_t* begin() { return data_.data(); }
+  std::int64_t* end() { return data_.data() + size_; }
+  const std::int64_t* begin() const { return data_.data(); }
+  const std::int64_t* end() const { return data_.data() + size_; }
+  std::int64_t& operator[](int i) { return data_[static_cast<std::size_t>(i)]; }
+  std::int64_t operator[](int i) const { return data_[static_cast<std::size_t>(i)]; }
+  std::int64_t back() const { return data_[static_cast<std::size_t>(size_ - 1)]; }
+  std::span<const std::int64_t> span() const { return {data_.data(), static_cast<std::size_t>(size_)}; }
+  std::vector<std::int64_t> vec() const { return {begin(), end()}; }
+
+  void push_back(std::int64_t v) {
+    check(size_ < kMaxDims, "reel supports tensors of at most {} dimensions", kMaxDims);
+    data_[static_cast<std::size_t>(size_++)] = v;
+  }
+  void insert(int pos, std::int64_t v) {
+    push_back(0);
+    for (int i = size_ - 1; i > pos; --i) data_[i] = data_[i - 1];
+    data_[pos] = v;
+  }
+  void erase(int pos) {
+    for (int i = pos; i + 1 < size_; ++i) data_[i] = data_[i + 1];
+    --size_;
+  }
+  void resize(int n, std::int64_t value = 0) {
+    check(n >= 0 && n <= kMaxDims, "reel supports tensors of at most {} dimensions, got {}",
+          kMaxDims, n);
+    for (int i = size_; i < n; ++i) data_[i] = value;
+    size_ = n;
+  }
+
+  friend bool operator==(const Dims& a, const Dims& b) {
+    return a.size_ == b.size_ && std::equal(a.begin(), a.end(), b.begin());
+  }
+
+ private:
+  template <typename It>
+  void assign(It first, It last) {
+    auto n = std::distance(first, last);
+    check(n <= kMaxDims, "reel supports tensors of at most {} dimensions, got {}", kMaxDims, n);
+    size_ = static_cast<int>(n);
+    std::copy(first, last, data_.begin());
+  }
+  std::array<std::int64_t, kMaxDims> data_{};
+  int size_ = 0;
+};
+
+using Shape = Dims;
+using Strides = Dims;
+
+// Product of the extents (1 for a 0-dim shape).
+inline std::int64_t numel_of(const Shape& shape) {
+  std::int64_t n = 1;
+  for (auto s : shape) n *= s;
+  return n;
+}
+
+// Row-major (C order) strides, in elements.
+inline Strides contiguous_strides(const Shape& shape) {
+  Strides st = Dims::filled(shape.size(), 1);
+  std::int64_t acc = 1;
+  for (int i = shape.size() - 1; i >= 0; --i) {
+    st[i] = acc;
+    acc *= std::max<std::int64_t>(shape[i], 1);
+  }
+  return st;
+}
+
+// True when (shape, strides) describe a row-major layout without gaps. Size-1 dims may have any
+// stride, as in PyTorch.
+inline bool is_contiguous_layout(const Shape& shape, const Strides& strides) {
+  if (numel_of(shape) == 0) return true;  // PyTorch: every empty tensor is contiguous
+  std::int64_t expected = 1;
+  for (int i = shape.size() - 1; i >= 0; --i) {
+    if (shape[i] == 1) continue;
+    if (strides[i] != expected) return false;
+    expected *= shape[i];
+  }
+  return true;
+}
+
+// Wraps a possibly negative dim into [0, ndim); names the op in the error.
+inline int wrap_dim(std::int64_t dim, int ndim, const char* op) {
+  int n = std::max(ndim, 1);  // a 0-dim tensor accepts dim 0 and -1, as in PyTorch
+  check(dim >= -n && dim < n,
+        "{}: dimension out of range (expected to be in range of [{}, {}], but got {})", op, -n,
+        n - 1, dim);
+  return static_cast<int>(dim < 0 ? dim + n : dim);
+}
+
+}  // namespace reel
+
+template <>
+struct fmt::formatter<reel::Dims> : fmt::formatter<std::string_view> {
+  auto format(const reel::Dims& d, format_context& ctx) const {
+    return fmt::format_to(ctx.out(), "[{}]", fmt::join(d.begin(), d.end(), ", "));
+  }
+};
