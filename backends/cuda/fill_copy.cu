@@ -1,0 +1,71 @@
+// CUDA kernels for fill and copy (strided, with dtype conversion). The host side
+// (cuda_backend.cpp) has already validated the views, merged their dims into an Indexer and
+// taken the cudaMemset / cudaMemcpy fast paths where the layout allows.
+#include <cstring>
+
+#include "backends/cuda/device_utils.cuh"
+
+namespace reel::backends::cuda {
+
+namespace {
+
+template <typename T, typename Index>
+__global__ void fill_kernel(Indexer<1> ix, Index n, T* out, T value) {
+  for (Index i = grid_start<Index>(); i < n; i += grid_step<Index>()) {
+    Index off[1];
+    offsets_of<1>(ix, i, off);
+    out[off[0]] = value;
+  }
+}
+
+template <typename To, typename From, typename Index>
+__global__ void copy_kernel(Indexer<2> ix, Index n, To* out, const From* in) {
+  for (Index i = grid_start<Index>(); i < n; i += grid_step<Index>()) {
+    Index off[2];
+    offsets_of<2>(ix, i, off);
+    out[off[0]] = cast_to<To>(in[off[1]]);
+  }
+}
+
+}  // namespace
+
+cudaError_t launch_fill(ElemType type, void* out, const Indexer<1>& ix, std::int64_t numel,
+                        bool index32, const FillValue& value, cudaStream_t stream) {
+  return visit_elem(type, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    T v;
+    std::memcpy(static_cast<void*>(&v), value.bytes, sizeof(T));
+    const dim3 grid = grid_for(numel);
+    if (index32) {
+      fill_kernel<T, std::uint32_t><<<grid, kThreadsPerBlock, 0, stream>>>(
+          ix, static_cast<std::uint32_t>(numel), static_cast<T*>(out), v);
+    } else {
+      fill_kernel<T, std::int64_t><<<grid, kThreadsPerBlock, 0, stream>>>(
+          ix, numel, static_cast<T*>(out), v);
+    }
+    return cudaGetLastError();
+  });
+}
+
+cudaError_t launch_copy(ElemType to, void* out, ElemType from, const void* in,
+                        const Indexer<2>& ix, std::int64_t numel, bool index32,
+                        cudaStream_t stream) {
+  return visit_elem(to, [&](auto to_tag) {
+    return visit_elem(from, [&](auto from_tag) {
+      using To = typename decltype(to_tag)::type;
+      using From = typename decltype(from_tag)::type;
+      const dim3 grid = grid_for(numel);
+      if (index32) {
+        copy_kernel<To, From, std::uint32_t><<<grid, kThreadsPerBlock, 0, stream>>>(
+            ix, static_cast<std::uint32_t>(numel), static_cast<To*>(out),
+            static_cast<const From*>(in));
+      } else {
+        copy_kernel<To, From, std::int64_t><<<grid, kThreadsPerBlock, 0, stream>>>(
+            ix, numel, static_cast<To*>(out), static_cast<const From*>(in));
+      }
+      return cudaGetLastError();
+    });
+  });
+}
+
+}  // namespace reel::backends::cuda
