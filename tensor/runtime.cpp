@@ -1,0 +1,19 @@
+#include "tensor/runtime.hpp"
+
+#include "backends/backend.hpp"
+#include "backends/cpu/thread_pool.hpp"
+
+namespace reel {
+
+void set_num_threads(int n) { backends::cpu::set_num_threads(n); }
+int get_num_threads() { return backends::cpu::num_threads(); }
+
+namespace cuda {
+bool is_available() { return backends::cuda_available(); }
+int device_count() { return backends::cuda_device_count(); }
+void synchronize() {
+  if (is_available()) backends::cuda_backend().synchronize();
+}
+}  // namespace cuda
+
+}  // namespace reel
