@@ -13,7 +13,8 @@
 //   matmul.cpp      batched matmul
 //   indexing.cpp    index_select, index_add, gather, scatter_add
 //   random.cpp      random fill (Philox, backends/philox.hpp)
-// conv1d and pad1d are not overridden yet: the base class raises "not yet implemented".
+//   conv1d.cpp      conv1d forward, backward input, backward weight and bias
+//   pad1d.cpp       pad1d (zeros, reflect, replicate, circular) and its backward
 #include <cmath>
 #include <complex>
 #include <cstdint>
@@ -51,6 +52,18 @@ class ReferenceBackend final : public Backend {
   void scatter_add(const View& out, int dim, const View& index, const View& src) override;
 
   void random(const View& out, const RandomSpec& spec) override;
+
+  void conv1d_forward(const View& out, const View& in, const View& weight, const View& bias,
+                      const Conv1dParams& p) override;
+  void conv1d_backward_input(const View& grad_in, const View& grad_out, const View& weight,
+                             const Conv1dParams& p) override;
+  void conv1d_backward_weight(const View& grad_weight, const View& grad_bias,
+                              const View& grad_out, const View& in,
+                              const Conv1dParams& p) override;
+  void pad1d(const View& out, const View& in, PadMode mode, std::int64_t left,
+             std::int64_t right) override;
+  void pad1d_backward(const View& grad_in, const View& grad_out, PadMode mode,
+                      std::int64_t left, std::int64_t right) override;
 };
 
 // Small element-level helpers shared by the reference kernels (and free for the CPU backend to

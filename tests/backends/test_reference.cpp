@@ -571,11 +571,3 @@ TEST_CASE("reference: random distributions") {
   RandomSpec empty{RandomSpec::Kind::Integer, 2.0, 2.0, 0, 0};
   CHECK_THROWS_WITH_AS(draw<std::int64_t>(empty, 2), doctest::Contains("low < high"), Error);
 }
-
-TEST_CASE("reference: conv1d and pad1d are not implemented yet") {
-  const View none;
-  CHECK_THROWS_WITH_AS(ref().conv1d_forward(none, none, none, none, Conv1dParams{}),
-                       doctest::Contains("not yet implemented"), Error);
-  CHECK_THROWS_WITH_AS(ref().pad1d(none, none, PadMode::Reflect, 1, 1),
-                       doctest::Contains("not yet implemented"), Error);
-}
