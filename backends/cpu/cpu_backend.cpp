@@ -1,0 +1,382 @@
+// The fast CPU backend (see cpu_backend.hpp for what it accelerates). Elementwise work runs over
+// *coalesced* views: size-1 dims are dropped and neighbouring dims merged wherever every view is
+// contiguous across them, so most tensors become one long row (or a few long rows) that a SIMD
+// kernel walks in a straight loop. Rows are shared out to threads in chunks of kGrain elements;
+// a tensor smaller than that runs inline, with no allocation and no synchronization.
+#include "backends/cpu/cpu_backend.hpp"
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cstring>
+#include <string_view>
+
+#include "backends/cpu/caching_allocator.hpp"
+#include "backends/cpu/gemm.hpp"
+#include "backends/cpu/simd_kernels.hpp"
+#include "backends/cpu/thread_pool.hpp"
+#include "backends/philox.hpp"
+#include "backends/reference/reference_backend.hpp"
+
+namespace reel::backends {
+
+namespace cpu {
+namespace {
+
+// Elements per task for memory-bound loops (add, copy, fill): 64 Ki floats take ~8 us in
+// cache, about what handing work to a pool thread costs, so smaller tensors stay on one
+// thread. Transcendental ops (exp, tanh, ...) cost several times more per element and split
+// at a quarter of that.
+constexpr std::int64_t kGrain = 65536;
+constexpr std::int64_t kMathGrain = kGrain / 4;
+
+constexpr bool is_transcendental(UnaryOp op) {
+  return op == UnaryOp::Exp || op == UnaryOp::Log || op == UnaryOp::Tanh ||
+         op == UnaryOp::Sigmoid || op == UnaryOp::Silu;
+}
+constexpr std::int64_t kGatherBuffer = 256;  // elements staged per strided SIMD call
+
+// An iteration space shared by N views after coalescing; the last dim is the row.
+template <int N>
+struct Layout {
+  int ndim = 0;
+  std::array<std::int64_t, kMaxDims> shape{};
+  std::array<std::array<std::int64_t, kMaxDims>, N> strides{};
+  std::int64_t inner_stride(int k) const { return strides[k][ndim - 1]; }
+};
+
+// Dim d merges into the dim kept before it when, for every view, stepping the outer dim once
+// equals stepping d through its whole extent: stride_outer == stride_d * shape_d.
+template <int N>
+Layout<N> coalesce(const Shape& shape, const std::array<const Strides*, N>& st) {
+  Layout<N> l;
+  for (int d = 0; d < shape.size(); ++d) {
+    if (shape[d] == 1) continue;
+    if (l.ndim > 0) {
+      const int p = l.ndim - 1;
+      bool merge = true;
+      for (int k = 0; k < N; ++k) merge = merge && l.strides[k][p] == (*st[k])[d] * shape[d];
+      if (merge) {
+        l.shape[p] *= shape[d];
+        for (int k = 0; k < N; ++k) l.strides[k][p] = (*st[k])[d];
+        continue;
+      }
+    }
+    l.shape[l.ndim] = shape[d];
+    for (int k = 0; k < N; ++k) l.strides[k][l.ndim] = (*st[k])[d];
+    ++l.ndim;
+  }
+  if (l.ndim == 0) l.ndim = l.shape[0] = 1;  // one element; strides stay 0
+  return l;
+}
+
+// Calls row(offsets, n, first) for every row of l, in row-major order within a thread:
+// offsets[k] is the row's first element in view k, n its length and `first` its row-major
+// index in the whole shape. Work is shared out in chunks of about `grain` elements; a row longer
+// than that is cut into pieces, so one long contiguous row is threaded too.
+template <int N, class F>
+void for_each_row(const Layout<N>& l, std::int64_t grain, F&& row) {
+  const int outer = l.ndim - 1;
+  const std::int64_t n = l.shape[outer];
+  const std::int64_t piece = std::min(n, grain);
+  const std::int64_t pieces = (n + piece - 1) / piece;  // per row
+  std::int64_t rows = 1;
+  for (int d = 0; d < outer; ++d) rows *= l.shape[d];
+  const std::int64_t tasks = rows * pieces;
+  parallel_for(0, tasks, std::max<std::int64_t>(1, grain / piece), [&](std::int64_t t0, std::int64_t t1) {
+    std::array<std::int64_t, kMaxDims> index{};
+    std::array<std::int64_t, N> off{}, piece_off{};
+    std::int64_t r = t0 / pieces, p = t0 % pieces;
+    for (std::int64_t d = outer - 1, q = r; d >= 0; --d) {
+      index[d] = q % l.shape[d];
+      q /= l.shape[d];
+      for (int k = 0; k < N; ++k) off[k] += index[d] * l.strides[k][d];
+    }
+    for (std::int64_t t = t0; t < t1; ++t) {
+      const std::int64_t start = p * piece;
+      for (int k = 0; k < N; ++k) piece_off[k] = off[k] + start * l.strides[k][outer];
+      row(piece_off.data(), std::min(piece, n - start), r * n + start);
+      if (++p < pieces) continue;
+      p = 0;
+      ++r;
+      for (int d = outer - 1; d >= 0; --d) {  // the odometer of strided_loop.hpp
+        for (int k = 0; k < N; ++k) off[k] += l.strides[k][d];
+        if (++index[d] < l.shape[d]) break;
+        for (int k = 0; k < N; ++k) off[k] -= l.shape[d] * l.strides[k][d];
+        index[d] = 0;
+      }
+    }
+  });
+}
+
+// Same-dtype copy: memcpy for contiguous rows, else a strided loop moving raw elements (a
+// fixed-size memcpy compiles to one load and one store).
+template <std::size_t Bytes>
+void copy_raw(const Layout<2>& l, void* dst, const void* src) {
+  constexpr auto size = static_cast<std::int64_t>(Bytes);
+  const std::int64_t so = l.inner_stride(0) * size, si = l.inner_stride(1) * size;
+  for_each_row(l, kGrain * 2, [&](const std::int64_t* off, std::int64_t n, std::int64_t) {
+    auto* d = static_cast<unsigned char*>(dst) + off[0] * size;
+    const auto* s = static_cast<const unsigned char*>(src) + off[1] * size;
+    if (so == size && si == size) {
+      std::memcpy(d, s, static_cast<std::size_t>(n * size));
+      return;
+    }
+    for (std::int64_t i = 0; i < n; ++i) std::memcpy(d + i * so, s + i * si, Bytes);
+  });
+}
+
+// Moves n elements between a strided row and a contiguous buffer.
+template <class T>
+void gather(const T* src, std::int64_t stride, std::int64_t n, T* dst) {
+  for (std::int64_t i = 0; i < n; ++i) dst[i] = src[i * stride];
+}
+template <class T>
+void scatter(const T* src, std::int64_t n, T* dst, std::int64_t stride) {
+  for (std::int64_t i = 0; i < n; ++i) dst[i * stride] = src[i];
+}
+
+// out = op(a, b) (or op(a) when B is null) row by row. A row whose strides are all 0 or 1 goes
+// straight to the SIMD kernel; other strides are staged through small stack buffers, so the
+// same kernel (and the same rounding) serves every layout.
+template <class T>
+void elementwise(const View& out, const View& a, const View* b, BinaryOp bop, UnaryOp uop) {
+  const TypedKernels<T>& kern = simd_kernels().get<T>();
+  const std::int64_t grain =
+      (b ? bop == BinaryOp::SiluBackward : is_transcendental(uop)) ? kMathGrain : kGrain;
+  // The common case first, without coalescing: contiguous views (b possibly one broadcast
+  // scalar) are one flat row, cut into chunks only when there is enough work.
+  if (is_contiguous_layout(out.shape, out.strides) && is_contiguous_layout(a.shape, a.strides)) {
+    const bool b_flat = b && is_contiguous_layout(b->shape, b->strides);
+    const bool b_scalar = b && !b_flat && std::all_of(b->strides.begin(), b->strides.end(),
+                                                      [](std::int64_t s) { return s == 0; });
+    if (!b || b_flat || b_scalar) {
+      T* po = out.ptr<T>();
+      const T* pa = a.ptr<T>();
+      const T* pb = b ? b->ptr<T>() : nullptr;
+      const std::int64_t sb = b_scalar ? 0 : 1;
+      parallel_for(0, out.numel(), grain, [&](std::int64_t i0, std::int64_t i1) {
+        if (b) kern.binary(bop, i1 - i0, pa + i0, 1, pb + i0 * sb, sb, po + i0);
+        else kern.unary(uop, i1 - i0, pa + i0, po + i0);
+      });
+      return;
+    }
+  }
+  const Layout<3> l = b ? coalesce<3>(out.shape, {&out.strides, &a.strides, &b->strides})
+                        : coalesce<3>(out.shape, {&out.strides, &a.strides, &a.strides});
+  T* po = out.ptr<T>();
+  const T* pa = a.ptr<T>();
+  const T* pb = b ? b->ptr<T>() : nullptr;
+  const std::int64_t so = l.inner_stride(0), sa = l.inner_stride(1), sb = b ? l.inner_stride(2) : 1;
+  auto unit = [](std::int64_t s) { return s == 0 || s == 1; };
+  const bool direct = so == 1 && unit(sa) && unit(sb) && (b || sa == 1);
+  auto call = [&](std::int64_t n, const T* x, std::int64_t x_step, const T* y, std::int64_t y_step, T* o) {
+    if (b) kern.binary(bop, n, x, x_step, y, y_step, o);
+    else kern.unary(uop, n, x, o);
+  };
+  for_each_row(l, grain, [&](const std::int64_t* off, std::int64_t n, std::int64_t) {
+    if (direct) return call(n, pa + off[1], sa, pb ? pb + off[2] : nullptr, sb, po + off[0]);
+    alignas(64) T buf_a[kGatherBuffer], buf_b[kGatherBuffer], buf_o[kGatherBuffer];
+    for (std::int64_t i0 = 0; i0 < n; i0 += kGatherBuffer) {
+      const std::int64_t len = std::min(kGatherBuffer, n - i0);
+      const T* x = pa + off[1] + i0 * sa;
+      std::int64_t x_step = sa;
+      if (!unit(sa) || (!b && sa == 0)) gather(x, sa, len, buf_a), x = buf_a, x_step = 1;
+      const T* y = pb ? pb + off[2] + i0 * sb : nullptr;
+      std::int64_t y_step = sb;
+      if (b && !unit(sb)) gather(y, sb, len, buf_b), y = buf_b, y_step = 1;
+      T* o = so == 1 ? po + off[0] + i0 : buf_o;
+      call(len, x, x_step, y, y_step, o);
+      if (so != 1) scatter(buf_o, len, po + off[0] + i0 * so, so);
+    }
+  });
+}
+
+}  // namespace
+}  // namespace cpu
+
+using namespace cpu;
+
+// --- memory -------------------------------------------------------------------------------------
+void* CpuBackend::allocate(std::size_t nbytes) { return cached_allocate(nbytes); }
+void CpuBackend::deallocate(void* ptr, std::size_t nbytes) { cached_deallocate(ptr, nbytes); }
+void CpuBackend::copy_from_host(void* dst, const void* host_src, std::size_t nbytes) {
+  if (nbytes != 0) std::memcpy(dst, host_src, nbytes);
+}
+void CpuBackend::copy_to_host(void* host_dst, const void* src, std::size_t nbytes) {
+  if (nbytes != 0) std::memcpy(host_dst, src, nbytes);
+}
+
+// --- elementwise --------------------------------------------------------------------------------
+void CpuBackend::copy(const View& out, const View& in) {
+  if (out.shape != in.shape) return reference_backend().copy(out, in);  // raises
+  if (out.numel() == 0) return;
+  const Layout<2> l = coalesce<2>(out.shape, {&out.strides, &in.strides});
+  if (out.dtype == in.dtype) {
+    switch (element_size(out.dtype)) {
+      case 1: return copy_raw<1>(l, out.data, in.data);
+      case 4: return copy_raw<4>(l, out.data, in.data);
+      case 8: return copy_raw<8>(l, out.data, in.data);
+      default: return copy_raw<16>(l, out.data, in.data);
+    }
+  }
+  // A cast: the reference's cast_value, so both backends convert identically.
+  visit_dtype(in.dtype, [&]<typename From>() {
+    visit_dtype(out.dtype, [&]<typename To>() {
+      const std::int64_t so = l.inner_stride(0), si = l.inner_stride(1);
+      for_each_row(l, kGrain, [&](const std::int64_t* off, std::int64_t n, std::int64_t) {
+        To* d = out.ptr<To>() + off[0];
+        const From* s = in.ptr<From>() + off[1];
+        if (so == 1 && si == 1) {
+          for (std::int64_t i = 0; i < n; ++i) d[i] = reference::cast_value<To>(s[i]);
+        } else {
+          for (std::int64_t i = 0; i < n; ++i) d[i * so] = reference::cast_value<To>(s[i * si]);
+        }
+      });
+    });
+  });
+}
+
+void CpuBackend::fill(const View& out, Scalar value) {
+  if (out.numel() == 0) return;
+  const Layout<1> l = coalesce<1>(out.shape, {&out.strides});
+  visit_dtype(out.dtype, [&]<typename T>() {
+    const T v = value.to<T>();
+    const std::int64_t s = l.inner_stride(0);
+    for_each_row(l, kGrain, [&](const std::int64_t* off, std::int64_t n, std::int64_t) {
+      T* d = out.ptr<T>() + off[0];
+      if (s == 1) std::fill_n(d, n, v);
+      else for (std::int64_t i = 0; i < n; ++i) d[i * s] = v;
+    });
+  });
+}
+
+void CpuBackend::unary(UnaryOp op, const View& out, const View& in) {
+  if (!simd_has_unary(op) || !is_floating(in.dtype) || out.dtype != in.dtype ||
+      out.shape != in.shape) {
+    return reference_backend().unary(op, out, in);
+  }
+  if (out.numel() == 0) return;
+  if (in.dtype == kFloat32) elementwise<float>(out, in, nullptr, BinaryOp::Add, op);
+  else elementwise<double>(out, in, nullptr, BinaryOp::Add, op);
+}
+
+void CpuBackend::binary(BinaryOp op, const View& out, const View& a, const View& b) {
+  if (!simd_has_binary(op) || !is_floating(a.dtype) || b.dtype != a.dtype ||
+      out.dtype != a.dtype || a.shape != out.shape || b.shape != out.shape) {
+    return reference_backend().binary(op, out, a, b);
+  }
+  if (out.numel() == 0) return;
+  if (a.dtype == kFloat32) elementwise<float>(out, a, &b, op, UnaryOp::Neg);
+  else elementwise<double>(out, a, &b, op, UnaryOp::Neg);
+}
+
+void CpuBackend::where(const View& out, const View& cond, const View& a, const View& b) {
+  reference_backend().where(out, cond, a, b);
+}
+
+// --- linear algebra -----------------------------------------------------------------------------
+void CpuBackend::matmul(const View& out, const View& a, const View& b) {
+  const bool ranks = out.shape.size() == 3 && a.shape.size() == 3 && b.shape.size() == 3;
+  const bool fast = ranks && is_floating(out.dtype) && a.dtype == out.dtype &&
+                    b.dtype == out.dtype && a.shape[0] == out.shape[0] &&
+                    b.shape[0] == out.shape[0] && a.shape[1] == out.shape[1] &&
+                    b.shape[2] == out.shape[2] && a.shape[2] == b.shape[1] &&
+                    !(out.shape[0] > 1 && out.strides[0] == 0);
+  if (!fast) return reference_backend().matmul(out, a, b);  // other dtypes, and the errors
+  const std::int64_t batch = out.shape[0], m = out.shape[1], n = out.shape[2], k = a.shape[2];
+  visit_dtype(out.dtype, [&]<typename T>() {
+    if constexpr (std::is_floating_point_v<T>) {
+      batched_gemm<T>(batch, m, n, k, {a.ptr<const T>(), a.strides[1], a.strides[2]}, a.strides[0],
+                      {b.ptr<const T>(), b.strides[1], b.strides[2]}, b.strides[0],
+                      {out.ptr<T>(), out.strides[1], out.strides[2]}, out.strides[0]);
+    }
+  });
+}
+
+// --- indexing: the reference loops --------------------------------------------------------------
+void CpuBackend::index_select(const View& out, const View& in, int dim, const View& index) {
+  reference_backend().index_select(out, in, dim, index);
+}
+void CpuBackend::index_add(const View& out, int dim, const View& index, const View& src) {
+  reference_backend().index_add(out, dim, index, src);
+}
+void CpuBackend::gather(const View& out, const View& in, int dim, const View& index) {
+  reference_backend().gather(out, in, dim, index);
+}
+void CpuBackend::scatter_add(const View& out, int dim, const View& index, const View& src) {
+  reference_backend().scatter_add(out, dim, index, src);
+}
+
+// --- random -------------------------------------------------------------------------------------
+// Philox is counter-based: element i's value depends on i alone (backends/philox.hpp), so the
+// fill splits over threads and still matches the reference bit for bit. Specs the reference
+// would reject go to it for the error.
+void CpuBackend::random(const View& out, const RandomSpec& spec) {
+  using K = RandomSpec::Kind;
+  const DType t = out.dtype;
+  const bool valid = spec.kind == K::Integer ? (t == kInt64 || is_floating(t)) && spec.a < spec.b
+                   : spec.kind == K::Uniform ? is_inexact(t) && spec.a <= spec.b
+                                             : is_inexact(t) && spec.b >= 0.0;
+  if (!valid) return reference_backend().random(out, spec);
+  if (out.numel() == 0) return;
+  const Layout<1> l = coalesce<1>(out.shape, {&out.strides});
+  visit_dtype(t, [&]<typename T>() {
+    if constexpr (!std::is_same_v<T, bool>) {
+      const std::int64_t s = l.inner_stride(0);
+      for_each_row(l, kMathGrain, [&](const std::int64_t* off, std::int64_t n, std::int64_t first) {
+        T* d = out.ptr<T>() + off[0];
+        for (std::int64_t i = 0; i < n; ++i)
+          d[i * s] = random_value<T>(spec, static_cast<std::uint64_t>(first + i));
+      });
+    }
+  });
+}
+
+// --- SIMD dispatch ------------------------------------------------------------------------------
+namespace cpu {
+namespace {
+std::atomic<const SimdKernels*> g_forced_kernels{nullptr};
+
+const SimdKernels& detected_kernels() {
+  // xsimd::dispatch walks SimdArchs best first and calls the lambda with the first
+  // architecture the running CPU supports; the table it returns is kept for the process.
+  static const SimdKernels table =
+      xsimd::dispatch<SimdArchs>([](auto arch) { return kernels_for<decltype(arch)>(); })();
+  return table;
+}
+}  // namespace
+
+const SimdKernels& simd_kernels() {
+  const SimdKernels* forced = g_forced_kernels.load(std::memory_order_acquire);
+  return forced ? *forced : detected_kernels();
+}
+
+bool force_simd_arch(const char* name) {
+  static constexpr std::array<SimdKernels, 3> tables{
+      kernels_for<xsimd::avx512bw>(), kernels_for<xsimd::fma3<xsimd::avx2>>(),
+      kernels_for<xsimd::sse2>()};
+  static constexpr std::array<unsigned, 3> versions{
+      xsimd::avx512bw::version(), xsimd::fma3<xsimd::avx2>::version(), xsimd::sse2::version()};
+  const std::string_view wanted = name ? name : "";
+  if (wanted.empty()) {
+    g_forced_kernels.store(nullptr, std::memory_order_release);
+    return true;
+  }
+  const unsigned best = xsimd::available_architectures().best;
+  for (std::size_t i = 0; i < tables.size(); ++i) {
+    if (wanted != tables[i].arch_name) continue;
+    if (versions[i] > best) return false;  // the CPU lacks it
+    g_forced_kernels.store(&tables[i], std::memory_order_release);
+    return true;
+  }
+  return false;
+}
+}  // namespace cpu
+
+Backend& cpu_backend() {
+  static CpuBackend backend;
+  return backend;
+}
+
+}  // namespace reel::backends

@@ -1,0 +1,205 @@
+// CPU backend, reductions. Sum over float32/float64 has three fast shapes, found after merging
+// neighbouring dims that are contiguous and reduced alike:
+//   row sums     the innermost dim is reduced and contiguous: each output is a SIMD sum of
+//                contiguous runs (softmax denominators, losses, .sum() of everything);
+//   column sums  the innermost dim is kept and contiguous: output rows accumulate input rows
+//                with the SIMD add (bias gradients: [N, C] -> [1, C], [N, C, L] -> [1, C, L]);
+//   all          one output and one contiguous run: partial sums of fixed parts, spread over
+//                threads and added in a fixed order.
+// Sums accumulate in the element type, with several vector accumulators (PyTorch does the
+// same in float32); everything else is the reference backend's.
+#include <algorithm>
+#include <array>
+#include <cstring>
+
+#include "backends/cpu/cpu_backend.hpp"
+#include "backends/cpu/simd_kernels.hpp"
+#include "backends/cpu/thread_pool.hpp"
+#include "backends/reference/reference_backend.hpp"
+
+namespace reel::backends {
+
+namespace cpu {
+namespace {
+
+constexpr std::int64_t kGrain = 131072;       // elements per task: summing only reads, fast
+constexpr std::int64_t kColumnChunk = 2048;   // output elements kept hot in L1 per task
+constexpr int kMaxParts = 64;                 // partial sums of an all-reduce
+
+// A merged dim: extent and strides; out_stride is 0 on a reduced dim.
+struct Dim {
+  std::int64_t n, in_stride, out_stride;
+};
+struct DimList {
+  std::array<Dim, kMaxDims> d{};
+  int size = 0;
+  std::int64_t numel() const {
+    std::int64_t p = 1;
+    for (int i = 0; i < size; ++i) p *= d[i].n;
+    return p;
+  }
+  // Offsets of the linear index `i` (row-major over these dims).
+  void offsets(std::int64_t i, std::int64_t& in, std::int64_t& out) const {
+    in = out = 0;
+    for (int k = size - 1; k >= 0; --k) {
+      const std::int64_t idx = i % d[k].n;
+      i /= d[k].n;
+      in += idx * d[k].in_stride;
+      out += idx * d[k].out_stride;
+    }
+  }
+};
+
+// Calls f(in_offset) for every index of `dims` (an odometer, as in strided_loop.hpp).
+template <class F>
+void for_each_in(const DimList& dims, F&& f) {
+  std::array<std::int64_t, kMaxDims> index{};
+  std::int64_t off = 0;
+  for (;;) {
+    f(off);
+    int k = dims.size - 1;
+    for (; k >= 0; --k) {
+      off += dims.d[k].in_stride;
+      if (++index[k] < dims.d[k].n) break;
+      off -= dims.d[k].n * dims.d[k].in_stride;
+      index[k] = 0;
+    }
+    if (k < 0) return;
+  }
+}
+
+// *out = in[0] + ... + in[n-1]. A long run is cut into parts of at least kGrain elements whose
+// partial sums are added in a fixed order; the cut does not depend on the number of threads,
+// so neither does the result.
+template <class T>
+void sum_run(const T* in, std::int64_t n, T* out) {
+  const auto sum = simd_kernels().get<T>().sum;
+  const std::int64_t parts = std::min<std::int64_t>(n / kGrain, kMaxParts);
+  if (parts <= 1) {
+    *out = sum(n, in);
+    return;
+  }
+  std::array<T, kMaxParts> partial;
+  parallel_for(0, parts, 1, [&](std::int64_t p0, std::int64_t p1) {
+    for (std::int64_t p = p0; p < p1; ++p) {
+      const std::int64_t b = n * p / parts, e = n * (p + 1) / parts;
+      partial[p] = sum(e - b, in + b);
+    }
+  });
+  T total = T(0);
+  for (std::int64_t p = 0; p < parts; ++p) total += partial[p];
+  *out = total;
+}
+
+// out[o] = sum of contiguous runs of `inner` elements, one run per index of `reduced`.
+template <class T>
+void row_sums(const T* in, T* out, const DimList& kept, const DimList& reduced, std::int64_t inner) {
+  const auto sum = simd_kernels().get<T>().sum;
+  const std::int64_t outputs = kept.numel();
+  if (outputs == 1 && reduced.size == 0) return sum_run(in, inner, out);
+  const std::int64_t per_output = reduced.numel() * inner;
+  parallel_for(0, outputs, std::max<std::int64_t>(1, kGrain / per_output),
+               [&](std::int64_t o0, std::int64_t o1) {
+                 for (std::int64_t o = o0; o < o1; ++o) {
+                   std::int64_t in_off, out_off;
+                   kept.offsets(o, in_off, out_off);
+                   T acc = T(0);
+                   for_each_in(reduced, [&](std::int64_t r) { acc += sum(inner, in + in_off + r); });
+                   out[out_off] = acc;
+                 }
+               });
+}
+
+// out rows (contiguous, `inner` long) = sum over `reduced` of the matching input rows.
+template <class T>
+void column_sums(const T* in, T* out, const DimList& kept, const DimList& reduced, std::int64_t inner) {
+  const auto binary = simd_kernels().get<T>().binary;
+  const std::int64_t chunks = (inner + kColumnChunk - 1) / kColumnChunk;
+  const std::int64_t tasks = kept.numel() * chunks;
+  const std::int64_t per_task = reduced.numel() * std::min(inner, kColumnChunk);
+  parallel_for(0, tasks, std::max<std::int64_t>(1, kGrain / per_task),
+               [&](std::int64_t t0, std::int64_t t1) {
+                 for (std::int64_t t = t0; t < t1; ++t) {
+                   std::int64_t in_off, out_off;
+                   kept.offsets(t / chunks, in_off, out_off);
+                   const std::int64_t c0 = (t % chunks) * kColumnChunk;
+                   const std::int64_t len = std::min(kColumnChunk, inner - c0);
+                   T* o = out + out_off + c0;
+                   const T* src = in + in_off + c0;
+                   bool first = true;
+                   for_each_in(reduced, [&](std::int64_t r) {
+                     if (first) std::memcpy(o, src + r, sizeof(T) * static_cast<std::size_t>(len));
+                     else binary(BinaryOp::Add, len, o, 1, src + r, 1, o);
+                     first = false;
+                   });
+                 }
+               });
+}
+
+// Returns false when the reduction is not one of the fast shapes (the caller then delegates).
+template <class T>
+bool sum_fast(const View& out, const View& in) {
+  if (numel_of(out.shape) == 1 && is_contiguous_layout(in.shape, in.strides)) {
+    sum_run(in.ptr<const T>(), in.numel(), out.ptr<T>());  // .sum() of a contiguous tensor
+    return true;
+  }
+  // Split in's dims into kept and reduced, merging neighbours that are alike and contiguous.
+  Dim all[kMaxDims]{};
+  bool is_reduced[kMaxDims]{};
+  int nd = 0;
+  bool any_reduced = false;
+  for (int d = 0; d < in.shape.size(); ++d) {
+    const bool reduced = out.shape[d] == 1 && in.shape[d] != 1;
+    if (!reduced && out.shape[d] != in.shape[d]) return false;
+    if (in.shape[d] == 1) continue;
+    any_reduced = any_reduced || reduced;
+    const Dim x{in.shape[d], in.strides[d], reduced ? 0 : out.strides[d]};
+    if (nd > 0 && is_reduced[nd - 1] == reduced && all[nd - 1].in_stride == x.in_stride * x.n &&
+        all[nd - 1].out_stride == x.out_stride * x.n) {
+      all[nd - 1] = {all[nd - 1].n * x.n, x.in_stride, x.out_stride};
+      continue;
+    }
+    all[nd] = x;
+    is_reduced[nd++] = reduced;
+  }
+  if (!any_reduced) return false;
+  const Dim last = all[nd - 1];
+  const bool rows = is_reduced[nd - 1] && last.in_stride == 1;
+  const bool columns = !is_reduced[nd - 1] && last.in_stride == 1 && last.out_stride == 1;
+  if (!rows && !columns) return false;
+  DimList kept, reduced;
+  for (int i = 0; i + 1 < nd; ++i) {
+    DimList& to = is_reduced[i] ? reduced : kept;
+    to.d[to.size++] = all[i];
+  }
+  if (rows) row_sums(in.ptr<const T>(), out.ptr<T>(), kept, reduced, last.n);
+  else column_sums(in.ptr<const T>(), out.ptr<T>(), kept, reduced, last.n);
+  return true;
+}
+
+}  // namespace
+}  // namespace cpu
+
+void CpuBackend::reduce(ReduceOp op, const View& out, const View& in) {
+  const bool fast = op == ReduceOp::Sum && is_floating(in.dtype) && out.dtype == in.dtype &&
+                    out.shape.size() == in.shape.size() && in.numel() != 0;
+  if (fast) {
+    const bool done = in.dtype == kFloat32 ? cpu::sum_fast<float>(out, in)
+                                           : cpu::sum_fast<double>(out, in);
+    if (done) return;
+  }
+  // Nothing reduced (every reduced dim had extent 1): the sum, product, max or min of one
+  // element is the element.
+  if (op != ReduceOp::Any && op != ReduceOp::All && is_floating(in.dtype) &&
+      out.dtype == in.dtype && out.shape == in.shape) {
+    return copy(out, in);
+  }
+  reference_backend().reduce(op, out, in);
+}
+
+void CpuBackend::arg_reduce(ArgReduceOp op, const View& values, const View& indices,
+                            const View& in, int dim) {
+  reference_backend().arg_reduce(op, values, indices, in, dim);
+}
+
+}  // namespace reel::backends

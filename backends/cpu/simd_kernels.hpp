@@ -1,0 +1,342 @@
+#pragma once
+// SIMD kernels of the CPU backend on contiguous float32/float64 rows, written once with xsimd
+// 8.1 and compiled once per architecture.
+//
+// How the runtime dispatch works (xsimd 8.1): each kernel is a template on the architecture
+// tag `Arch`. simd_kernels.avx512.cpp, simd_kernels.avx2.cpp and simd_kernels.sse2.cpp include
+// this header and explicitly instantiate every kernel for their architecture; each is compiled
+// with that architecture's flags (CMakeLists.txt gives *.avx512.cpp and *.avx2.cpp theirs), so
+// the instructions of one never leak into another. Every other file is held back from
+// instantiating them by the `extern template` declarations at the end, and simd_kernels()
+// (defined in cpu_backend.cpp) picks, once, through xsimd::dispatch, the table of the best
+// architecture the running CPU supports. One binary thus uses AVX-512 where present and still
+// runs on plain x86-64.
+//
+// Rule for code in this header: everything an arch file instantiates must depend on Arch (no
+// plain inline helpers), or two architectures' copies of one inline function could be merged
+// by the linker and an AVX-512 instruction reach an SSE2-only machine. Hence the tails below
+// go through a small zero-padded batch, not a scalar loop.
+#include <cstddef>
+#include <cstdint>
+#include <type_traits>
+
+#include <xsimd/xsimd.hpp>
+
+#include "backends/backend.hpp"
+
+namespace reel::backends::cpu {
+
+// The op subsets that have SIMD kernels; the backend sends everything else elsewhere.
+constexpr bool simd_has_binary(BinaryOp op) {
+  switch (op) {
+    case BinaryOp::Add: case BinaryOp::Sub: case BinaryOp::Mul: case BinaryOp::Div:
+    case BinaryOp::Maximum: case BinaryOp::Minimum: case BinaryOp::ReluBackward:
+    case BinaryOp::SiluBackward: case BinaryOp::SigmoidBackward: case BinaryOp::TanhBackward:
+      return true;
+    default: return false;
+  }
+}
+constexpr bool simd_has_unary(UnaryOp op) {
+  switch (op) {
+    case UnaryOp::Neg: case UnaryOp::Exp: case UnaryOp::Log: case UnaryOp::Sqrt:
+    case UnaryOp::Tanh: case UnaryOp::Sigmoid: case UnaryOp::Relu: case UnaryOp::Silu:
+    case UnaryOp::Abs: case UnaryOp::Reciprocal: case UnaryOp::Conj: case UnaryOp::Real:
+      return true;
+    default: return false;
+  }
+}
+
+// out[i] = op(a[i * a_step], b[i * b_step]) for i < n; a_step, b_step in {0, 1} (0: a scalar
+// broadcast). out may be exactly a or b (in place).
+template <class Arch, class T>
+void binary_kernel(BinaryOp op, std::int64_t n, const T* a, std::int64_t a_step, const T* b,
+                   std::int64_t b_step, T* out);
+// out[i] = op(in[i]) for i < n; out may be exactly in.
+template <class Arch, class T>
+void unary_kernel(UnaryOp op, std::int64_t n, const T* in, T* out);
+// Sum of in[0..n), with several vector accumulators (a pairwise-like order: error grows with
+// n / lanes rather than n).
+template <class Arch, class T>
+T sum_kernel(std::int64_t n, const T* in);
+// x[0] y[0] + ... + x[n-1] y[n-1] (contiguous x, y), accumulated like sum_kernel.
+template <class Arch, class T>
+T dot_kernel(std::int64_t n, const T* x, const T* y);
+// y[i] += alpha * x[i] for i < n (contiguous x, y): the BLAS axpy.
+template <class Arch, class T>
+void axpy_kernel(std::int64_t n, T alpha, const T* x, T* y);
+// The gemm micro-kernel: C[mr x nr] (+)= A_panel * B_panel, where A_panel is kc columns of mr
+// packed values and B_panel kc rows of nr packed values (both 64-byte aligned); C rows are ldc
+// apart with unit column stride. accumulate = false overwrites C.
+template <class Arch, class T>
+void gemm_kernel(std::int64_t kc, const T* a_panel, const T* b_panel, T* c, std::int64_t ldc,
+                 bool accumulate);
+
+// Register blocking of the micro-kernel: nr = two vectors, mr rows. With 32 registers
+// (AVX-512) 12 x 2 accumulators fit beside the two B vectors and an A broadcast; with 16 (AVX2,
+// SSE2) 6 x 2 do (the classic Haswell 6x16 kernel).
+template <class Arch, class T>
+constexpr int gemm_mr() { return Arch::alignment() == 64 ? 12 : 6; }
+template <class Arch, class T>
+constexpr int gemm_nr() { return 2 * static_cast<int>(Arch::alignment() / sizeof(T)); }
+
+template <class T>
+struct TypedKernels {
+  void (*binary)(BinaryOp, std::int64_t, const T*, std::int64_t, const T*, std::int64_t, T*);
+  void (*unary)(UnaryOp, std::int64_t, const T*, T*);
+  T (*sum)(std::int64_t, const T*);
+  T (*dot)(std::int64_t, const T*, const T*);
+  void (*axpy)(std::int64_t, T, const T*, T*);
+  void (*gemm)(std::int64_t, const T*, const T*, T*, std::int64_t, bool);
+  int mr, nr;
+};
+
+struct SimdKernels {
+  const char* arch_name;
+  TypedKernels<float> f32;
+  TypedKernels<double> f64;
+  template <class T> const TypedKernels<T>& get() const {
+    if constexpr (std::is_same_v<T, float>) return f32;
+    else return f64;
+  }
+};
+
+template <class Arch, class T>
+constexpr TypedKernels<T> typed_kernels_for() {
+  return {&binary_kernel<Arch, T>, &unary_kernel<Arch, T>, &sum_kernel<Arch, T>,
+          &dot_kernel<Arch, T>,    &axpy_kernel<Arch, T>,  &gemm_kernel<Arch, T>,
+          gemm_mr<Arch, T>(),      gemm_nr<Arch, T>()};
+}
+template <class Arch>
+constexpr SimdKernels kernels_for() {
+  return {Arch::name(), typed_kernels_for<Arch, float>(), typed_kernels_for<Arch, double>()};
+}
+
+// The architectures reel compiles kernels for, best first (xsimd::dispatch takes the first one
+// the CPU supports).
+using SimdArchs = xsimd::arch_list<xsimd::avx512bw, xsimd::fma3<xsimd::avx2>, xsimd::sse2>;
+
+// The table for the running CPU (chosen once), and a testing hook: force one architecture by
+// xsimd's name ("avx512bw", "fma3+avx2", "sse2"), returning false when the CPU lacks it; ""
+// restores the automatic choice. Defined in cpu_backend.cpp.
+const SimdKernels& simd_kernels();
+bool force_simd_arch(const char* name);
+
+// --- definitions (instantiated only in the arch files) ----------------------------------------
+namespace simd_detail {
+
+// Applies f batch by batch; the last partial batch goes through zero-padded buffers (so every
+// element of a row takes the same code path and gets the same rounding).
+template <class Arch, class T, class F>
+void map_binary(std::int64_t n, const T* a, std::int64_t sa, const T* b, std::int64_t sb, T* out,
+                F f) {
+  using B = xsimd::batch<T, Arch>;
+  constexpr std::int64_t W = B::size;
+  const std::int64_t full = n - n % W;
+  std::int64_t i = 0;
+  if (sa == 1 && sb == 1) {
+    for (; i < full; i += W) f(B::load_unaligned(a + i), B::load_unaligned(b + i)).store_unaligned(out + i);
+  } else if (sb == 1) {
+    const B va(*a);
+    for (; i < full; i += W) f(va, B::load_unaligned(b + i)).store_unaligned(out + i);
+  } else if (sa == 1) {
+    const B vb(*b);
+    for (; i < full; i += W) f(B::load_unaligned(a + i), vb).store_unaligned(out + i);
+  } else {
+    const B r = f(B(*a), B(*b));
+    for (; i < full; i += W) r.store_unaligned(out + i);
+  }
+  if (i < n) {
+    alignas(64) T ta[W] = {}, tb[W] = {}, to[W];
+    for (std::int64_t j = 0; i + j < n; ++j) ta[j] = a[(i + j) * sa], tb[j] = b[(i + j) * sb];
+    f(B::load_aligned(ta), B::load_aligned(tb)).store_aligned(to);
+    for (std::int64_t j = 0; i + j < n; ++j) out[i + j] = to[j];
+  }
+}
+
+template <class Arch, class T, class F>
+void map_unary(std::int64_t n, const T* in, T* out, F f) {
+  using B = xsimd::batch<T, Arch>;
+  constexpr std::int64_t W = B::size;
+  const std::int64_t full = n - n % W;
+  std::int64_t i = 0;
+  for (; i < full; i += W) f(B::load_unaligned(in + i)).store_unaligned(out + i);
+  if (i < n) {
+    alignas(64) T t[W] = {};
+    for (std::int64_t j = 0; i + j < n; ++j) t[j] = in[i + j];
+    f(B::load_aligned(t)).store_aligned(t);
+    for (std::int64_t j = 0; i + j < n; ++j) out[i + j] = t[j];
+  }
+}
+
+// sigmoid(x) = 1 / (1 + e^-x): saturates to 0 (e^-x = inf) and 1 without NaN.
+template <class B>
+B sigmoid(B x) { return B(1) / (B(1) + xsimd::exp(-x)); }
+
+}  // namespace simd_detail
+
+template <class Arch, class T>
+void binary_kernel(BinaryOp op, std::int64_t n, const T* a, std::int64_t a_step, const T* b,
+                   std::int64_t b_step, T* out) {
+  using B = xsimd::batch<T, Arch>;
+  auto run = [&](auto f) { simd_detail::map_binary<Arch>(n, a, a_step, b, b_step, out, f); };
+  switch (op) {
+    case BinaryOp::Add: return run([](B x, B y) { return x + y; });
+    case BinaryOp::Sub: return run([](B x, B y) { return x - y; });
+    case BinaryOp::Mul: return run([](B x, B y) { return x * y; });
+    case BinaryOp::Div: return run([](B x, B y) { return x / y; });
+    // torch.maximum / minimum propagate NaN from either side; the max/min instructions don't.
+    case BinaryOp::Maximum:
+      return run([](B x, B y) { return xsimd::select((x > y) | xsimd::isnan(x), x, y); });
+    case BinaryOp::Minimum:
+      return run([](B x, B y) { return xsimd::select((x < y) | xsimd::isnan(x), x, y); });
+    // b > 0 ? a : 0 (a select: a NaN gradient where the input was <= 0 becomes 0, as in the
+    // reference and PyTorch's threshold_backward).
+    case BinaryOp::ReluBackward:
+      return run([](B x, B y) { return xsimd::select(y > B(0), x, B(0)); });
+    case BinaryOp::SiluBackward:
+      return run([](B x, B y) {
+        B s = simd_detail::sigmoid(y);
+        return x * s * (B(1) + y * (B(1) - s));
+      });
+    case BinaryOp::SigmoidBackward: return run([](B x, B y) { return x * (y * (B(1) - y)); });
+    case BinaryOp::TanhBackward: return run([](B x, B y) { return x * (B(1) - y * y); });
+    default: return;  // the backend only sends simd_has_binary ops
+  }
+}
+
+template <class Arch, class T>
+void unary_kernel(UnaryOp op, std::int64_t n, const T* in, T* out) {
+  using B = xsimd::batch<T, Arch>;
+  auto run = [&](auto f) { simd_detail::map_unary<Arch>(n, in, out, f); };
+  switch (op) {
+    case UnaryOp::Neg: return run([](B x) { return -x; });
+    case UnaryOp::Exp: return run([](B x) { return xsimd::exp(x); });
+    case UnaryOp::Log: return run([](B x) { return xsimd::log(x); });
+    case UnaryOp::Sqrt: return run([](B x) { return xsimd::sqrt(x); });
+    case UnaryOp::Tanh: return run([](B x) { return xsimd::tanh(x); });
+    case UnaryOp::Sigmoid: return run([](B x) { return simd_detail::sigmoid(x); });
+    // x > 0 ? x : 0, except that NaN propagates (relu(NaN) = NaN, as in PyTorch).
+    case UnaryOp::Relu:
+      return run([](B x) { return xsimd::select((x > B(0)) | xsimd::isnan(x), x, B(0)); });
+    // silu(x) = x * sigmoid(x) = x / (1 + e^-x)
+    case UnaryOp::Silu: return run([](B x) { return x / (B(1) + xsimd::exp(-x)); });
+    case UnaryOp::Abs: return run([](B x) { return xsimd::abs(x); });
+    // A true division: xsimd::reciprocal may use the approximate rcp instruction.
+    case UnaryOp::Reciprocal: return run([](B x) { return B(1) / x; });
+    case UnaryOp::Conj:
+    case UnaryOp::Real: return run([](B x) { return x; });
+    default: return;
+  }
+}
+
+template <class Arch, class T>
+T sum_kernel(std::int64_t n, const T* in) {
+  using B = xsimd::batch<T, Arch>;
+  constexpr std::int64_t W = B::size;
+  // Four accumulators hide the add latency and split the rounding error four ways.
+  B acc0(T(0)), acc1(T(0)), acc2(T(0)), acc3(T(0));
+  std::int64_t i = 0;
+  for (; i + 4 * W <= n; i += 4 * W) {
+    acc0 += B::load_unaligned(in + i);
+    acc1 += B::load_unaligned(in + i + W);
+    acc2 += B::load_unaligned(in + i + 2 * W);
+    acc3 += B::load_unaligned(in + i + 3 * W);
+  }
+  for (; i + W <= n; i += W) acc0 += B::load_unaligned(in + i);
+  if (i < n) {
+    alignas(64) T t[W] = {};
+    for (std::int64_t j = 0; i + j < n; ++j) t[j] = in[i + j];
+    acc1 += B::load_aligned(t);
+  }
+  return xsimd::hadd((acc0 + acc1) + (acc2 + acc3));
+}
+
+template <class Arch, class T>
+T dot_kernel(std::int64_t n, const T* x, const T* y) {
+  using B = xsimd::batch<T, Arch>;
+  constexpr std::int64_t W = B::size;
+  B acc0(T(0)), acc1(T(0)), acc2(T(0)), acc3(T(0));
+  std::int64_t i = 0;
+  for (; i + 4 * W <= n; i += 4 * W) {
+    acc0 = xsimd::fma(B::load_unaligned(x + i), B::load_unaligned(y + i), acc0);
+    acc1 = xsimd::fma(B::load_unaligned(x + i + W), B::load_unaligned(y + i + W), acc1);
+    acc2 = xsimd::fma(B::load_unaligned(x + i + 2 * W), B::load_unaligned(y + i + 2 * W), acc2);
+    acc3 = xsimd::fma(B::load_unaligned(x + i + 3 * W), B::load_unaligned(y + i + 3 * W), acc3);
+  }
+  for (; i + W <= n; i += W) acc0 = xsimd::fma(B::load_unaligned(x + i), B::load_unaligned(y + i), acc0);
+  if (i < n) {
+    alignas(64) T tx[W] = {}, ty[W] = {};
+    for (std::int64_t j = 0; i + j < n; ++j) tx[j] = x[i + j], ty[j] = y[i + j];
+    acc1 = xsimd::fma(B::load_aligned(tx), B::load_aligned(ty), acc1);
+  }
+  return xsimd::hadd((acc0 + acc1) + (acc2 + acc3));
+}
+
+template <class Arch, class T>
+void axpy_kernel(std::int64_t n, T alpha, const T* x, T* y) {
+  using B = xsimd::batch<T, Arch>;
+  const B a(alpha);
+  simd_detail::map_binary<Arch>(n, x, 1, y, 1, y, [a](B xv, B yv) { return xsimd::fma(a, xv, yv); });
+}
+
+// The register-blocked outer product of BLIS (Van Zee & van de Geijn, "BLIS: A Framework for
+// Rapidly Instantiating BLAS Functionality", 2015): per k, one broadcast of A[i][k] times two
+// vectors of B[k][0..nr) accumulates into 2 * mr registers that never leave the core.
+template <class Arch, class T>
+void gemm_kernel(std::int64_t kc, const T* a_panel, const T* b_panel, T* c, std::int64_t ldc,
+                 bool accumulate) {
+  using B = xsimd::batch<T, Arch>;
+  constexpr int MR = gemm_mr<Arch, T>();
+  constexpr std::size_t W = B::size;
+  B c0[MR], c1[MR];
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i) c0[i] = c1[i] = B(T(0));
+  for (std::int64_t k = 0; k < kc; ++k) {
+    const B b0 = B::load_aligned(b_panel), b1 = B::load_aligned(b_panel + W);
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i) {
+      const B ai(a_panel[i]);
+      c0[i] = xsimd::fma(ai, b0, c0[i]);
+      c1[i] = xsimd::fma(ai, b1, c1[i]);
+    }
+    a_panel += MR;
+    b_panel += 2 * W;
+  }
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i) {
+    T* row = c + i * ldc;
+    if (accumulate) {
+      c0[i] += B::load_unaligned(row);
+      c1[i] += B::load_unaligned(row + W);
+    }
+    c0[i].store_unaligned(row);
+    c1[i].store_unaligned(row + W);
+  }
+}
+
+#define REEL_SIMD_KERNELS(EXTERN, ARCH)                                                        \
+  EXTERN template void binary_kernel<ARCH, float>(BinaryOp, std::int64_t, const float*,       \
+                                                  std::int64_t, const float*, std::int64_t,   \
+                                                  float*);                                     \
+  EXTERN template void binary_kernel<ARCH, double>(BinaryOp, std::int64_t, const double*,     \
+                                                   std::int64_t, const double*, std::int64_t, \
+                                                   double*);                                   \
+  EXTERN template void unary_kernel<ARCH, float>(UnaryOp, std::int64_t, const float*, float*); \
+  EXTERN template void unary_kernel<ARCH, double>(UnaryOp, std::int64_t, const double*,       \
+                                                  double*);                                    \
+  EXTERN template float sum_kernel<ARCH, float>(std::int64_t, const float*);                  \
+  EXTERN template double sum_kernel<ARCH, double>(std::int64_t, const double*);               \
+  EXTERN template float dot_kernel<ARCH, float>(std::int64_t, const float*, const float*);     \
+  EXTERN template double dot_kernel<ARCH, double>(std::int64_t, const double*, const double*); \
+  EXTERN template void axpy_kernel<ARCH, float>(std::int64_t, float, const float*, float*);    \
+  EXTERN template void axpy_kernel<ARCH, double>(std::int64_t, double, const double*, double*); \
+  EXTERN template void gemm_kernel<ARCH, float>(std::int64_t, const float*, const float*,     \
+                                                float*, std::int64_t, bool);                   \
+  EXTERN template void gemm_kernel<ARCH, double>(std::int64_t, const double*, const double*,  \
+                                                 double*, std::int64_t, bool);
+
+REEL_SIMD_KERNELS(extern, xsimd::avx512bw)
+REEL_SIMD_KERNELS(extern, xsimd::fma3<xsimd::avx2>)
+REEL_SIMD_KERNELS(extern, xsimd::sse2)
+
+}  // namespace reel::backends::cpu
