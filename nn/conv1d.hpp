@@ -1,0 +1,68 @@
+#pragma once
+// nn::Conv1d: the module around nn::functional::conv1d, mirroring torch.nn.Conv1d.
+//
+//   reel::nn::Conv1d conv(reel::nn::Conv1dOptions(16, 33, 3).stride(2).padding(reel::kSame)
+//                             .padding_mode(reel::kReflect).dtype(reel::kFloat64));
+//   Tensor y = conv(x);   // or conv->forward(x); conv->weight, conv->bias
+#include <cstdint>
+#include <string_view>
+
+#include "nn/functional/conv1d.hpp"
+#include "nn/module.hpp"
+
+namespace reel::nn {
+
+struct Conv1dOptions {
+  Conv1dOptions(std::int64_t in_channels, std::int64_t out_channels, std::int64_t kernel_size)
+      : in_channels_(in_channels), out_channels_(out_channels), kernel_size_(kernel_size) {}
+  Conv1dOptions& stride(std::int64_t v) { stride_ = v; return *this; }
+  Conv1dOptions& padding(std::int64_t v) { padding_ = v; return *this; }
+  Conv1dOptions& padding(PaddingRule v) { padding_ = v; return *this; }
+  Conv1dOptions& padding(std::string_view v) { padding_ = padding_rule_from_string(v); return *this; }
+  Conv1dOptions& dilation(std::int64_t v) { dilation_ = v; return *this; }
+  Conv1dOptions& groups(std::int64_t v) { groups_ = v; return *this; }
+  Conv1dOptions& bias(bool v) { bias_ = v; return *this; }
+  Conv1dOptions& padding_mode(PaddingMode v) { padding_mode_ = v; return *this; }
+  Conv1dOptions& padding_mode(std::string_view v) {
+    padding_mode_ = padding_mode_from_string(v);
+    return *this;
+  }
+  Conv1dOptions& dtype(DType v) { dtype_ = v; return *this; }
+  Conv1dOptions& device(Device v) { device_ = v; return *this; }
+
+  std::int64_t in_channels_, out_channels_, kernel_size_;
+  std::int64_t stride_ = 1;
+  Conv1dPadding padding_ = std::int64_t{0};
+  std::int64_t dilation_ = 1;
+  std::int64_t groups_ = 1;
+  bool bias_ = true;
+  PaddingMode padding_mode_ = kZeros;
+  DType dtype_ = kFloat32;
+  Device device_{};
+};
+
+class Conv1dImpl : public Module {
+ public:
+  explicit Conv1dImpl(Conv1dOptions options);
+  // input (N, C_in, L) or (C_in, L) -> (N, C_out, L_out) or (C_out, L_out)
+  Tensor forward(const Tensor& input) const;
+  // weight ~ U(-sqrt(k), sqrt(k)), bias ~ U(-sqrt(k), sqrt(k)), k = groups / (C_in * kernel_size)
+  // (kaiming_uniform with a = sqrt(5), as PyTorch); complex: real and imaginary parts
+  // independently.
+  void reset_parameters();
+  std::string repr() const override;
+  const Conv1dOptions& options() const { return options_; }
+
+  Tensor weight;  // (out_channels, in_channels / groups, kernel_size)
+  Tensor bias;    // (out_channels), undefined when options.bias(false)
+
+ private:
+  Conv1dOptions options_;
+};
+
+class Conv1d : public ModuleHolder<Conv1dImpl> {
+ public:
+  using ModuleHolder<Conv1dImpl>::ModuleHolder;
+};
+
+}  // namespace reel::nn
