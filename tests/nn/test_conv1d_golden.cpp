@@ -1,0 +1,249 @@
+// Conv1d against PyTorch's own numbers: tests/nn/golden/conv1d/ holds, per configuration, the
+// input, weight, bias and grad_output PyTorch 1.13 used and the output, grad_input, grad_weight
+// and grad_bias it computed (tests/nn/golden/make_conv1d_golden.py made them; the README there
+// says how). Every configuration runs through nn::Conv1d and through nn::functional::conv1d, on
+// both CPU backends, and every tensor must match.
+#include <complex>
+#include <cstdint>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include <doctest/doctest.h>
+
+#include "nn/conv1d.hpp"
+#include "nn/functional/conv1d.hpp"
+#include "reel.hpp"
+
+using namespace reel;
+namespace F = reel::nn::functional;
+
+namespace {
+
+const std::string kGoldenDir = std::string(REEL_TEST_DATA_DIR) + "/nn/golden/conv1d";
+
+// One line of index.txt (its format is documented in make_conv1d_golden.py).
+struct GoldenConfig {
+  std::string line;  // the index line, for messages
+  std::string id;
+  DType dtype = kFloat32;
+  std::int64_t batch = 0;  // -1: unbatched input (C_in, L)
+  std::int64_t c_in = 0, c_out = 0, length = 0, kernel = 0, stride = 0;
+  Conv1dPadding padding = std::int64_t{0};
+  std::int64_t dilation = 0, groups = 0;
+  bool bias = false;
+  PaddingMode mode = kZeros;
+  std::int64_t l_out = 0;
+
+  bool unbatched() const { return batch == -1; }
+  Shape input_shape() const {
+    return unbatched() ? Shape{c_in, length} : Shape{batch, c_in, length};
+  }
+  Shape output_shape() const {
+    return unbatched() ? Shape{c_out, l_out} : Shape{batch, c_out, l_out};
+  }
+  Shape weight_shape() const { return {c_out, c_in / groups, kernel}; }
+};
+
+DType parse_dtype(const std::string& s) {
+  if (s == "float32") return kFloat32;
+  if (s == "float64") return kFloat64;
+  if (s == "complex128") return kComplex128;
+  fail("golden index: unknown dtype '{}'", s);
+}
+
+Conv1dPadding parse_padding(const std::string& s) {
+  if (s == "valid") return kValid;
+  if (s == "same") return kSame;
+  if (s == "causal") return kCausal;
+  return std::int64_t{std::stoll(s)};
+}
+
+PaddingMode parse_mode(const std::string& s) {
+  if (s == "zeros") return kZeros;
+  if (s == "reflect") return kReflect;
+  if (s == "replicate") return kReplicate;
+  if (s == "circular") return kCircular;
+  fail("golden index: unknown padding_mode '{}'", s);
+}
+
+std::vector<GoldenConfig> read_index() {
+  std::ifstream in(kGoldenDir + "/index.txt");
+  REQUIRE_MESSAGE(in.is_open(), "cannot open " << kGoldenDir << "/index.txt");
+  std::vector<GoldenConfig> configs;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    std::istringstream fields(line);
+    GoldenConfig c;
+    c.line = line;
+    std::string dtype, padding, mode;
+    int bias = 0;
+    fields >> c.id >> dtype >> c.batch >> c.c_in >> c.c_out >> c.length >> c.kernel >> c.stride >>
+        padding >> c.dilation >> c.groups >> bias >> mode >> c.l_out;
+    REQUIRE_MESSAGE(!fields.fail(), "malformed golden index line: " << line);
+    c.dtype = parse_dtype(dtype);
+    c.padding = parse_padding(padding);
+    c.mode = parse_mode(mode);
+    c.bias = bias != 0;
+    configs.push_back(c);
+  }
+  return configs;
+}
+
+// The tensors of one configuration, cut out of its flat .npy in the order the script wrote them.
+struct GoldenTensors {
+  Tensor input, weight, bias, grad_output, output, grad_input, grad_weight, grad_bias;
+};
+
+GoldenTensors load_golden(const GoldenConfig& c) {
+  Tensor flat = load_npy(kGoldenDir + "/" + c.id + ".npy");
+  REQUIRE_MESSAGE(flat.dtype() == c.dtype, "config " << c.id << ": file dtype differs from index");
+  std::int64_t offset = 0;
+  auto next = [&](const Shape& shape) {
+    Tensor part = flat.narrow(0, offset, numel_of(shape)).view(shape);
+    offset += numel_of(shape);
+    return part;
+  };
+  std::int64_t n_in = numel_of(c.input_shape()), n_w = numel_of(c.weight_shape());
+  std::int64_t expected_total = 2 * n_in + 2 * n_w + 2 * numel_of(c.output_shape()) +
+                                (c.bias ? 2 * c.c_out : 0);
+  REQUIRE_MESSAGE(flat.numel() == expected_total,
+                  "config " << c.id << ": file holds " << flat.numel() << " values, index implies "
+                            << expected_total);
+  GoldenTensors g;
+  g.input = next(c.input_shape());
+  g.weight = next(c.weight_shape());
+  if (c.bias) g.bias = next({c.c_out});
+  g.grad_output = next(c.output_shape());
+  g.output = next(c.output_shape());
+  g.grad_input = next(c.input_shape());
+  g.grad_weight = next(c.weight_shape());
+  if (c.bias) g.grad_bias = next({c.c_out});
+  return g;
+}
+
+// Empty when `got` matches `expected` (|got - e| <= atol + rtol * |e| everywhere, NaN never
+// matches); otherwise what differs and where.
+std::string mismatch(const char* what, const Tensor& got, const Tensor& expected) {
+  if (!got.defined()) return fmt::format("{} is undefined", what);
+  if (!(got.sizes() == expected.sizes()))
+    return fmt::format("{} has shape {}, expected {}", what, got.sizes(), expected.sizes());
+  if (got.dtype() != expected.dtype())
+    return fmt::format("{} has dtype {}, expected {}", what, got.dtype(), expected.dtype());
+  // float32: PyTorch's own float32 results sit within 5% of this bound of the exact values.
+  const bool single = expected.dtype() == kFloat32;
+  const double rtol = single ? 1e-4 : 1e-10, atol = single ? 1e-5 : 1e-10;
+  auto g = got.to_vector<complex128>(), e = expected.to_vector<complex128>();
+  for (std::size_t i = 0; i < e.size(); ++i) {
+    if (!(std::abs(g[i] - e[i]) <= atol + rtol * std::abs(e[i]))) {
+      return fmt::format("{} differs at flat index {}: got ({}, {}), expected ({}, {})", what, i,
+                         g[i].real(), g[i].imag(), e[i].real(), e[i].imag());
+    }
+  }
+  return {};
+}
+
+// Compares a run's results with PyTorch's; returns the first mismatch, or empty.
+std::string compare(const GoldenTensors& g, const Tensor& out, const Tensor& grad_input,
+                    const Tensor& grad_weight, const Tensor& grad_bias, bool has_bias) {
+  for (auto m : {mismatch("output", out, g.output), mismatch("grad_input", grad_input, g.grad_input),
+                 mismatch("grad_weight", grad_weight, g.grad_weight)}) {
+    if (!m.empty()) return m;
+  }
+  if (has_bias) return mismatch("grad_bias", grad_bias, g.grad_bias);
+  if (grad_bias.defined()) return "grad_bias is defined though the config has no bias";
+  return {};
+}
+
+std::string run_module(const GoldenConfig& c, const GoldenTensors& g) {
+  auto options = nn::Conv1dOptions(c.c_in, c.c_out, c.kernel)
+                     .stride(c.stride)
+                     .dilation(c.dilation)
+                     .groups(c.groups)
+                     .bias(c.bias)
+                     .padding_mode(c.mode)
+                     .dtype(c.dtype);
+  std::visit([&](auto p) { options.padding(p); }, c.padding);
+  nn::Conv1d conv(options);
+  {
+    NoGradGuard no_grad;
+    conv->weight.copy_(g.weight);
+    if (c.bias) conv->bias.copy_(g.bias);
+  }
+  if (!c.bias && conv->bias.defined()) return "module has a bias though bias(false)";
+  Tensor x = g.input.clone().requires_grad_(true);
+  Tensor out = conv(x);
+  out.backward(g.grad_output);
+  return compare(g, out, x.grad(), conv->weight.grad(),
+                 c.bias ? conv->bias.grad() : Tensor(), c.bias);
+}
+
+std::string run_functional(const GoldenConfig& c, const GoldenTensors& g) {
+  auto options = F::Conv1dFuncOptions()
+                     .stride(c.stride)
+                     .dilation(c.dilation)
+                     .groups(c.groups)
+                     .padding_mode(c.mode);
+  std::visit([&](auto p) { options.padding(p); }, c.padding);
+  Tensor x = g.input.clone().requires_grad_(true);
+  Tensor w = g.weight.clone().requires_grad_(true);
+  Tensor b = c.bias ? g.bias.clone().requires_grad_(true) : Tensor();
+  Tensor out = F::conv1d(x, w, b, options);
+  out.backward(g.grad_output);
+  return compare(g, out, x.grad(), w.grad(), c.bias ? b.grad() : Tensor(), c.bias);
+}
+
+// Runs one path, turning a reel::Error (or anything else thrown) into a failure message.
+template <typename Fn>
+std::string guarded(Fn&& fn) {
+  try {
+    return fn();
+  } catch (const std::exception& e) {
+    return fmt::format("threw: {}", e.what());
+  }
+}
+
+}  // namespace
+
+TEST_CASE("conv1d matches PyTorch 1.13 golden vectors (module and functional, both CPU backends)") {
+  const auto configs = read_index();
+  // An empty or truncated index must fail, not pass vacuously.
+  CHECK(configs.size() >= 150);
+
+  std::vector<GoldenTensors> golden;
+  golden.reserve(configs.size());
+  for (const auto& c : configs) golden.push_back(load_golden(c));
+
+  const std::pair<backends::Kind, const char*> kinds[] = {
+      {backends::Kind::Reference, "reference"}, {backends::Kind::Cpu, "cpu"}};
+  std::vector<std::string> failures;
+  std::size_t runs = 0;
+  for (auto [kind, kind_name] : kinds) {
+    backends::set_cpu_backend(kind);
+    for (std::size_t i = 0; i < configs.size(); ++i) {
+      const auto& c = configs[i];
+      for (auto [path, result] :
+           {std::pair{"nn::Conv1d", guarded([&] { return run_module(c, golden[i]); })},
+            std::pair{"functional::conv1d", guarded([&] { return run_functional(c, golden[i]); })}}) {
+        ++runs;
+        if (!result.empty()) {
+          failures.push_back(fmt::format("[{} backend, {}] config {}: {}\n    index line: {}",
+                                         kind_name, path, c.id, result, c.line));
+        }
+      }
+    }
+  }
+  backends::set_cpu_backend(backends::Kind::Cpu);
+
+  CHECK(runs == 4 * configs.size());
+  // One assertion with the first failures spelled out, instead of hundreds of lines when
+  // something basic (say, a missing kernel) breaks every configuration.
+  std::string report;
+  for (std::size_t i = 0; i < failures.size() && i < 20; ++i) report += failures[i] + "\n";
+  if (failures.size() > 20) report += fmt::format("... and {} more\n", failures.size() - 20);
+  CHECK_MESSAGE(failures.empty(),
+                fmt::format("{} of {} runs differ from PyTorch:\n{}", failures.size(), runs, report));
+}
