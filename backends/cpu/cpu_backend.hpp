@@ -8,6 +8,8 @@
 //   reduce          Sum over the innermost contiguous range (row sums), over outer dims with a
 //                   contiguous inner one (column sums), and over everything
 //   matmul          packed, blocked gemm (backends/cpu/gemm.hpp)
+//   conv1d          an algorithm per case: im2col + gemm, or direct for depthwise (conv1d.hpp);
+//                   complex dtypes and pad1d are the reference loops
 // Everything else (other ops and dtypes, where, arg_reduce, indexing, random, and every error
 // message) is the reference backend's implementation, so it is right by construction and the
 // two backends raise the same errors.
@@ -42,6 +44,19 @@ class CpuBackend final : public Backend {
   void scatter_add(const View& out, int dim, const View& index, const View& src) override;
 
   void random(const View& out, const RandomSpec& spec) override;
+
+  // conv1d.cpp
+  void conv1d_forward(const View& out, const View& in, const View& weight, const View& bias,
+                      const Conv1dParams& p) override;
+  void conv1d_backward_input(const View& grad_in, const View& grad_out, const View& weight,
+                             const Conv1dParams& p) override;
+  void conv1d_backward_weight(const View& grad_weight, const View& grad_bias,
+                              const View& grad_out, const View& in,
+                              const Conv1dParams& p) override;
+  void pad1d(const View& out, const View& in, PadMode mode, std::int64_t left,
+             std::int64_t right) override;
+  void pad1d_backward(const View& grad_in, const View& grad_out, PadMode mode,
+                      std::int64_t left, std::int64_t right) override;
 };
 
 }  // namespace reel::backends

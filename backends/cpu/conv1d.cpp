@@ -1,0 +1,229 @@
+// CPU backend, 1-D convolution: validation and the choice of algorithm per call. The
+// algorithms themselves are in conv1d_gemm.cpp (dense and grouped: im2col + packed gemm) and
+// conv1d_direct.cpp (depthwise: SIMD axpy / dot per kernel tap); conv1d.hpp explains both.
+// backends/reference/conv1d.cpp is the oracle they are tested against, and gives the formulas.
+//
+// Anything unusual goes to the reference backend, which either computes it (strided views,
+// empty tensors, complex dtypes) or raises the error both backends share (bad shapes, dtypes,
+// parameters); the fast paths only ever see contiguous, consistent float32/float64 buffers.
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <new>
+#include <type_traits>
+
+#include "backends/cpu/conv1d.hpp"
+#include "backends/cpu/cpu_backend.hpp"
+#include "backends/cpu/simd_kernels.hpp"
+#include "backends/cpu/thread_pool.hpp"
+#include "backends/reference/reference_backend.hpp"
+
+namespace reel::backends {
+
+namespace cpu {
+
+namespace {
+
+std::atomic<Conv1dAlgorithm> g_forced{Conv1dAlgorithm::Auto};
+
+// Per-thread scratch, 64-byte aligned; a few independent slots (im2col columns, a staged
+// grad_out, a gemm product, phase-split rows).
+struct Scratch {
+  static constexpr int kSlots = 4;
+  void* data[kSlots] = {};
+  std::size_t bytes[kSlots] = {};
+  Scratch() = default;
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+  ~Scratch() {
+    for (void* p : data) std::free(p);
+  }
+};
+thread_local Scratch t_scratch;
+
+bool contiguous(const View& v) { return is_contiguous_layout(v.shape, v.strides); }
+
+// Fills `c` from the views when the fast paths can take them: rank 3, one float dtype,
+// contiguous, shapes consistent with the parameters and nothing empty. False sends the call to
+// the reference backend (which computes it or raises the proper error). x: [N, Cin, L],
+// y: [N, Cout, Lout], w (may be null): [Cout, Cin/G, K].
+bool describe(const View& x, const View& y, const View* w, const Conv1dParams& p,
+              Conv1dProblem& c) {
+  if (!is_floating(x.dtype) || y.dtype != x.dtype) return false;
+  if (x.shape.size() != 3 || y.shape.size() != 3 || x.strides.size() != 3 ||
+      y.strides.size() != 3 || !contiguous(x) || !contiguous(y)) {
+    return false;
+  }
+  if (p.stride < 1 || p.dilation < 1 || p.groups < 1 || p.pad_left < 0 || p.pad_right < 0) {
+    return false;
+  }
+  c.batch = x.shape[0];
+  c.in_channels = x.shape[1];
+  c.length = x.shape[2];
+  c.out_channels = y.shape[1];
+  c.out_length = y.shape[2];
+  c.stride = p.stride;
+  c.pad_left = p.pad_left;
+  c.dilation = p.dilation;
+  c.groups = p.groups;
+  if (y.shape[0] != c.batch || c.in_channels % p.groups != 0 || c.out_channels % p.groups != 0) {
+    return false;
+  }
+  c.in_per_group = c.in_channels / p.groups;
+  c.out_per_group = c.out_channels / p.groups;
+  if (x.numel() == 0 || y.numel() == 0) return false;  // empty: the reference's trivial loops
+  if (w != nullptr) {
+    if (w->dtype != x.dtype || w->shape.size() != 3 || w->strides.size() != 3 ||
+        !contiguous(*w) || w->data == nullptr) {
+      return false;
+    }
+    if (w->shape[0] != c.out_channels || w->shape[1] != c.in_per_group || w->shape[2] < 1) {
+      return false;
+    }
+    c.kernel = w->shape[2];
+    const std::int64_t padded = c.length + p.pad_left + p.pad_right;
+    const std::int64_t span = p.dilation * (c.kernel - 1) + 1;
+    if (span > padded || c.out_length != (padded - span) / p.stride + 1) return false;
+  }
+  return true;
+}
+
+bool bias_ok(const View& b, const View& x, std::int64_t channels) {
+  return b.dtype == x.dtype && b.shape.size() == 1 && b.strides.size() == 1 &&
+         b.shape[0] == channels && (channels == 1 || b.strides[0] == 1);
+}
+
+// The algorithm for one call. With one input channel per group (depthwise, any multiplier),
+// each group's gemm is (Cout/G) x K by K x Lout: tiny on both inner sides unless the group has
+// many outputs *and* a long kernel (a raw-audio front end: 1 -> 32 channels, k = 80), so the
+// direct kernel streams those instead. Everything else is a gemm of Cout/G x (Cin/G * K)
+// weights by columns of taps. (Thresholds measured on bench/conv1d's shapes and neighbours.)
+Conv1dAlgorithm choose(const Conv1dProblem& c) {
+  const Conv1dAlgorithm forced = g_forced.load(std::memory_order_relaxed);
+  if (forced != Conv1dAlgorithm::Auto) return forced;
+  const bool thin_gemm = c.out_per_group < 16 || c.kernel < 16;
+  return c.in_per_group == 1 && thin_gemm ? Conv1dAlgorithm::Direct : Conv1dAlgorithm::Gemm;
+}
+
+}  // namespace
+
+void force_conv1d_algorithm(Conv1dAlgorithm algorithm) {
+  g_forced.store(algorithm, std::memory_order_relaxed);
+}
+
+void* conv1d_scratch(int slot, std::size_t bytes) {
+  Scratch& s = t_scratch;
+  bytes = (bytes + 63) / 64 * 64;
+  if (bytes == 0) bytes = 64;
+  if (bytes > s.bytes[slot]) {
+    std::free(s.data[slot]);
+    s.data[slot] = std::aligned_alloc(64, bytes);
+    s.bytes[slot] = s.data[slot] ? bytes : 0;
+    if (s.data[slot] == nullptr) throw std::bad_alloc();
+  }
+  return s.data[slot];
+}
+
+template <class T>
+void conv1d_bias_grad(const Conv1dProblem& c, T* gb, const T* gy) {
+  const TypedKernels<T>& kern = simd_kernels().get<T>();
+  const std::int64_t grain = std::max<std::int64_t>(1, 65536 / (c.batch * c.out_length));
+  parallel_for(0, c.out_channels, grain, [&](std::int64_t c0, std::int64_t c1) {
+    for (std::int64_t co = c0; co < c1; ++co) {
+      double acc = 0.0;  // the sum over samples in double: N * Lout terms in all
+      for (std::int64_t n = 0; n < c.batch; ++n)
+        acc += static_cast<double>(kern.sum(c.out_length, gy + (n * c.out_channels + co) * c.out_length));
+      gb[co] = static_cast<T>(acc);
+    }
+  });
+}
+
+template void conv1d_bias_grad<float>(const Conv1dProblem&, float*, const float*);
+template void conv1d_bias_grad<double>(const Conv1dProblem&, double*, const double*);
+
+}  // namespace cpu
+
+using namespace cpu;
+
+void CpuBackend::conv1d_forward(const View& out, const View& in, const View& weight,
+                                const View& bias, const Conv1dParams& p) {
+  Conv1dProblem c;
+  const bool has_bias = bias.data != nullptr;
+  if (!describe(in, out, &weight, p, c) || (has_bias && !bias_ok(bias, in, c.out_channels))) {
+    return reference_backend().conv1d_forward(out, in, weight, bias, p);
+  }
+  const Conv1dAlgorithm algorithm = choose(c);
+  if (algorithm == Conv1dAlgorithm::Reference) {
+    return reference_backend().conv1d_forward(out, in, weight, bias, p);
+  }
+  visit_dtype(in.dtype, [&]<typename T>() {
+    if constexpr (std::is_floating_point_v<T>) {
+      const T* b = has_bias ? bias.ptr<const T>() : nullptr;
+      if (algorithm == Conv1dAlgorithm::Direct)
+        conv1d_direct_forward<T>(c, out.ptr<T>(), in.ptr<const T>(), weight.ptr<const T>(), b);
+      else
+        conv1d_gemm_forward<T>(c, out.ptr<T>(), in.ptr<const T>(), weight.ptr<const T>(), b);
+    }
+  });
+}
+
+void CpuBackend::conv1d_backward_input(const View& grad_in, const View& grad_out,
+                                       const View& weight, const Conv1dParams& p) {
+  Conv1dProblem c;
+  if (!describe(grad_in, grad_out, &weight, p, c)) {
+    return reference_backend().conv1d_backward_input(grad_in, grad_out, weight, p);
+  }
+  const Conv1dAlgorithm algorithm = choose(c);
+  if (algorithm == Conv1dAlgorithm::Reference) {
+    return reference_backend().conv1d_backward_input(grad_in, grad_out, weight, p);
+  }
+  visit_dtype(grad_in.dtype, [&]<typename T>() {
+    if constexpr (std::is_floating_point_v<T>) {
+      if (algorithm == Conv1dAlgorithm::Direct)
+        conv1d_direct_backward_input<T>(c, grad_in.ptr<T>(), grad_out.ptr<const T>(), weight.ptr<const T>());
+      else
+        conv1d_gemm_backward_input<T>(c, grad_in.ptr<T>(), grad_out.ptr<const T>(), weight.ptr<const T>());
+    }
+  });
+}
+
+void CpuBackend::conv1d_backward_weight(const View& grad_weight, const View& grad_bias,
+                                        const View& grad_out, const View& in,
+                                        const Conv1dParams& p) {
+  const bool want_weight = grad_weight.data != nullptr;
+  const bool want_bias = grad_bias.data != nullptr;
+  if (!want_weight && !want_bias) return;  // nothing requested, nothing computed
+  Conv1dProblem c;
+  if (!describe(in, grad_out, want_weight ? &grad_weight : nullptr, p, c) ||
+      (want_bias && !bias_ok(grad_bias, in, c.out_channels))) {
+    return reference_backend().conv1d_backward_weight(grad_weight, grad_bias, grad_out, in, p);
+  }
+  const Conv1dAlgorithm algorithm = choose(c);
+  if (algorithm == Conv1dAlgorithm::Reference) {
+    return reference_backend().conv1d_backward_weight(grad_weight, grad_bias, grad_out, in, p);
+  }
+  visit_dtype(in.dtype, [&]<typename T>() {
+    if constexpr (std::is_floating_point_v<T>) {
+      T* gw = want_weight ? grad_weight.ptr<T>() : nullptr;
+      T* gb = want_bias ? grad_bias.ptr<T>() : nullptr;
+      if (gw == nullptr) return conv1d_bias_grad<T>(c, gb, grad_out.ptr<const T>());
+      if (algorithm == Conv1dAlgorithm::Direct)
+        conv1d_direct_backward_weight<T>(c, gw, gb, grad_out.ptr<const T>(), in.ptr<const T>());
+      else
+        conv1d_gemm_backward_weight<T>(c, gw, gb, grad_out.ptr<const T>(), in.ptr<const T>());
+    }
+  });
+}
+
+// pad1d (reflect, replicate, circular, zeros) and its backward: the reference loops. Non-zero
+// padding is one copy of the input, memory-bound and small beside the convolution that follows.
+void CpuBackend::pad1d(const View& out, const View& in, PadMode mode, std::int64_t left,
+                       std::int64_t right) {
+  reference_backend().pad1d(out, in, mode, left, right);
+}
+void CpuBackend::pad1d_backward(const View& grad_in, const View& grad_out, PadMode mode,
+                                std::int64_t left, std::int64_t right) {
+  reference_backend().pad1d_backward(grad_in, grad_out, mode, left, right);
+}
+
+}  // namespace reel::backends

@@ -1,0 +1,96 @@
+#pragma once
+// The CPU backend's conv1d, split by algorithm. CpuBackend::conv1d_* (conv1d.cpp) validate the
+// views, describe the problem as a Conv1dProblem and pick an algorithm per call:
+//
+//   Gemm       im2col of one tile of output positions per (sample, group) into a small
+//              per-thread buffer, then the packed gemm (gemm.hpp); backward_input is the
+//              transposed gemm followed by col2im (a scatter-add); backward_weight multiplies
+//              grad_out by im2col(x)^T, summed over samples. Dense and grouped convolutions.
+//   Direct     one SIMD axpy (forward, backward_input) or dot product (backward_weight) per
+//              kernel tap over a whole row of positions, threaded over (sample, group). For
+//              depthwise convolutions (one input channel per group), where each group's gemm
+//              would be a few rows deep and a few taps wide.
+//   Reference  the reference backend's loops: complex dtypes.
+//
+// A faster algorithm for some case (Winograd for small kernels, FFT for long ones, an implicit
+// gemm that packs straight from x) is a new enumerator and a line in choose_conv1d_algorithm.
+#include <cstdint>
+
+#include "backends/backend.hpp"
+
+namespace reel::backends::cpu {
+
+enum class Conv1dAlgorithm : std::uint8_t { Auto, Gemm, Direct, Reference };
+
+// Testing hooks, process-wide: force every conv1d primitive onto one algorithm (Auto restores
+// the choice per case), so a test can run each algorithm over every configuration; and cap the
+// gemm algorithm's im2col tiles at `bytes` (0 restores the default), so small problems cross
+// tile boundaries too.
+void force_conv1d_algorithm(Conv1dAlgorithm algorithm);
+void set_conv1d_tile_bytes(std::int64_t bytes);
+
+// The sizes of one conv1d call, checked against the views (and contiguous buffers): x is
+// [batch, in_channels, length], y is [batch, out_channels, out_length], w is
+// [out_channels, in_per_group, kernel].
+struct Conv1dProblem {
+  std::int64_t batch = 0;
+  std::int64_t in_channels = 0;
+  std::int64_t out_channels = 0;
+  std::int64_t length = 0;
+  std::int64_t out_length = 0;
+  std::int64_t kernel = 0;
+  std::int64_t in_per_group = 0;
+  std::int64_t out_per_group = 0;
+  std::int64_t stride = 1;
+  std::int64_t pad_left = 0;
+  std::int64_t dilation = 1;
+  std::int64_t groups = 1;
+
+  // Tap k reads input position t * stride + offset(k) for output position t.
+  std::int64_t offset(std::int64_t k) const { return k * dilation - pad_left; }
+  // The output positions [lo, hi) whose tap k reads inside [0, length): every other position
+  // reads a zero of the padding (zero padding is this index arithmetic, never a padded copy).
+  std::int64_t valid_lo(std::int64_t k) const {
+    const std::int64_t off = offset(k);
+    return off >= 0 ? 0 : (-off + stride - 1) / stride;
+  }
+  std::int64_t valid_hi(std::int64_t k) const {
+    const std::int64_t last = length - 1 - offset(k);  // t * stride <= last
+    if (last < 0) return 0;
+    const std::int64_t hi = last / stride + 1;
+    return hi < out_length ? hi : out_length;
+  }
+};
+
+// The algorithms, on contiguous buffers (float and double). Outputs are overwritten; a null
+// output pointer (backward_weight's grad_w or grad_b) is not computed.
+template <class T>
+void conv1d_gemm_forward(const Conv1dProblem& c, T* y, const T* x, const T* w, const T* b);
+template <class T>
+void conv1d_gemm_backward_input(const Conv1dProblem& c, T* gx, const T* gy, const T* w);
+template <class T>
+void conv1d_gemm_backward_weight(const Conv1dProblem& c, T* gw, T* gb, const T* gy, const T* x);
+
+template <class T>
+void conv1d_direct_forward(const Conv1dProblem& c, T* y, const T* x, const T* w, const T* b);
+template <class T>
+void conv1d_direct_backward_input(const Conv1dProblem& c, T* gx, const T* gy, const T* w);
+template <class T>
+void conv1d_direct_backward_weight(const Conv1dProblem& c, T* gw, T* gb, const T* gy,
+                                   const T* x);
+
+// grad_bias[co] = sum over samples and positions of grad_out[n][co][t] (shared by both
+// algorithms), accumulated in double.
+template <class T>
+void conv1d_bias_grad(const Conv1dProblem& c, T* gb, const T* gy);
+
+// A per-thread scratch buffer, grown on demand and kept: steady-state calls allocate nothing.
+// `slot` (0-3) picks one of four independent buffers per thread: 0 im2col columns or phase
+// rows of the direct kernel, 1 staged grad_out or double sums, 2 a gemm product, 3 phase windows.
+void* conv1d_scratch(int slot, std::size_t bytes);
+template <class T>
+T* scratch(int slot, std::int64_t count) {
+  return static_cast<T*>(conv1d_scratch(slot, static_cast<std::size_t>(count) * sizeof(T)));
+}
+
+}  // namespace reel::backends::cpu

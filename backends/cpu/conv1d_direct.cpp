@@ -1,0 +1,208 @@
+// conv1d computed tap by tap, for depthwise convolutions (one input channel per group, any
+// channel multiplier). There a gemm would have a single row, and the work is memory-bound:
+// each output row is a few shifted, scaled copies of one input row,
+//
+//   y[n][co][t] = bias[co] + sum_{j, k} w[co][j][k] * x[n][g*Cin/G + j][t*stride + offset(k)],
+//
+// so each (j, k) term is one SIMD axpy over the output positions whose tap is inside the
+// input (zero padding = the range of t; nothing is copied). Rows are processed in blocks of
+// kBlock positions so the row being accumulated stays in L1. The backward passes are the same
+// sums read the other way: backward_input is the transposed axpy (grad_x[t*stride + offset(k)]
+// += w * grad_y[t]), backward_weight one dot product per (co, j, k) and sample.
+//
+// Stride > 1: positions t*stride + offset(k) are not contiguous. Splitting the input row into
+// `stride` phases, phase[r][m] = x[m*stride + r], makes them so: with offset(k) = q*stride + r
+// (floor division), tap k at t reads phase[r][t + q]. backward_input accumulates into phases
+// and interleaves them back once.
+//
+// Correct for any groups (j runs over the group's input channels); chosen for depthwise
+// convolutions with few outputs per group or a short kernel (conv1d.cpp, choose).
+// Threads: over (sample, group) for forward and backward_input (disjoint rows of y / grad_x),
+// over groups for backward_weight (disjoint rows of grad_w; the sum over samples stays inside).
+#include <algorithm>
+
+#include "backends/cpu/conv1d.hpp"
+#include "backends/cpu/simd_kernels.hpp"
+#include "backends/cpu/thread_pool.hpp"
+
+namespace reel::backends::cpu {
+
+namespace {
+
+constexpr std::int64_t kBlock = 2048;          // output positions accumulated at a time
+constexpr std::int64_t kTaskElements = 1 << 15;  // fewest multiply-adds worth a task
+
+constexpr std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }
+
+std::int64_t task_grain(std::int64_t work_per_item) {
+  return std::max<std::int64_t>(1, kTaskElements / std::max<std::int64_t>(1, work_per_item));
+}
+
+// Where tap k reads: for stride 1 the input row itself at t + offset(k); otherwise phase r of
+// the split row at t + q.
+struct Tap {
+  std::int64_t phase;  // r
+  std::int64_t shift;  // offset(k) for stride 1, q otherwise
+};
+Tap tap(const Conv1dProblem& c, std::int64_t k) {
+  const std::int64_t off = c.offset(k);
+  if (c.stride == 1) return {0, off};
+  const std::int64_t r = (off % c.stride + c.stride) % c.stride;
+  return {r, (off - r) / c.stride};
+}
+
+// Phases of one input row of length L: phase r holds x[r], x[r + s], ... (`plen` = ceil(L / s)
+// slots each; slots past the row's end are never read).
+template <class T>
+void split_phases(const T* row, std::int64_t length, std::int64_t s, std::int64_t plen, T* out) {
+  for (std::int64_t r = 0; r < s; ++r) {
+    T* dst = out + r * plen;
+    for (std::int64_t m = 0; m * s + r < length; ++m) dst[m] = row[m * s + r];
+  }
+}
+
+// The rows taps read for the input channels of one group: the rows themselves (stride 1) or
+// their phases, staged in scratch slot `slot`. Row j's phase r starts at base + j*row_len + r*plen.
+template <class T>
+const T* tap_rows(const Conv1dProblem& c, const T* xg, int slot, std::int64_t& row_len,
+                  std::int64_t& plen) {
+  if (c.stride == 1) {
+    row_len = c.length;
+    plen = 0;
+    return xg;
+  }
+  plen = ceil_div(c.length, c.stride);
+  row_len = plen * c.stride;
+  T* buf = scratch<T>(slot, c.in_per_group * row_len);
+  for (std::int64_t j = 0; j < c.in_per_group; ++j)
+    split_phases(xg + j * c.length, c.length, c.stride, plen, buf + j * row_len);
+  return buf;
+}
+
+}  // namespace
+
+template <class T>
+void conv1d_direct_forward(const Conv1dProblem& c, T* y, const T* x, const T* w, const T* b) {
+  const TypedKernels<T>& kern = simd_kernels().get<T>();
+  const std::int64_t taps = c.in_per_group * c.kernel;
+  parallel_for(0, c.batch * c.groups, task_grain(c.out_per_group * taps * c.out_length),
+               [&](std::int64_t u0, std::int64_t u1) {
+    for (std::int64_t u = u0; u < u1; ++u) {
+      const std::int64_t n = u / c.groups, g = u % c.groups;
+      std::int64_t row_len = 0, plen = 0;
+      const T* src = tap_rows(c, x + (n * c.in_channels + g * c.in_per_group) * c.length, 0,
+                              row_len, plen);
+      for (std::int64_t i = 0; i < c.out_per_group; ++i) {
+        const std::int64_t co = g * c.out_per_group + i;
+        T* out = y + (n * c.out_channels + co) * c.out_length;
+        const T* wc = w + co * taps;
+        for (std::int64_t a = 0; a < c.out_length; a += kBlock) {
+          const std::int64_t e = std::min(a + kBlock, c.out_length);
+          std::fill(out + a, out + e, b ? b[co] : T(0));
+          for (std::int64_t j = 0; j < c.in_per_group; ++j) {
+            for (std::int64_t k = 0; k < c.kernel; ++k) {
+              const std::int64_t lo = std::clamp(c.valid_lo(k), a, e);
+              const std::int64_t hi = std::clamp(c.valid_hi(k), lo, e);
+              if (hi == lo) continue;
+              const Tap tk = tap(c, k);
+              const T* in = src + j * row_len + tk.phase * plen;
+              kern.axpy(hi - lo, wc[j * c.kernel + k], in + lo + tk.shift, out + lo);
+            }
+          }
+        }
+      }
+    }
+  });
+}
+
+template <class T>
+void conv1d_direct_backward_input(const Conv1dProblem& c, T* gx, const T* gy, const T* w) {
+  const TypedKernels<T>& kern = simd_kernels().get<T>();
+  const std::int64_t taps = c.in_per_group * c.kernel;
+  const std::int64_t plen = c.stride == 1 ? 0 : ceil_div(c.length, c.stride);
+  parallel_for(0, c.batch * c.groups, task_grain(c.out_per_group * taps * c.out_length),
+               [&](std::int64_t u0, std::int64_t u1) {
+    for (std::int64_t u = u0; u < u1; ++u) {
+      const std::int64_t n = u / c.groups, g = u % c.groups;
+      const T* gyg = gy + (n * c.out_channels + g * c.out_per_group) * c.out_length;
+      for (std::int64_t j = 0; j < c.in_per_group; ++j) {
+        T* dst_row = gx + (n * c.in_channels + g * c.in_per_group + j) * c.length;
+        // Accumulate straight into the row (stride 1) or into its phases.
+        T* acc = c.stride == 1 ? dst_row : scratch<T>(0, plen * c.stride);
+        std::fill_n(acc, c.stride == 1 ? c.length : plen * c.stride, T(0));
+        for (std::int64_t a = 0; a < c.out_length; a += kBlock) {
+          const std::int64_t e = std::min(a + kBlock, c.out_length);
+          for (std::int64_t i = 0; i < c.out_per_group; ++i) {
+            const T* grad = gyg + i * c.out_length;
+            const T* wc = w + (g * c.out_per_group + i) * taps + j * c.kernel;
+            for (std::int64_t k = 0; k < c.kernel; ++k) {
+              const std::int64_t lo = std::clamp(c.valid_lo(k), a, e);
+              const std::int64_t hi = std::clamp(c.valid_hi(k), lo, e);
+              if (hi == lo) continue;
+              const Tap tk = tap(c, k);
+              kern.axpy(hi - lo, wc[k], grad + lo, acc + tk.phase * plen + lo + tk.shift);
+            }
+          }
+        }
+        if (c.stride == 1) continue;
+        for (std::int64_t r = 0; r < c.stride; ++r)  // interleave the phases back
+          for (std::int64_t m = 0; m * c.stride + r < c.length; ++m)
+            dst_row[m * c.stride + r] = acc[r * plen + m];
+      }
+    }
+  });
+}
+
+template <class T>
+void conv1d_direct_backward_weight(const Conv1dProblem& c, T* gw, T* gb, const T* gy,
+                                   const T* x) {
+  const TypedKernels<T>& kern = simd_kernels().get<T>();
+  const std::int64_t taps = c.in_per_group * c.kernel;
+  parallel_for(0, c.groups, task_grain(c.batch * c.out_per_group * taps * c.out_length),
+               [&](std::int64_t g0, std::int64_t g1) {
+    // Sums over samples in double: N dot products per weight, and the bias's row sums (taken
+    // here while grad_out's rows are in cache).
+    const std::int64_t count = c.out_per_group * taps;
+    double* acc = scratch<double>(1, count + c.out_per_group);
+    double* bias_acc = acc + count;
+    for (std::int64_t g = g0; g < g1; ++g) {
+      std::fill_n(acc, count + c.out_per_group, 0.0);
+      for (std::int64_t n = 0; n < c.batch; ++n) {
+        std::int64_t row_len = 0, plen = 0;
+        const T* src = tap_rows(c, x + (n * c.in_channels + g * c.in_per_group) * c.length, 0,
+                                row_len, plen);
+        for (std::int64_t i = 0; i < c.out_per_group; ++i) {
+          const T* grad = gy + (n * c.out_channels + g * c.out_per_group + i) * c.out_length;
+          if (gb != nullptr) bias_acc[i] += static_cast<double>(kern.sum(c.out_length, grad));
+          for (std::int64_t j = 0; j < c.in_per_group; ++j) {
+            for (std::int64_t k = 0; k < c.kernel; ++k) {
+              const std::int64_t lo = c.valid_lo(k), hi = std::max(c.valid_hi(k), lo);
+              if (hi == lo) continue;
+              const Tap tk = tap(c, k);
+              const T* in = src + j * row_len + tk.phase * plen;
+              acc[i * taps + j * c.kernel + k] +=
+                  static_cast<double>(kern.dot(hi - lo, grad + lo, in + lo + tk.shift));
+            }
+          }
+        }
+      }
+      T* gwg = gw + g * count;
+      for (std::int64_t q = 0; q < count; ++q) gwg[q] = static_cast<T>(acc[q]);
+      if (gb != nullptr) {
+        for (std::int64_t i = 0; i < c.out_per_group; ++i)
+          gb[g * c.out_per_group + i] = static_cast<T>(bias_acc[i]);
+      }
+    }
+  });
+}
+
+#define REEL_CONV1D_DIRECT(T)                                                                  \
+  template void conv1d_direct_forward<T>(const Conv1dProblem&, T*, const T*, const T*, const T*); \
+  template void conv1d_direct_backward_input<T>(const Conv1dProblem&, T*, const T*, const T*);  \
+  template void conv1d_direct_backward_weight<T>(const Conv1dProblem&, T*, T*, const T*,        \
+                                                 const T*);
+REEL_CONV1D_DIRECT(float)
+REEL_CONV1D_DIRECT(double)
+#undef REEL_CONV1D_DIRECT
+
+}  // namespace reel::backends::cpu

@@ -1,0 +1,325 @@
+// conv1d as matrix products (dense and grouped convolutions). For sample n and group g, write
+// the taps of a tile of output positions [t0, t1) as a matrix, im2col:
+//
+//   col[j*K + k][t - t0] = x[n][g*Cin/G + j][t*stride + k*dilation - pad_left]   (0 outside [0, L))
+//
+// Then the three primitives are three products with W_g = weight[g*Cout/G ...], a
+// (Cout/G) x (Cin/G * K) matrix:
+//
+//   forward          y[n][group g][t0:t1]  = W_g @ col                      (+ bias)
+//   backward_input   col                   = W_g^T @ grad_y[n][group g][t0:t1], then col2im
+//                                            scatter-adds col back into grad_x (taps overlap)
+//   backward_weight  grad_W_g              = sum over (n, t) of grad_y[...][t] col[..][t]^T
+//
+// Zero padding is the zeros im2col writes (index arithmetic, no padded copy of x); groups are
+// pointer offsets into the same buffers. Tiles bound col (kColBytes per thread, so no buffer
+// grows with the whole problem and col is read back from L3 by the gemm's packing), but are
+// kept wide: every gemm call packs the weights again, and on bench/conv1d's shapes a 4 MiB
+// tile is 20-50% faster than one that fits in L2. A 1x1 convolution that reads every input
+// position skips im2col: x itself is the column matrix.
+//
+// Threads: forward tiles are independent (disjoint outputs) and run in parallel, each thread
+// with its own col buffer and a single-threaded gemm; backward_input runs in parallel over
+// (sample, group), which own disjoint rows of grad_x; backward_weight splits the sum over
+// (n, t) between threads, each with a private partial grad_W, added in a fixed order. When
+// there is less work than threads, the loops run inline and the gemm threads itself.
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <new>
+
+#include "backends/cpu/caching_allocator.hpp"
+#include "backends/cpu/conv1d.hpp"
+#include "backends/cpu/gemm.hpp"
+#include "backends/cpu/simd_kernels.hpp"
+#include "backends/cpu/thread_pool.hpp"
+
+namespace reel::backends::cpu {
+
+namespace {
+
+constexpr std::int64_t kColBytes = 4 << 20;  // one im2col tile (per thread)
+std::atomic<std::int64_t> g_col_bytes{kColBytes};  // set_conv1d_tile_bytes
+constexpr std::int64_t kMinTile = 32;           // fewest columns worth a gemm call
+constexpr std::int64_t kTaskMacs = 1 << 18;     // below: not worth a task of its own
+
+constexpr std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }
+constexpr std::int64_t round_up(std::int64_t a, std::int64_t b) { return ceil_div(a, b) * b; }
+
+std::int64_t task_grain(std::int64_t macs_per_item) {
+  return std::max<std::int64_t>(1, kTaskMacs / std::max<std::int64_t>(1, macs_per_item));
+}
+
+// Output positions per im2col tile: as many as fit in kColBytes, and (for `balance`) small
+// enough that there are several tiles per thread when there are few samples and groups.
+std::int64_t tile_width(const Conv1dProblem& c, std::int64_t rows, std::size_t elem,
+                        bool balance) {
+  const std::int64_t budget = g_col_bytes.load(std::memory_order_relaxed);
+  std::int64_t tile = budget / (rows * static_cast<std::int64_t>(elem));
+  tile = std::max(kMinTile, tile / kMinTile * kMinTile);
+  const std::int64_t wanted = 4 * num_threads(), rows_of_tiles = c.batch * c.groups;
+  if (balance && rows_of_tiles < wanted) {
+    const std::int64_t split = ceil_div(wanted, rows_of_tiles);
+    tile = std::min(tile, std::max(kMinTile, round_up(ceil_div(c.out_length, split), kMinTile)));
+  }
+  return std::min(tile, c.out_length);
+}
+
+// True when tap 0 of a 1x1 kernel reads a real input position for every output: x (rows L
+// apart, columns `stride` apart) is then the column matrix itself.
+bool pointwise(const Conv1dProblem& c) {
+  return c.kernel == 1 && c.valid_lo(0) == 0 && c.valid_hi(0) == c.out_length;
+}
+
+// Strided convolutions: tap k at output t reads x[t*s + offset(k)]. With offset(k) = q*s + r
+// (floor division) that is phase r of the row at t + q, where phase[r][m] = x[m*s + r]. Split
+// the input window a tile reads into its phases once, and every im2col row becomes one
+// contiguous copy (col2im one contiguous add) instead of a strided gather (scatter); the
+// window holds zeros outside [0, L), so the padding comes for free. Worth it once the kernel
+// covers the stride (each input element then lands in several rows).
+struct PhaseWindow {
+  std::int64_t q_min;  // floor(offset(0) / s): phase slot m0 = t0 + q_min is the window's first
+  std::int64_t len;    // slots per phase
+};
+std::int64_t floor_div(std::int64_t a, std::int64_t b) { return (a - ((a % b) + b) % b) / b; }
+bool use_phases(const Conv1dProblem& c) { return c.stride > 1 && c.kernel >= c.stride; }
+PhaseWindow phase_window(const Conv1dProblem& c, std::int64_t t0, std::int64_t t1) {
+  const std::int64_t q_min = floor_div(c.offset(0), c.stride);
+  const std::int64_t q_max = floor_div(c.offset(c.kernel - 1), c.stride);
+  return {q_min, t1 - t0 + q_max - q_min};
+}
+
+// col[(j*K + k) * ld + (t - t0)] for t in [t0, t1), from xg = x[n][first channel of group].
+template <class T>
+void im2col(const Conv1dProblem& c, const T* xg, std::int64_t t0, std::int64_t t1, T* col,
+            std::int64_t ld) {
+  const std::int64_t s = c.stride;
+  if (use_phases(c)) {
+    const PhaseWindow win = phase_window(c, t0, t1);
+    const std::int64_t first = (t0 + win.q_min) * s;  // x position of phase 0, slot 0
+    T* phases = scratch<T>(3, s * win.len);
+    for (std::int64_t j = 0; j < c.in_per_group; ++j) {
+      const T* src = xg + j * c.length;
+      for (std::int64_t m = 0; m < win.len; ++m) {
+        for (std::int64_t r = 0; r < s; ++r) {
+          const std::int64_t i = first + m * s + r;
+          phases[r * win.len + m] = i >= 0 && i < c.length ? src[i] : T(0);
+        }
+      }
+      for (std::int64_t k = 0; k < c.kernel; ++k) {
+        const std::int64_t off = c.offset(k), q = floor_div(off, s), r = off - q * s;
+        std::memcpy(col + (j * c.kernel + k) * ld, phases + r * win.len + (q - win.q_min),
+                    sizeof(T) * static_cast<std::size_t>(t1 - t0));
+      }
+    }
+    return;
+  }
+  for (std::int64_t j = 0; j < c.in_per_group; ++j) {
+    for (std::int64_t k = 0; k < c.kernel; ++k) {
+      T* row = col + (j * c.kernel + k) * ld;  // row[t - t0]
+      const T* src = xg + j * c.length;         // src[t * s + offset(k)]: tap k at position t
+      const std::int64_t off = c.offset(k);
+      const std::int64_t lo = std::clamp(c.valid_lo(k), t0, t1);
+      const std::int64_t hi = std::clamp(c.valid_hi(k), lo, t1);
+      std::fill(row, row + (lo - t0), T(0));
+      if (s == 1 && hi > lo) {
+        std::memcpy(row + (lo - t0), src + lo + off, sizeof(T) * static_cast<std::size_t>(hi - lo));
+      } else {
+        for (std::int64_t t = lo; t < hi; ++t) row[t - t0] = src[t * s + off];
+      }
+      std::fill(row + (hi - t0), row + (t1 - t0), T(0));
+    }
+  }
+}
+
+// The adjoint of im2col: gxg[j][t*stride + offset(k)] += col[(j*K + k) * ld + (t - t0)].
+template <class T>
+void col2im(const Conv1dProblem& c, const T* col, std::int64_t ld, std::int64_t t0,
+            std::int64_t t1, T* gxg, const TypedKernels<T>& kern) {
+  const std::int64_t s = c.stride;
+  if (use_phases(c)) {
+    const PhaseWindow win = phase_window(c, t0, t1);
+    const std::int64_t first = (t0 + win.q_min) * s;
+    T* phases = scratch<T>(3, s * win.len);
+    for (std::int64_t j = 0; j < c.in_per_group; ++j) {
+      std::fill_n(phases, s * win.len, T(0));
+      for (std::int64_t k = 0; k < c.kernel; ++k) {
+        const std::int64_t off = c.offset(k), q = floor_div(off, s), r = off - q * s;
+        kern.axpy(t1 - t0, T(1), col + (j * c.kernel + k) * ld,
+                  phases + r * win.len + (q - win.q_min));
+      }
+      T* dst = gxg + j * c.length;
+      for (std::int64_t m = 0; m < win.len; ++m) {
+        for (std::int64_t r = 0; r < s; ++r) {
+          const std::int64_t i = first + m * s + r;
+          if (i >= 0 && i < c.length) dst[i] += phases[r * win.len + m];  // padding: dropped
+        }
+      }
+    }
+    return;
+  }
+  for (std::int64_t j = 0; j < c.in_per_group; ++j) {
+    for (std::int64_t k = 0; k < c.kernel; ++k) {
+      const T* row = col + (j * c.kernel + k) * ld;
+      T* dst = gxg + j * c.length;
+      const std::int64_t off = c.offset(k);
+      const std::int64_t lo = std::clamp(c.valid_lo(k), t0, t1);
+      const std::int64_t hi = std::clamp(c.valid_hi(k), lo, t1);
+      if (hi == lo) continue;
+      if (s == 1) {
+        kern.axpy(hi - lo, T(1), row + (lo - t0), dst + lo + off);  // alpha 1: a plain add
+      } else {
+        for (std::int64_t t = lo; t < hi; ++t) dst[t * s + off] += row[t - t0];
+      }
+    }
+  }
+}
+
+// A block from the caching allocator, returned on scope exit.
+template <class T>
+struct CachedBuffer {
+  T* data = nullptr;
+  std::size_t bytes = 0;
+  explicit CachedBuffer(std::int64_t count)
+      : bytes(static_cast<std::size_t>(std::max<std::int64_t>(count, 0)) * sizeof(T)) {
+    if (bytes > 0) data = static_cast<T*>(cached_allocate(bytes));
+  }
+  CachedBuffer(const CachedBuffer&) = delete;
+  CachedBuffer& operator=(const CachedBuffer&) = delete;
+  ~CachedBuffer() {
+    if (data) cached_deallocate(data, bytes);
+  }
+};
+
+}  // namespace
+
+void set_conv1d_tile_bytes(std::int64_t bytes) {
+  g_col_bytes.store(bytes > 0 ? bytes : kColBytes, std::memory_order_relaxed);
+}
+
+template <class T>
+void conv1d_gemm_forward(const Conv1dProblem& c, T* y, const T* x, const T* w, const T* b) {
+  const std::int64_t rows = c.in_per_group * c.kernel;  // the gemm's depth
+  const std::int64_t tile = tile_width(c, rows, sizeof(T), true);
+  const std::int64_t tiles = ceil_div(c.out_length, tile);
+  const bool direct_b = pointwise(c);
+  parallel_for(0, c.batch * c.groups * tiles, task_grain(c.out_per_group * rows * tile),
+               [&](std::int64_t u0, std::int64_t u1) {
+    T* col = direct_b ? nullptr : scratch<T>(0, rows * tile);
+    for (std::int64_t u = u0; u < u1; ++u) {
+      const std::int64_t n = u / (c.groups * tiles), g = u / tiles % c.groups;
+      const std::int64_t t0 = u % tiles * tile, t1 = std::min(t0 + tile, c.out_length);
+      const T* xg = x + (n * c.in_channels + g * c.in_per_group) * c.length;
+      T* yg = y + (n * c.out_channels + g * c.out_per_group) * c.out_length;
+      MatrixRef<const T> cols{col, t1 - t0, 1};
+      if (direct_b) cols = {xg + c.offset(0) + t0 * c.stride, c.length, c.stride};
+      else im2col(c, xg, t0, t1, col, t1 - t0);
+      gemm<T>(c.out_per_group, t1 - t0, rows, {w + g * c.out_per_group * rows, rows, 1}, cols,
+              {yg + t0, c.out_length, 1});
+      if (b == nullptr) continue;
+      for (std::int64_t co = 0; co < c.out_per_group; ++co) {
+        const T bias = b[g * c.out_per_group + co];
+        T* row = yg + co * c.out_length;
+        for (std::int64_t t = t0; t < t1; ++t) row[t] += bias;
+      }
+    }
+  });
+}
+
+template <class T>
+void conv1d_gemm_backward_input(const Conv1dProblem& c, T* gx, const T* gy, const T* w) {
+  const TypedKernels<T>& kern = simd_kernels().get<T>();
+  const std::int64_t rows = c.in_per_group * c.kernel;
+  const std::int64_t tile = tile_width(c, rows, sizeof(T), false);
+  // A stride-1 1x1 convolution covering every position: the gemm writes grad_x directly.
+  const bool direct_c = pointwise(c) && c.stride == 1 && c.out_length == c.length;
+  parallel_for(0, c.batch * c.groups,
+               task_grain(c.out_per_group * rows * c.out_length),
+               [&](std::int64_t u0, std::int64_t u1) {
+    T* col = direct_c ? nullptr : scratch<T>(0, rows * tile);
+    for (std::int64_t u = u0; u < u1; ++u) {
+      const std::int64_t n = u / c.groups, g = u % c.groups;
+      T* gxg = gx + (n * c.in_channels + g * c.in_per_group) * c.length;
+      const T* gyg = gy + (n * c.out_channels + g * c.out_per_group) * c.out_length;
+      // W_g^T: element (j*K + k, co) of the transpose is w[g*Cout/G + co][j][k].
+      const MatrixRef<const T> wt{w + g * c.out_per_group * rows, 1, rows};
+      if (!direct_c) std::fill_n(gxg, c.in_per_group * c.length, T(0));
+      for (std::int64_t t0 = 0; t0 < c.out_length; t0 += tile) {
+        const std::int64_t t1 = std::min(t0 + tile, c.out_length);
+        const MatrixRef<const T> gyt{gyg + t0, c.out_length, 1};
+        if (direct_c) {
+          gemm<T>(rows, t1 - t0, c.out_per_group, wt, gyt, {gxg + t0, c.length, 1});
+          continue;
+        }
+        gemm<T>(rows, t1 - t0, c.out_per_group, wt, gyt, {col, t1 - t0, 1});
+        col2im(c, col, t1 - t0, t0, t1, gxg, kern);
+      }
+    }
+  });
+}
+
+template <class T>
+void conv1d_gemm_backward_weight(const Conv1dProblem& c, T* gw, T* gb, const T* gy, const T* x) {
+  const TypedKernels<T>& kern = simd_kernels().get<T>();
+  const std::int64_t rows = c.in_per_group * c.kernel;
+  const std::int64_t cout = c.out_per_group;
+  // The sum runs over q = n * Lout + t, cut into chunks of `width` columns (a chunk may span
+  // samples: small Lout still gives the gemm a deep sum).
+  const std::int64_t total = c.batch * c.out_length;
+  const std::int64_t width = std::min(
+      total, std::max(kMinTile, g_col_bytes.load(std::memory_order_relaxed) /
+                                    (rows * static_cast<std::int64_t>(sizeof(T)))));
+  const std::int64_t macs = cout * rows * total;  // per group
+  std::int64_t slots = 1;
+  if (num_threads() > 1 && macs >= 4 * kTaskMacs)
+    slots = std::min<std::int64_t>(num_threads(), ceil_div(total, kMinTile));
+  CachedBuffer<T> partials((slots - 1) * cout * rows);
+
+  for (std::int64_t g = 0; g < c.groups; ++g) {
+    T* gwg = gw + g * cout * rows;
+    const T* xg = x + g * c.in_per_group * c.length;      // + n * Cin * L
+    const T* gyg = gy + g * cout * c.out_length;           // + n * Cout * Lout
+    parallel_for(0, slots, 1, [&](std::int64_t s0, std::int64_t s1) {
+      for (std::int64_t slot = s0; slot < s1; ++slot) {
+        T* acc = slot == 0 ? gwg : partials.data + (slot - 1) * cout * rows;
+        const std::int64_t q_begin = total * slot / slots, q_end = total * (slot + 1) / slots;
+        if (q_begin == q_end) std::fill_n(acc, cout * rows, T(0));
+        T* col = scratch<T>(0, rows * width);
+        T* gyb = scratch<T>(1, cout * width);
+        T* product = scratch<T>(2, cout * rows);
+        for (std::int64_t q0 = q_begin; q0 < q_end; q0 += width) {
+          const std::int64_t q1 = std::min(q0 + width, q_end), ld = q1 - q0;
+          // Stage the chunk: its im2col columns and grad_out columns, sample by sample.
+          for (std::int64_t q = q0; q < q1;) {
+            const std::int64_t n = q / c.out_length, t0 = q % c.out_length;
+            const std::int64_t t1 = std::min(c.out_length, t0 + (q1 - q));
+            im2col(c, xg + n * c.in_channels * c.length, t0, t1, col + (q - q0), ld);
+            for (std::int64_t co = 0; co < cout; ++co) {
+              std::memcpy(gyb + co * ld + (q - q0),
+                          gyg + (n * c.out_channels + co) * c.out_length + t0,
+                          sizeof(T) * static_cast<std::size_t>(t1 - t0));
+            }
+            q += t1 - t0;
+          }
+          // grad_W (+)= gyb @ col^T: (Cout/G x ld) @ (ld x Cin/G*K).
+          const bool first = q0 == q_begin;
+          gemm<T>(cout, rows, ld, {gyb, ld, 1}, {col, 1, ld}, {first ? acc : product, rows, 1});
+          if (!first) kern.axpy(cout * rows, T(1), product, acc);
+        }
+      }
+    });
+    for (std::int64_t slot = 1; slot < slots; ++slot)
+      kern.axpy(cout * rows, T(1), partials.data + (slot - 1) * cout * rows, gwg);
+  }
+  if (gb != nullptr) conv1d_bias_grad<T>(c, gb, gy);
+}
+
+#define REEL_CONV1D_GEMM(T)                                                                    \
+  template void conv1d_gemm_forward<T>(const Conv1dProblem&, T*, const T*, const T*, const T*); \
+  template void conv1d_gemm_backward_input<T>(const Conv1dProblem&, T*, const T*, const T*);    \
+  template void conv1d_gemm_backward_weight<T>(const Conv1dProblem&, T*, T*, const T*, const T*);
+REEL_CONV1D_GEMM(float)
+REEL_CONV1D_GEMM(double)
+#undef REEL_CONV1D_GEMM
+
+}  // namespace reel::backends::cpu
