@@ -16,8 +16,12 @@
 #include "nn/functional/conv1d.hpp"
 #include "nn/functional/pad.hpp"
 #include "reel.hpp"
+#include "support.hpp"
 
 using namespace reel;
+using test::check_error;
+using test::check_values;
+using test::on_cpu_backends;
 namespace F = reel::nn::functional;
 using F::Conv1dFuncOptions;
 using nn::Conv1d;
@@ -25,37 +29,7 @@ using nn::Conv1dOptions;
 
 namespace {
 
-void check_values(const Tensor& t, const std::vector<double>& expected) {
-  std::vector<double> got = t.to_vector<double>();
-  REQUIRE(got.size() == expected.size());
-  for (std::size_t i = 0; i < got.size(); ++i) {
-    CAPTURE(i);
-    CHECK(got[i] == doctest::Approx(expected[i]));
-  }
-}
-
-template <typename Fn>
-void check_error(Fn fn, std::initializer_list<std::string> parts) {
-  try {
-    fn();
-    FAIL("expected a reel::Error");
-  } catch (const reel::Error& e) {
-    std::string m = e.what();
-    for (const auto& p : parts) CHECK_MESSAGE(m.find(p) != std::string::npos, m, " lacks: ", p);
-  }
-}
-
 Tensor f64(std::vector<double> v, Shape shape) { return tensor(v, shape, TensorOptions(kFloat64)); }
-
-template <typename Body>
-void on_both_backends(Body body) {
-  for (auto kind : {backends::Kind::Reference, backends::Kind::Cpu}) {
-    CAPTURE(static_cast<int>(kind));
-    backends::set_cpu_backend(kind);
-    body();
-  }
-  backends::set_cpu_backend(backends::Kind::Cpu);
-}
 
 }  // namespace
 
@@ -71,7 +45,7 @@ TEST_CASE("Conv1d: the seeds' example, Conv1d(16, 33, 3, stride=2) on (20, 16, 5
 }
 
 TEST_CASE("conv1d: hand-computed values (stride, padding, dilation, groups, complex)") {
-  on_both_backends([] {
+  on_cpu_backends([] {
     Tensor x = f64({1, 2, 3, 4, 5}, {1, 1, 5});
     Tensor w = f64({1, 0, -1}, {1, 1, 3});
     Tensor b = f64({0.5}, {1});
@@ -252,7 +226,7 @@ TEST_CASE("conv1d: every error names the parameter and the values") {
 
 TEST_CASE("conv1d: padding forms — 'same' keeps L, causal is left padding + 'valid'") {
   manual_seed(3);
-  on_both_backends([] {
+  on_cpu_backends([] {
     for (std::int64_t k : {1, 2, 3, 4}) {
       for (std::int64_t d : {1, 2}) {
         CAPTURE(k);
@@ -402,7 +376,7 @@ void gradcheck_config(const SweepConfig& c, DType dt) {
 TEST_CASE("conv1d: gradcheck over a random sweep, float64 and complex128") {
   manual_seed(7);
   std::mt19937 rng(2024);
-  on_both_backends([&] {
+  on_cpu_backends([&] {
     for (int i = 0; i < 40; ++i) {
       SweepConfig c = random_config(rng);
       gradcheck_config(c, kFloat64);

@@ -8,51 +8,24 @@
 
 #include "nn/functional/pad.hpp"
 #include "reel.hpp"
+#include "support.hpp"
 
 using namespace reel;
+using test::check_error;
+using test::check_values;
+using test::on_cpu_backends;
 namespace F = reel::nn::functional;
 
 namespace {
-
-void check_values(const Tensor& t, const std::vector<double>& expected) {
-  std::vector<double> got = t.to_vector<double>();
-  REQUIRE(got.size() == expected.size());
-  for (std::size_t i = 0; i < got.size(); ++i) {
-    CAPTURE(i);
-    CHECK(got[i] == doctest::Approx(expected[i]));
-  }
-}
-
-template <typename Fn>
-void check_error(Fn fn, std::initializer_list<std::string> parts) {
-  try {
-    fn();
-    FAIL("expected a reel::Error");
-  } catch (const reel::Error& e) {
-    std::string m = e.what();
-    for (const auto& p : parts) CHECK_MESSAGE(m.find(p) != std::string::npos, m, " lacks: ", p);
-  }
-}
 
 Tensor seq(std::vector<double> v, Shape shape, DType dtype = kFloat64) {
   return tensor(v, shape, TensorOptions(dtype));
 }
 
-// Runs `body` on the reference loops and on the fast CPU backend.
-template <typename Body>
-void on_both_backends(Body body) {
-  for (auto kind : {backends::Kind::Reference, backends::Kind::Cpu}) {
-    CAPTURE(static_cast<int>(kind));
-    backends::set_cpu_backend(kind);
-    body();
-  }
-  backends::set_cpu_backend(backends::Kind::Cpu);
-}
-
 }  // namespace
 
 TEST_CASE("pad1d: each mode puts the documented values at the edges") {
-  on_both_backends([] {
+  on_cpu_backends([] {
     // x = [1, 2, 3, 4], pads (3, 2): torch.nn.functional.pad's documented behaviour.
     Tensor x = seq({1, 2, 3, 4}, {1, 1, 4});
     check_values(F::pad1d(x, 3, 2, kZeros), {0, 0, 0, 1, 2, 3, 4, 0, 0});
@@ -72,7 +45,7 @@ TEST_CASE("pad1d: each mode puts the documented values at the edges") {
 }
 
 TEST_CASE("pad1d: rows are padded independently; unbatched (C, L) input works; float32") {
-  on_both_backends([] {
+  on_cpu_backends([] {
     // (N=2, C=2, L=3) = 0..11; reflect (1, 1) pads each row with its own second elements.
     Tensor x = arange(12, TensorOptions(kFloat64)).view({2, 2, 3});
     Tensor y = F::pad1d(x, 1, 1, kReflect);
@@ -88,7 +61,7 @@ TEST_CASE("pad1d: rows are padded independently; unbatched (C, L) input works; f
 }
 
 TEST_CASE("pad1d: complex values are copied, never conjugated") {
-  on_both_backends([] {
+  on_cpu_backends([] {
     Tensor z = tensor(std::vector<complex128>{{1, 1}, {2, -1}, {3, 0}}, {1, 1, 3},
                       TensorOptions(kComplex128));
     std::vector<complex128> got = F::pad1d(z, 1, 1, kReflect).to_vector<complex128>();
@@ -101,7 +74,7 @@ TEST_CASE("pad1d: complex values are copied, never conjugated") {
 }
 
 TEST_CASE("pad1d: each input element gets the sum of the gradients of the positions that read it") {
-  on_both_backends([] {
+  on_cpu_backends([] {
     auto grad_of = [](PaddingMode mode, std::int64_t l, std::int64_t r, std::int64_t length) {
       Tensor x = zeros({1, 1, length}, TensorOptions(kFloat64)).requires_grad_(true);
       Tensor y = F::pad1d(x, l, r, mode);

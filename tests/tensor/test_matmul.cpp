@@ -8,31 +8,14 @@
 #include <vector>
 
 #include "reel.hpp"
+#include "support.hpp"
 
 using namespace reel;
+using test::check_error;
+using test::check_values;
+using test::on_cpu_backends;
 
 namespace {
-
-template <typename F>
-void on_cpu_backends(F body) {
-  struct Restore {
-    ~Restore() { backends::set_cpu_backend(backends::Kind::Cpu); }
-  } restore;
-  for (auto kind : {backends::Kind::Reference, backends::Kind::Cpu}) {
-    backends::set_cpu_backend(kind);
-    CAPTURE(backends::host_backend().name());
-    body();
-  }
-}
-
-void check_values(const Tensor& t, const std::vector<double>& expected, double eps = 1e-6) {
-  std::vector<double> got = t.to_vector<double>();
-  REQUIRE(got.size() == expected.size());
-  for (std::size_t i = 0; i < got.size(); ++i) {
-    CAPTURE(i);
-    CHECK(got[i] == doctest::Approx(expected[i]).epsilon(eps));
-  }
-}
 
 template <typename F>
 std::string error_of(F f) {

@@ -10,37 +10,18 @@
 #include <vector>
 
 #include "reel.hpp"
+#include "support.hpp"
 
 using namespace reel;
+using test::check_error;
+using test::check_values;
+using test::on_cpu_backends;
 
 namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-// Runs `body` once per CPU backend, restoring the fast one afterwards (even on a throw).
-template <typename F>
-void on_cpu_backends(F body) {
-  struct Restore {
-    ~Restore() { backends::set_cpu_backend(backends::Kind::Cpu); }
-  } restore;
-  for (auto kind : {backends::Kind::Reference, backends::Kind::Cpu}) {
-    backends::set_cpu_backend(kind);
-    CAPTURE(backends::host_backend().name());
-    body();
-  }
-}
-
-void check_values(const Tensor& t, const std::vector<double>& expected, double eps = 1e-6) {
-  std::vector<double> got = t.to_vector<double>();
-  REQUIRE(got.size() == expected.size());
-  for (std::size_t i = 0; i < got.size(); ++i) {
-    CAPTURE(i);
-    if (std::isnan(expected[i])) CHECK(std::isnan(got[i]));
-    else if (std::isinf(expected[i])) CHECK(got[i] == expected[i]);
-    else CHECK(got[i] == doctest::Approx(expected[i]).epsilon(eps));
-  }
-}
 
 void check_ints(const Tensor& t, const std::vector<std::int64_t>& expected) {
   CHECK(t.dtype() == kInt64);

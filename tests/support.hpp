@@ -1,0 +1,52 @@
+#pragma once
+// Helpers shared by the test suites.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <initializer_list>
+#include <string>
+#include <vector>
+
+#include "reel.hpp"
+
+namespace reel::test {
+
+// Runs `body` once per CPU backend (reference loops, then the fast kernels), restoring the fast
+// one afterwards, even when the body throws.
+template <typename F>
+void on_cpu_backends(F body) {
+  struct Restore {
+    ~Restore() { backends::set_cpu_backend(backends::Kind::Cpu); }
+  } restore;
+  for (auto kind : {backends::Kind::Reference, backends::Kind::Cpu}) {
+    backends::set_cpu_backend(kind);
+    CAPTURE(backends::host_backend().name());
+    body();
+  }
+}
+
+// Compares a real tensor with expected values: relative `eps`, NaN must be NaN, infinities exact.
+inline void check_values(const Tensor& t, const std::vector<double>& expected, double eps = 1e-6) {
+  std::vector<double> got = t.to_vector<double>();
+  REQUIRE(got.size() == expected.size());
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    CAPTURE(i);
+    if (std::isnan(expected[i])) CHECK(std::isnan(got[i]));
+    else if (std::isinf(expected[i])) CHECK(got[i] == expected[i]);
+    else CHECK(got[i] == doctest::Approx(expected[i]).epsilon(eps));
+  }
+}
+
+// Checks that fn() throws reel::Error whose message contains every one of `parts`.
+template <typename Fn>
+void check_error(Fn fn, std::initializer_list<std::string> parts) {
+  try {
+    fn();
+    FAIL("expected a reel::Error");
+  } catch (const reel::Error& e) {
+    std::string m = e.what();
+    for (const auto& p : parts) CHECK_MESSAGE(m.find(p) != std::string::npos, m, " lacks: ", p);
+  }
+}
+
+}  // namespace reel::test
