@@ -49,4 +49,33 @@ void check_error(Fn fn, std::initializer_list<std::string> parts) {
   }
 }
 
+// A float64 (or `dtype`) leaf of normal draws that requires grad: the usual gradcheck input.
+inline Tensor leaf(const Shape& shape, DType dtype = kFloat64) {
+  return randn(shape, TensorOptions(dtype)).requires_grad_(true);
+}
+
+// A complex128 leaf with distinct, non-zero real and imaginary parts.
+inline Tensor complex_leaf(const Shape& shape) {
+  std::vector<double> re = randn(shape, TensorOptions(kFloat64)).to_vector<double>();
+  std::vector<double> im = randn(shape, TensorOptions(kFloat64)).to_vector<double>();
+  std::vector<complex128> z;
+  for (std::size_t i = 0; i < re.size(); ++i) z.emplace_back(re[i], im[i]);
+  return tensor(z, shape, TensorOptions(kComplex128)).requires_grad_(true);
+}
+
+// A backend view over host data (backend-level tests build their inputs from std::vector).
+template <typename T>
+backends::View view(const T* data, Shape shape, Strides strides) {
+  backends::View v;
+  v.data = const_cast<T*>(data);
+  v.dtype = dtype_v<T>;
+  v.shape = shape;
+  v.strides = strides;
+  return v;
+}
+template <typename T>
+backends::View view(const T* data, Shape shape) {
+  return view(data, shape, contiguous_strides(shape));
+}
+
 }  // namespace reel::test

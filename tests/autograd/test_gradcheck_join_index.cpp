@@ -6,23 +6,15 @@
 #include <vector>
 
 #include "reel.hpp"
+#include "support.hpp"
 
 using namespace reel;
+using test::complex_leaf;
+using test::leaf;
 
 namespace {
 
-Tensor leaf(const Shape& shape, DType dtype = kFloat64) {
-  return randn(shape, TensorOptions(dtype)).requires_grad_(true);
-}
 
-// A complex128 leaf with distinct, non-zero real and imaginary parts.
-Tensor complex_leaf(const Shape& shape) {
-  std::vector<double> re = randn(shape, TensorOptions(kFloat64)).to_vector<double>();
-  std::vector<double> im = randn(shape, TensorOptions(kFloat64)).to_vector<double>();
-  std::vector<complex128> z;
-  for (std::size_t i = 0; i < re.size(); ++i) z.emplace_back(re[i], im[i]);
-  return tensor(z, shape, TensorOptions(kComplex128)).requires_grad_(true);
-}
 
 }  // namespace
 

@@ -13,6 +13,7 @@
 #include "doctest/doctest.h"
 
 #include "backends/backend.hpp"
+#include "support.hpp"
 
 namespace {
 
@@ -23,19 +24,7 @@ using c128 = std::complex<double>;
 
 Backend& ref() { return reference_backend(); }
 
-template <typename T>
-View view(const T* data, Shape shape, Strides strides) {
-  View v;
-  v.data = const_cast<T*>(data);
-  v.dtype = dtype_v<T>;
-  v.shape = shape;
-  v.strides = strides;
-  return v;
-}
-template <typename T>
-View view(const T* data, Shape shape) {
-  return view(data, shape, contiguous_strides(shape));
-}
+using reel::test::view;
 View none() { return View{}; }  // a null view: data == nullptr
 
 template <typename T>

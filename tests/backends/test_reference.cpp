@@ -12,6 +12,7 @@
 
 #include "backends/backend.hpp"
 #include "backends/philox.hpp"
+#include "support.hpp"
 
 namespace {
 
@@ -25,19 +26,7 @@ constexpr double kPi = std::numbers::pi;
 
 Backend& ref() { return reference_backend(); }
 
-template <typename T>
-View view(const T* data, Shape shape, Strides strides) {
-  View v;
-  v.data = const_cast<T*>(data);
-  v.dtype = dtype_v<T>;
-  v.shape = shape;
-  v.strides = strides;
-  return v;
-}
-template <typename T>
-View view(const T* data, Shape shape) {
-  return view(data, shape, contiguous_strides(shape));
-}
+using reel::test::view;
 
 // Equal, both NaN, or within a relative tolerance (absolute near 0); complex part by part.
 template <typename T>
