@@ -37,6 +37,17 @@ inline void check_values(const Tensor& t, const std::vector<double>& expected, d
   }
 }
 
+// The message of the reel::Error `f` throws, or "" when it doesn't throw one.
+template <typename F>
+std::string error_of(F f) {
+  try {
+    f();
+  } catch (const reel::Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
 // Checks that fn() throws reel::Error whose message contains every one of `parts`.
 template <typename Fn>
 void check_error(Fn fn, std::initializer_list<std::string> parts) {

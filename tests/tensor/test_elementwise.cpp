@@ -16,6 +16,7 @@
 using namespace reel;
 using test::check_error;
 using test::check_values;
+using test::error_of;
 using test::on_cpu_backends;
 
 namespace {
@@ -38,17 +39,6 @@ void check_complex(const Tensor& t, const std::vector<complex128>& expected, dou
 void check_bools(const Tensor& t, const std::vector<bool>& expected) {
   CHECK(t.dtype() == kBool);
   CHECK(t.to_vector<bool>() == expected);
-}
-
-// The message of the reel::Error `fn` throws ("" when it doesn't throw).
-template <typename F>
-std::string error_of(F fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 Tensor f32(std::vector<float> v) { return tensor(v); }

@@ -13,19 +13,10 @@
 using namespace reel;
 using test::check_error;
 using test::check_values;
+using test::error_of;
 using test::on_cpu_backends;
 
 namespace {
-
-template <typename F>
-std::string error_of(F f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 // Values that make every product distinct: t[i] = (i % 7) - 3 + 0.5 * (i % 3).
 Tensor filled(const Shape& shape, DType dtype = kFloat64) {

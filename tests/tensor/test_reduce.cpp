@@ -15,6 +15,7 @@
 using namespace reel;
 using test::check_error;
 using test::check_values;
+using test::error_of;
 using test::on_cpu_backends;
 
 namespace {
@@ -26,17 +27,6 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 void check_ints(const Tensor& t, const std::vector<std::int64_t>& expected) {
   CHECK(t.dtype() == kInt64);
   CHECK(t.to_vector<std::int64_t>() == expected);
-}
-
-// The error message of `f`, or "" when it doesn't throw reel::Error.
-template <typename F>
-std::string error_of(F f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 bool contains(const std::string& s, const std::string& part) {
