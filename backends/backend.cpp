@@ -1,31 +1,242 @@
-// Default implementations of the contract entries whose kernels have not arrived on a backend
-// yet: a clear error, never a crash.
+// The backend contract's shared half: the op table's dtype errors, the checks every backend
+// runs before its kernel, the one wording of a missing kernel, and the backend registry.
 #include "backends/backend.hpp"
+
+#include <string>
 
 namespace reel::backends {
 
+// --- the op table's rule -----------------------------------------------------------------------
 namespace {
-[[noreturn]] void not_implemented(const Backend& b, const char* op) {
-  fail("{}: not yet implemented on the {} backend", op, b.name());
+
+const char* category_word(DType t) {
+  switch (category(t)) {
+    case DTypeCategory::Bool: return "bool";
+    case DTypeCategory::Integral: return "integer";
+    case DTypeCategory::Floating: return "floating";
+    case DTypeCategory::Complex: return "complex";
+  }
+  return "";
 }
+
 }  // namespace
 
-void Backend::conv1d_forward(const View&, const View&, const View&, const View&,
-                             const Conv1dParams&) {
-  not_implemented(*this, "conv1d");
+void check_supported(OpId op, DType t) {
+  const OpInfo& info = op_info(op);
+  if (info.dtypes.contains(t)) [[likely]] return;
+  std::string message = fmt::format("{}: not supported for {} dtype {}", info.name,
+                                    category_word(t), t);
+  if (*info.hint != '\0') {
+    message += fmt::format(". {}", info.hint);
+  } else if (is_integral(t, /*include_bool=*/true) && !(info.dtypes - dtypes::kComplex).empty() &&
+             !info.dtypes.contains(DType::Int64)) {
+    // Ops of floating maths (exp, div, ...) meet integers only when a caller skipped the
+    // promotion that tensor/ops does.
+    message += "; integer inputs must be promoted to a floating dtype first";
+  }
+  throw Error(message);
 }
-void Backend::conv1d_backward_input(const View&, const View&, const View&, const Conv1dParams&) {
-  not_implemented(*this, "conv1d_backward_input");
+
+void Backend::not_implemented(OpId op, DType t) const {
+  fail("{} is not implemented on the {} backend (dtype {})", op_name(op), name(), t);
 }
-void Backend::conv1d_backward_weight(const View&, const View&, const View&, const View&,
-                                     const Conv1dParams&) {
-  not_implemented(*this, "conv1d_backward_weight");
+
+bool Backend::supports(OpId, DType) const { return false; }
+
+void Backend::require(OpId op, DType t) const {
+  check_supported(op, t);
+  if (!supports(op, t)) not_implemented(op, t);
 }
-void Backend::pad1d(const View&, const View&, PadMode, std::int64_t, std::int64_t) {
-  not_implemented(*this, "pad1d");
+
+// --- the entry points: shared checks, then the backend's kernel ---------------------------------
+namespace {
+
+void check_same_shape(const char* op, const char* what, const View& v, const View& out) {
+  check(v.shape == out.shape, "{}: {} has shape {} but the output has shape {}", op, what,
+        v.shape, out.shape);
 }
-void Backend::pad1d_backward(const View&, const View&, PadMode, std::int64_t, std::int64_t) {
-  not_implemented(*this, "pad1d_backward");
+
+void check_out_dtype(OpId op, const View& out, DType in) {
+  const DType expected = op_out_dtype(op, in);
+  check(out.dtype == expected, "{}: expected an output of dtype {} for input dtype {}, got {}",
+        op_name(op), expected, in, out.dtype);
+}
+
+}  // namespace
+
+void Backend::copy(const View& out, const View& in) {
+  check_same_shape("copy", "the input", in, out);
+  require(KernelOp::Copy, out.dtype);
+  copy_impl(out, in);
+}
+
+void Backend::fill(const View& out, Scalar value) {
+  require(KernelOp::Fill, out.dtype);
+  fill_impl(out, value);
+}
+
+void Backend::unary(UnaryOp op, const View& out, const View& in) {
+  check_same_shape(op_name(op), "the input", in, out);
+  require(op, in.dtype);
+  check_out_dtype(op, out, in.dtype);
+  unary_impl(op, out, in);
+}
+
+void Backend::binary(BinaryOp op, const View& out, const View& a, const View& b) {
+  const char* name = op_name(op);
+  check(a.dtype == b.dtype, "{}: expected both inputs to share a dtype, got {} and {}", name,
+        a.dtype, b.dtype);
+  check(a.shape == out.shape && b.shape == out.shape,
+        "{}: inputs must already be broadcast to the output's shape {}, got {} and {}", name,
+        out.shape, a.shape, b.shape);
+  require(op, a.dtype);
+  check_out_dtype(op, out, a.dtype);
+  binary_impl(op, out, a, b);
+}
+
+void Backend::where(const View& out, const View& cond, const View& a, const View& b) {
+  check(cond.dtype == kBool, "where: expected condition to be a boolean tensor, but got a tensor "
+        "with dtype {}", cond.dtype);
+  check(a.dtype == out.dtype && b.dtype == out.dtype,
+        "where: expected a, b and out to share a dtype, got {}, {} and {}", a.dtype, b.dtype,
+        out.dtype);
+  check(cond.shape == out.shape && a.shape == out.shape && b.shape == out.shape,
+        "where: shapes must already be broadcast to the output's {}, got cond {}, a {}, b {}",
+        out.shape, cond.shape, a.shape, b.shape);
+  require(KernelOp::Where, out.dtype);
+  where_impl(out, cond, a, b);
+}
+
+void Backend::reduce(ReduceOp op, const View& out, const View& in) {
+  require(op, in.dtype);
+  check_out_dtype(op, out, in.dtype);
+  reduce_impl(op, out, in);
+}
+
+void Backend::arg_reduce(ArgReduceOp op, const View& values, const View& indices, const View& in,
+                         int dim) {
+  require(op, in.dtype);
+  check(indices.dtype == kInt64, "{}: expected int64 indices, got {}", op_name(op),
+        indices.dtype);
+  arg_reduce_impl(op, values, indices, in, dim);
+}
+
+void Backend::matmul(const View& out, const View& a, const View& b) {
+  check(a.dtype == out.dtype && b.dtype == out.dtype,
+        "matmul: expected a, b and out of one dtype, got {}, {} and {}", a.dtype, b.dtype,
+        out.dtype);
+  require(KernelOp::Matmul, out.dtype);
+  matmul_impl(out, a, b);
+}
+
+void Backend::index_select(const View& out, const View& in, int dim, const View& index) {
+  require(KernelOp::IndexSelect, in.dtype);
+  index_select_impl(out, in, dim, index);
+}
+
+void Backend::index_add(const View& out, int dim, const View& index, const View& src) {
+  require(KernelOp::IndexAdd, out.dtype);
+  index_add_impl(out, dim, index, src);
+}
+
+void Backend::gather(const View& out, const View& in, int dim, const View& index) {
+  require(KernelOp::Gather, in.dtype);
+  gather_impl(out, in, dim, index);
+}
+
+void Backend::scatter_add(const View& out, int dim, const View& index, const View& src) {
+  require(KernelOp::ScatterAdd, out.dtype);
+  scatter_add_impl(out, dim, index, src);
+}
+
+void Backend::random(const View& out, const RandomSpec& spec) {
+  require(KernelOp::Random, out.dtype);
+  random_impl(out, spec);
+}
+
+void Backend::conv1d_forward(const View& out, const View& in, const View& weight,
+                             const View& bias, const Conv1dParams& p) {
+  require(KernelOp::Conv1dForward, in.dtype);
+  conv1d_forward_impl(out, in, weight, bias, p);
+}
+
+void Backend::conv1d_backward_input(const View& grad_in, const View& grad_out,
+                                    const View& weight, const Conv1dParams& p) {
+  require(KernelOp::Conv1dBackwardInput, grad_out.dtype);
+  conv1d_backward_input_impl(grad_in, grad_out, weight, p);
+}
+
+void Backend::conv1d_backward_weight(const View& grad_weight, const View& grad_bias,
+                                     const View& grad_out, const View& in,
+                                     const Conv1dParams& p) {
+  require(KernelOp::Conv1dBackwardWeight, grad_out.dtype);
+  conv1d_backward_weight_impl(grad_weight, grad_bias, grad_out, in, p);
+}
+
+void Backend::pad1d(const View& out, const View& in, PadMode mode, std::int64_t left,
+                    std::int64_t right) {
+  require(KernelOp::Pad1d, in.dtype);
+  pad1d_impl(out, in, mode, left, right);
+}
+
+void Backend::pad1d_backward(const View& grad_in, const View& grad_out, PadMode mode,
+                             std::int64_t left, std::int64_t right) {
+  require(KernelOp::Pad1dBackward, grad_out.dtype);
+  pad1d_backward_impl(grad_in, grad_out, mode, left, right);
+}
+
+// --- the defaults: no kernel ---------------------------------------------------------------------
+void Backend::copy_impl(const View& out, const View&) { not_implemented(KernelOp::Copy, out.dtype); }
+void Backend::fill_impl(const View& out, Scalar) { not_implemented(KernelOp::Fill, out.dtype); }
+void Backend::unary_impl(UnaryOp op, const View&, const View& in) { not_implemented(op, in.dtype); }
+void Backend::binary_impl(BinaryOp op, const View&, const View& a, const View&) {
+  not_implemented(op, a.dtype);
+}
+void Backend::where_impl(const View& out, const View&, const View&, const View&) {
+  not_implemented(KernelOp::Where, out.dtype);
+}
+void Backend::reduce_impl(ReduceOp op, const View&, const View& in) {
+  not_implemented(op, in.dtype);
+}
+void Backend::arg_reduce_impl(ArgReduceOp op, const View&, const View&, const View& in, int) {
+  not_implemented(op, in.dtype);
+}
+void Backend::matmul_impl(const View& out, const View&, const View&) {
+  not_implemented(KernelOp::Matmul, out.dtype);
+}
+void Backend::index_select_impl(const View&, const View& in, int, const View&) {
+  not_implemented(KernelOp::IndexSelect, in.dtype);
+}
+void Backend::index_add_impl(const View& out, int, const View&, const View&) {
+  not_implemented(KernelOp::IndexAdd, out.dtype);
+}
+void Backend::gather_impl(const View&, const View& in, int, const View&) {
+  not_implemented(KernelOp::Gather, in.dtype);
+}
+void Backend::scatter_add_impl(const View& out, int, const View&, const View&) {
+  not_implemented(KernelOp::ScatterAdd, out.dtype);
+}
+void Backend::random_impl(const View& out, const RandomSpec&) {
+  not_implemented(KernelOp::Random, out.dtype);
+}
+void Backend::conv1d_forward_impl(const View&, const View& in, const View&, const View&,
+                                  const Conv1dParams&) {
+  not_implemented(KernelOp::Conv1dForward, in.dtype);
+}
+void Backend::conv1d_backward_input_impl(const View&, const View& grad_out, const View&,
+                                         const Conv1dParams&) {
+  not_implemented(KernelOp::Conv1dBackwardInput, grad_out.dtype);
+}
+void Backend::conv1d_backward_weight_impl(const View&, const View&, const View& grad_out,
+                                          const View&, const Conv1dParams&) {
+  not_implemented(KernelOp::Conv1dBackwardWeight, grad_out.dtype);
+}
+void Backend::pad1d_impl(const View&, const View& in, PadMode, std::int64_t, std::int64_t) {
+  not_implemented(KernelOp::Pad1d, in.dtype);
+}
+void Backend::pad1d_backward_impl(const View&, const View& grad_out, PadMode, std::int64_t,
+                                  std::int64_t) {
+  not_implemented(KernelOp::Pad1dBackward, grad_out.dtype);
 }
 
 // --- registry ---------------------------------------------------------------------------------

@@ -20,6 +20,7 @@
 
 #include "backends/dims.hpp"
 #include "backends/dtype.hpp"
+#include "backends/op_table.hpp"
 #include "backends/scalar.hpp"
 
 namespace reel::backends {
@@ -33,31 +34,6 @@ struct View {
   std::int64_t numel() const { return numel_of(shape); }
   template <typename T> T* ptr() const { return static_cast<T*>(data); }
 };
-
-enum class UnaryOp : std::uint8_t {
-  // out dtype == in dtype
-  Neg, Exp, Log, Sqrt, Sin, Cos, Tanh, Sigmoid, Relu, Gelu, Silu, Erf, Sign, Conj, Reciprocal,
-  // out dtype == to_real(in dtype) (abs of a complex is real; real(x), imag(x))
-  Abs, Real, Imag,
-  // out dtype == bool
-  LogicalNot, IsNan,
-};
-
-enum class BinaryOp : std::uint8_t {
-  // out dtype == the (common) input dtype
-  Add, Sub, Mul, Div, Pow, Maximum, Minimum,
-  // backward helpers, (a, b) = (grad_output, saved): out dtype == input dtype
-  ReluBackward,     // a * (b > 0), b = input
-  GeluBackward,     // a * (Phi(b) + b * phi(b)), b = input (exact erf GELU)
-  SiluBackward,     // a * s * (1 + b * (1 - s)), s = sigmoid(b), b = input
-  SigmoidBackward,  // a * conj(b * (1 - b)), b = output
-  TanhBackward,     // a * conj(1 - b^2), b = output
-  // out dtype == bool
-  Eq, Ne, Lt, Le, Gt, Ge, LogicalAnd, LogicalOr,
-};
-
-enum class ReduceOp : std::uint8_t { Sum, Prod, Max, Min, Any, All };
-enum class ArgReduceOp : std::uint8_t { Max, Min };
 
 // Random distributions. Values are a pure function of (seed, offset + element index), so a
 // draw is reproducible and identical on every backend (a counter-based generator, Philox).
@@ -80,10 +56,21 @@ struct Conv1dParams {
   std::int64_t groups = 1;
 };
 
+// The interface. Every primitive has a public entry point here that runs the checks every
+// backend shares — the op table's dtype rule (op_table.hpp), the output dtype, shapes where
+// they are the same for everyone — and then asks the backend: if `supports(op, dtype)` says
+// no, it raises "<op> is not implemented on the <backend> backend"; otherwise it calls the
+// protected `*_impl` virtual. A backend overrides `supports` and the `*_impl`s it has kernels
+// for; the defaults raise the same error, so a missing kernel is never a crash. The CPU
+// backend derives from the reference one and overrides only its fast paths.
 class Backend {
  public:
   virtual ~Backend() = default;
   virtual std::string_view name() const = 0;
+
+  // Whether this backend has a kernel for `op` on data of dtype `t` (only asked for pairs the
+  // op table accepts). The base has none.
+  virtual bool supports(OpId op, DType t) const;
 
   // --- memory -------------------------------------------------------------------------------
   virtual void* allocate(std::size_t nbytes) = 0;
@@ -95,57 +82,98 @@ class Backend {
 
   // --- elementwise --------------------------------------------------------------------------
   // out[i] = cast(in[i]): strided copy with dtype conversion (complex -> real drops imag).
-  virtual void copy(const View& out, const View& in) = 0;
-  virtual void fill(const View& out, Scalar value) = 0;
-  virtual void unary(UnaryOp op, const View& out, const View& in) = 0;
-  // a and b share a dtype (the compute dtype); out's dtype follows the op (see BinaryOp).
-  virtual void binary(BinaryOp op, const View& out, const View& a, const View& b) = 0;
+  void copy(const View& out, const View& in);
+  void fill(const View& out, Scalar value);
+  // out dtype: op_out_dtype(op, in.dtype).
+  void unary(UnaryOp op, const View& out, const View& in);
+  // a and b share a dtype (the compute dtype); out's dtype is op_out_dtype(op, a.dtype).
+  void binary(BinaryOp op, const View& out, const View& a, const View& b);
   // out = cond ? a : b; cond is bool, a/b/out share a dtype.
-  virtual void where(const View& out, const View& cond, const View& a, const View& b) = 0;
+  void where(const View& out, const View& cond, const View& a, const View& b);
 
   // --- reductions ---------------------------------------------------------------------------
   // `out` has in's rank; every dim where out.shape[d] == 1 != in.shape[d] is reduced.
   // Sum/Prod/Max/Min: out dtype == in dtype. Any/All: out dtype bool.
-  virtual void reduce(ReduceOp op, const View& out, const View& in) = 0;
+  void reduce(ReduceOp op, const View& out, const View& in);
   // Reduces one dim `dim` (values and indices have in's rank with size 1 there). Index of the
-  // first extreme; NaN counts as the extreme, as in PyTorch. indices: int64.
-  virtual void arg_reduce(ArgReduceOp op, const View& values, const View& indices,
-                          const View& in, int dim) = 0;
+  // first extreme; NaN counts as the extreme, as in PyTorch. indices: int64. values may be a
+  // null view (data == nullptr) when only the indices are wanted.
+  void arg_reduce(ArgReduceOp op, const View& values, const View& indices, const View& in,
+                  int dim);
 
   // --- linear algebra -----------------------------------------------------------------------
   // Batched: out[B, M, N] = a[B, M, K] @ b[B, K, N]; any strides (stride-0 batch broadcasts).
-  virtual void matmul(const View& out, const View& a, const View& b) = 0;
+  void matmul(const View& out, const View& a, const View& b);
 
   // --- indexing -----------------------------------------------------------------------------
   // out = in.index_select(dim, index); index is 1-D int64, values already bounds-checked.
-  virtual void index_select(const View& out, const View& in, int dim, const View& index) = 0;
+  void index_select(const View& out, const View& in, int dim, const View& index);
   // out[..., index[i], ...] += src[..., i, ...] along dim (index_select's adjoint).
-  virtual void index_add(const View& out, int dim, const View& index, const View& src) = 0;
+  void index_add(const View& out, int dim, const View& index, const View& src);
   // out[i][j] = in[index[i][j]][j] (dim 0 example); index has out's shape.
-  virtual void gather(const View& out, const View& in, int dim, const View& index) = 0;
+  void gather(const View& out, const View& in, int dim, const View& index);
   // out[index[i][j]][j] += src[i][j] (dim 0 example); index has src's shape.
-  virtual void scatter_add(const View& out, int dim, const View& index, const View& src) = 0;
+  void scatter_add(const View& out, int dim, const View& index, const View& src);
 
   // --- random -------------------------------------------------------------------------------
-  virtual void random(const View& out, const RandomSpec& spec) = 0;
+  void random(const View& out, const RandomSpec& spec);
 
-  // --- conv1d and pad1d (their kernels arrive with the Conv1d issue) --------------------------
+  // --- conv1d and pad1d ---------------------------------------------------------------------
   // out[N, Cout, Lout] = bias + conv(in[N, Cin, L], weight[Cout, Cin/groups, K]); bias may be
   // null (data == nullptr). Zero padding is index arithmetic, never a padded copy.
-  virtual void conv1d_forward(const View& out, const View& in, const View& weight,
-                              const View& bias, const Conv1dParams& p);
-  virtual void conv1d_backward_input(const View& grad_in, const View& grad_out,
-                                     const View& weight, const Conv1dParams& p);
+  void conv1d_forward(const View& out, const View& in, const View& weight, const View& bias,
+                      const Conv1dParams& p);
+  void conv1d_backward_input(const View& grad_in, const View& grad_out, const View& weight,
+                             const Conv1dParams& p);
   // grad_weight / grad_bias may be null views (data == nullptr): only what is needed is computed.
-  virtual void conv1d_backward_weight(const View& grad_weight, const View& grad_bias,
-                                      const View& grad_out, const View& in,
-                                      const Conv1dParams& p);
+  void conv1d_backward_weight(const View& grad_weight, const View& grad_bias,
+                              const View& grad_out, const View& in, const Conv1dParams& p);
   // out[N, C, L + left + right] = in padded in `mode` (Reflect, Replicate, Circular).
-  virtual void pad1d(const View& out, const View& in, PadMode mode, std::int64_t left,
-                     std::int64_t right);
-  virtual void pad1d_backward(const View& grad_in, const View& grad_out, PadMode mode,
-                              std::int64_t left, std::int64_t right);
+  void pad1d(const View& out, const View& in, PadMode mode, std::int64_t left,
+             std::int64_t right);
+  void pad1d_backward(const View& grad_in, const View& grad_out, PadMode mode,
+                      std::int64_t left, std::int64_t right);
+
+ protected:
+  // The kernels, called after the shared checks (and only for pairs `supports` accepts). Each
+  // default raises "<op> is not implemented on the <backend> backend".
+  virtual void copy_impl(const View& out, const View& in);
+  virtual void fill_impl(const View& out, Scalar value);
+  virtual void unary_impl(UnaryOp op, const View& out, const View& in);
+  virtual void binary_impl(BinaryOp op, const View& out, const View& a, const View& b);
+  virtual void where_impl(const View& out, const View& cond, const View& a, const View& b);
+  virtual void reduce_impl(ReduceOp op, const View& out, const View& in);
+  virtual void arg_reduce_impl(ArgReduceOp op, const View& values, const View& indices,
+                               const View& in, int dim);
+  virtual void matmul_impl(const View& out, const View& a, const View& b);
+  virtual void index_select_impl(const View& out, const View& in, int dim, const View& index);
+  virtual void index_add_impl(const View& out, int dim, const View& index, const View& src);
+  virtual void gather_impl(const View& out, const View& in, int dim, const View& index);
+  virtual void scatter_add_impl(const View& out, int dim, const View& index, const View& src);
+  virtual void random_impl(const View& out, const RandomSpec& spec);
+  virtual void conv1d_forward_impl(const View& out, const View& in, const View& weight,
+                                   const View& bias, const Conv1dParams& p);
+  virtual void conv1d_backward_input_impl(const View& grad_in, const View& grad_out,
+                                          const View& weight, const Conv1dParams& p);
+  virtual void conv1d_backward_weight_impl(const View& grad_weight, const View& grad_bias,
+                                           const View& grad_out, const View& in,
+                                           const Conv1dParams& p);
+  virtual void pad1d_impl(const View& out, const View& in, PadMode mode, std::int64_t left,
+                          std::int64_t right);
+  virtual void pad1d_backward_impl(const View& grad_in, const View& grad_out, PadMode mode,
+                                   std::int64_t left, std::int64_t right);
+
+  // The one wording of a missing kernel.
+  [[noreturn]] void not_implemented(OpId op, DType t) const;
+
+ private:
+  // The op table's dtype rule (PyTorch's error for a refused dtype), then supports().
+  void require(OpId op, DType t) const;
 };
+
+// Raises the op table's error when `op` does not accept dtype `t`: "relu: not supported for
+// complex dtype complex64", with the row's hint where it has one.
+void check_supported(OpId op, DType t);
 
 // --- registry ---------------------------------------------------------------------------------
 enum class Kind : std::uint8_t { Reference, Cpu, Cuda };

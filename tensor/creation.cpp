@@ -128,8 +128,8 @@ Tensor randn(const Shape& shape, TensorOptions o) {
 Tensor randint(std::int64_t low, std::int64_t high, const Shape& shape, TensorOptions o) {
   check(low < high, "randint: random_ expects 'from' to be less than 'to', but got from={} >= to={}",
         low, high);
-  check(o.dtype_ == kInt64 || is_floating(o.dtype_),
-        "randint: expected an int64 or floating dtype, got {}", o.dtype_);
+  check(is_integral(o.dtype_, /*include_bool=*/false) || is_floating(o.dtype_),
+        "randint: expected an integer or floating dtype, got {}", o.dtype_);
   return random_tensor(shape, o,
                        {backends::RandomSpec::Kind::Integer, static_cast<double>(low),
                         static_cast<double>(high)},
@@ -156,6 +156,9 @@ Tensor tensor(const std::vector<T>& values, const Shape& shape, TensorOptions o)
 }
 
 template Tensor tensor<bool>(const std::vector<bool>&, const Shape&, TensorOptions);
+template Tensor tensor<std::uint8_t>(const std::vector<std::uint8_t>&, const Shape&, TensorOptions);
+template Tensor tensor<std::int8_t>(const std::vector<std::int8_t>&, const Shape&, TensorOptions);
+template Tensor tensor<std::int16_t>(const std::vector<std::int16_t>&, const Shape&, TensorOptions);
 template Tensor tensor<int>(const std::vector<int>&, const Shape&, TensorOptions);
 template Tensor tensor<std::int64_t>(const std::vector<std::int64_t>&, const Shape&, TensorOptions);
 template Tensor tensor<float>(const std::vector<float>&, const Shape&, TensorOptions);

@@ -167,7 +167,7 @@ Tensor load(Source& src) {
   if (h.fortran_order) std::reverse(stored.begin(), stored.end());
   Tensor out = empty(stored, TensorOptions(h.descr.dtype));
   const Descr& d = h.descr;
-  if (d.itemsize == element_size(d.dtype) && d.kind != 'u') {  // same layout: read in place
+  if (d.itemsize == element_size(d.dtype) && (d.kind != 'u' || d.dtype == kUInt8)) {  // read in place
     src.read(data_offset, out.raw_data(), static_cast<std::size_t>(expected));
     if (needs_swap(d)) {
       std::size_t word = is_complex(d.dtype) ? d.itemsize / 2 : d.itemsize;
@@ -198,6 +198,10 @@ std::string make_header(const Tensor& t) {
   std::string descr;
   switch (t.dtype()) {
     case kBool: descr = "|b1"; break;
+    case kUInt8: descr = "|u1"; break;
+    case kInt8: descr = "|i1"; break;
+    case kInt16: descr = fmt::format("{}i2", order); break;
+    case kInt32: descr = fmt::format("{}i4", order); break;
     case kInt64: descr = fmt::format("{}i8", order); break;
     case kFloat32: descr = fmt::format("{}f4", order); break;
     case kFloat64: descr = fmt::format("{}f8", order); break;

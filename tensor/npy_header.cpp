@@ -170,6 +170,11 @@ class HeaderParser {
     auto is = [&](char kind, std::size_t size) { return d.kind == kind && d.itemsize == size; };
     bool int_size = d.itemsize == 1 || d.itemsize == 2 || d.itemsize == 4 || d.itemsize == 8;
     if (is('b', 1) || is('?', 1)) d.dtype = kBool;
+    else if (is('u', 1)) d.dtype = kUInt8;
+    else if (is('i', 1)) d.dtype = kInt8;
+    else if (is('i', 2)) d.dtype = kInt16;
+    else if (is('i', 4)) d.dtype = kInt32;
+    // int64, and the unsigned types reel lacks (uint16/32/64), which widen to int64.
     else if ((d.kind == 'i' || d.kind == 'u') && int_size) d.dtype = kInt64;
     else if (is('f', 4)) d.dtype = kFloat32;
     else if (is('f', 8)) d.dtype = kFloat64;

@@ -35,7 +35,8 @@ struct Values {
   bool imag_part = false;
 
   Kind kind() const {
-    return dtype == kBool ? Kind::Bool : dtype == kInt64 ? Kind::Integer : Kind::Floating;
+    if (dtype == kBool) return Kind::Bool;
+    return is_integral(dtype, /*include_bool=*/false) ? Kind::Integer : Kind::Floating;
   }
   double floating(std::int64_t i) const {
     return visit_dtype(dtype, [&]<typename T>() -> double {
@@ -45,8 +46,10 @@ struct Values {
     });
   }
   std::int64_t integer(std::int64_t i) const {
-    if (dtype == kBool) return static_cast<const bool*>(data)[i];
-    return static_cast<const std::int64_t*>(data)[i];
+    return visit_dtype(dtype, [&]<typename T>() -> std::int64_t {
+      if constexpr (is_complex_v<T> || std::is_floating_point_v<T>) return 0;  // not integers
+      else return static_cast<std::int64_t>(static_cast<const T*>(data)[i]);
+    });
   }
 };
 

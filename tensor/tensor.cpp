@@ -92,6 +92,10 @@ std::vector<T> Tensor::to_vector() const {
   return std::vector<T>(p, p + host.numel());
 }
 template std::vector<bool> Tensor::to_vector<bool>() const;
+template std::vector<std::uint8_t> Tensor::to_vector<std::uint8_t>() const;
+template std::vector<std::int8_t> Tensor::to_vector<std::int8_t>() const;
+template std::vector<std::int16_t> Tensor::to_vector<std::int16_t>() const;
+template std::vector<std::int32_t> Tensor::to_vector<std::int32_t>() const;
 template std::vector<std::int64_t> Tensor::to_vector<std::int64_t>() const;
 template std::vector<float> Tensor::to_vector<float>() const;
 template std::vector<double> Tensor::to_vector<double>() const;

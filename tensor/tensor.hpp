@@ -260,13 +260,15 @@ void manual_seed(std::uint64_t seed);
 template <typename T>
 constexpr DType default_dtype_for() {
   if constexpr (std::is_same_v<T, bool>) return kBool;
+  else if constexpr (sizeof(T) < 4 && std::is_integral_v<T>) return dtype_v<T>;  // uint8, int8, int16
   else if constexpr (std::is_integral_v<T>) return kInt64;
   else return dtype_v<T>;
 }
 
 // From host data, copied (converted to options' dtype). tensor({1.0f, 2.0f}) is float32,
 // tensor({1, 2}) int64; tensor({{1., 2.}, {3., 4.}}) has shape [2, 2].
-// T: bool, int, std::int64_t, float, double, complex64, complex128.
+// T: bool, std::uint8_t, std::int8_t, std::int16_t, int, std::int64_t, float, double,
+// complex64, complex128.
 template <typename T>
 Tensor tensor(const std::vector<T>& values, const Shape& shape, TensorOptions options);
 template <typename T>

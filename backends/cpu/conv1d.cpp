@@ -145,16 +145,16 @@ template void conv1d_bias_grad<double>(const Conv1dProblem&, double*, const doub
 
 using namespace cpu;
 
-void CpuBackend::conv1d_forward(const View& out, const View& in, const View& weight,
+void CpuBackend::conv1d_forward_impl(const View& out, const View& in, const View& weight,
                                 const View& bias, const Conv1dParams& p) {
   Conv1dProblem c;
   const bool has_bias = bias.data != nullptr;
   if (!describe(in, out, &weight, p, c) || (has_bias && !bias_ok(bias, in, c.out_channels))) {
-    return reference_backend().conv1d_forward(out, in, weight, bias, p);
+    return ReferenceBackend::conv1d_forward_impl(out, in, weight, bias, p);
   }
   const Conv1dAlgorithm algorithm = choose(c);
   if (algorithm == Conv1dAlgorithm::Reference) {
-    return reference_backend().conv1d_forward(out, in, weight, bias, p);
+    return ReferenceBackend::conv1d_forward_impl(out, in, weight, bias, p);
   }
   visit_dtype(in.dtype, [&]<typename T>() {
     if constexpr (std::is_floating_point_v<T>) {
@@ -167,15 +167,15 @@ void CpuBackend::conv1d_forward(const View& out, const View& in, const View& wei
   });
 }
 
-void CpuBackend::conv1d_backward_input(const View& grad_in, const View& grad_out,
+void CpuBackend::conv1d_backward_input_impl(const View& grad_in, const View& grad_out,
                                        const View& weight, const Conv1dParams& p) {
   Conv1dProblem c;
   if (!describe(grad_in, grad_out, &weight, p, c)) {
-    return reference_backend().conv1d_backward_input(grad_in, grad_out, weight, p);
+    return ReferenceBackend::conv1d_backward_input_impl(grad_in, grad_out, weight, p);
   }
   const Conv1dAlgorithm algorithm = choose(c);
   if (algorithm == Conv1dAlgorithm::Reference) {
-    return reference_backend().conv1d_backward_input(grad_in, grad_out, weight, p);
+    return ReferenceBackend::conv1d_backward_input_impl(grad_in, grad_out, weight, p);
   }
   visit_dtype(grad_in.dtype, [&]<typename T>() {
     if constexpr (std::is_floating_point_v<T>) {
@@ -187,7 +187,7 @@ void CpuBackend::conv1d_backward_input(const View& grad_in, const View& grad_out
   });
 }
 
-void CpuBackend::conv1d_backward_weight(const View& grad_weight, const View& grad_bias,
+void CpuBackend::conv1d_backward_weight_impl(const View& grad_weight, const View& grad_bias,
                                         const View& grad_out, const View& in,
                                         const Conv1dParams& p) {
   const bool want_weight = grad_weight.data != nullptr;
@@ -196,11 +196,11 @@ void CpuBackend::conv1d_backward_weight(const View& grad_weight, const View& gra
   Conv1dProblem c;
   if (!describe(in, grad_out, want_weight ? &grad_weight : nullptr, p, c) ||
       (want_bias && !bias_ok(grad_bias, in, c.out_channels))) {
-    return reference_backend().conv1d_backward_weight(grad_weight, grad_bias, grad_out, in, p);
+    return ReferenceBackend::conv1d_backward_weight_impl(grad_weight, grad_bias, grad_out, in, p);
   }
   const Conv1dAlgorithm algorithm = choose(c);
   if (algorithm == Conv1dAlgorithm::Reference) {
-    return reference_backend().conv1d_backward_weight(grad_weight, grad_bias, grad_out, in, p);
+    return ReferenceBackend::conv1d_backward_weight_impl(grad_weight, grad_bias, grad_out, in, p);
   }
   visit_dtype(in.dtype, [&]<typename T>() {
     if constexpr (std::is_floating_point_v<T>) {
@@ -213,17 +213,6 @@ void CpuBackend::conv1d_backward_weight(const View& grad_weight, const View& gra
         conv1d_gemm_backward_weight<T>(c, gw, gb, grad_out.ptr<const T>(), in.ptr<const T>());
     }
   });
-}
-
-// pad1d (reflect, replicate, circular, zeros) and its backward: the reference loops. Non-zero
-// padding is one copy of the input, memory-bound and small beside the convolution that follows.
-void CpuBackend::pad1d(const View& out, const View& in, PadMode mode, std::int64_t left,
-                       std::int64_t right) {
-  reference_backend().pad1d(out, in, mode, left, right);
-}
-void CpuBackend::pad1d_backward(const View& grad_in, const View& grad_out, PadMode mode,
-                                std::int64_t left, std::int64_t right) {
-  reference_backend().pad1d_backward(grad_in, grad_out, mode, left, right);
 }
 
 }  // namespace reel::backends

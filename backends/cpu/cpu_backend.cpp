@@ -11,12 +11,12 @@
 #include <cstring>
 #include <string_view>
 
+#include "backends/coalesce.hpp"
 #include "backends/cpu/caching_allocator.hpp"
 #include "backends/cpu/gemm.hpp"
 #include "backends/cpu/simd_kernels.hpp"
 #include "backends/cpu/thread_pool.hpp"
 #include "backends/philox.hpp"
-#include "backends/reference/reference_backend.hpp"
 
 namespace reel::backends {
 
@@ -35,40 +35,6 @@ constexpr bool is_transcendental(UnaryOp op) {
          op == UnaryOp::Sigmoid || op == UnaryOp::Silu;
 }
 constexpr std::int64_t kGatherBuffer = 256;  // elements staged per strided SIMD call
-
-// An iteration space shared by N views after coalescing; the last dim is the row.
-template <int N>
-struct Layout {
-  int ndim = 0;
-  std::array<std::int64_t, kMaxDims> shape{};
-  std::array<std::array<std::int64_t, kMaxDims>, N> strides{};
-  std::int64_t inner_stride(int k) const { return strides[k][ndim - 1]; }
-};
-
-// Dim d merges into the dim kept before it when, for every view, stepping the outer dim once
-// equals stepping d through its whole extent: stride_outer == stride_d * shape_d.
-template <int N>
-Layout<N> coalesce(const Shape& shape, const std::array<const Strides*, N>& st) {
-  Layout<N> l;
-  for (int d = 0; d < shape.size(); ++d) {
-    if (shape[d] == 1) continue;
-    if (l.ndim > 0) {
-      const int p = l.ndim - 1;
-      bool merge = true;
-      for (int k = 0; k < N; ++k) merge = merge && l.strides[k][p] == (*st[k])[d] * shape[d];
-      if (merge) {
-        l.shape[p] *= shape[d];
-        for (int k = 0; k < N; ++k) l.strides[k][p] = (*st[k])[d];
-        continue;
-      }
-    }
-    l.shape[l.ndim] = shape[d];
-    for (int k = 0; k < N; ++k) l.strides[k][l.ndim] = (*st[k])[d];
-    ++l.ndim;
-  }
-  if (l.ndim == 0) l.ndim = l.shape[0] = 1;  // one element; strides stay 0
-  return l;
-}
 
 // Calls row(offsets, n, first) for every row of l, in row-major order within a thread:
 // offsets[k] is the row's first element in view k, n its length and `first` its row-major
@@ -208,13 +174,13 @@ void CpuBackend::copy_to_host(void* host_dst, const void* src, std::size_t nbyte
 }
 
 // --- elementwise --------------------------------------------------------------------------------
-void CpuBackend::copy(const View& out, const View& in) {
-  if (out.shape != in.shape) return reference_backend().copy(out, in);  // raises
+void CpuBackend::copy_impl(const View& out, const View& in) {
   if (out.numel() == 0) return;
   const Layout<2> l = coalesce<2>(out.shape, {&out.strides, &in.strides});
   if (out.dtype == in.dtype) {
     switch (element_size(out.dtype)) {
       case 1: return copy_raw<1>(l, out.data, in.data);
+      case 2: return copy_raw<2>(l, out.data, in.data);
       case 4: return copy_raw<4>(l, out.data, in.data);
       case 8: return copy_raw<8>(l, out.data, in.data);
       default: return copy_raw<16>(l, out.data, in.data);
@@ -237,7 +203,7 @@ void CpuBackend::copy(const View& out, const View& in) {
   });
 }
 
-void CpuBackend::fill(const View& out, Scalar value) {
+void CpuBackend::fill_impl(const View& out, Scalar value) {
   if (out.numel() == 0) return;
   const Layout<1> l = coalesce<1>(out.shape, {&out.strides});
   visit_dtype(out.dtype, [&]<typename T>() {
@@ -251,39 +217,35 @@ void CpuBackend::fill(const View& out, Scalar value) {
   });
 }
 
-void CpuBackend::unary(UnaryOp op, const View& out, const View& in) {
+void CpuBackend::unary_impl(UnaryOp op, const View& out, const View& in) {
   if (!simd_has_unary(op) || !is_floating(in.dtype) || out.dtype != in.dtype ||
       out.shape != in.shape) {
-    return reference_backend().unary(op, out, in);
+    return ReferenceBackend::unary_impl(op, out, in);
   }
   if (out.numel() == 0) return;
   if (in.dtype == kFloat32) elementwise<float>(out, in, nullptr, BinaryOp::Add, op);
   else elementwise<double>(out, in, nullptr, BinaryOp::Add, op);
 }
 
-void CpuBackend::binary(BinaryOp op, const View& out, const View& a, const View& b) {
+void CpuBackend::binary_impl(BinaryOp op, const View& out, const View& a, const View& b) {
   if (!simd_has_binary(op) || !is_floating(a.dtype) || b.dtype != a.dtype ||
       out.dtype != a.dtype || a.shape != out.shape || b.shape != out.shape) {
-    return reference_backend().binary(op, out, a, b);
+    return ReferenceBackend::binary_impl(op, out, a, b);
   }
   if (out.numel() == 0) return;
   if (a.dtype == kFloat32) elementwise<float>(out, a, &b, op, UnaryOp::Neg);
   else elementwise<double>(out, a, &b, op, UnaryOp::Neg);
 }
 
-void CpuBackend::where(const View& out, const View& cond, const View& a, const View& b) {
-  reference_backend().where(out, cond, a, b);
-}
-
 // --- linear algebra -----------------------------------------------------------------------------
-void CpuBackend::matmul(const View& out, const View& a, const View& b) {
+void CpuBackend::matmul_impl(const View& out, const View& a, const View& b) {
   const bool ranks = out.shape.size() == 3 && a.shape.size() == 3 && b.shape.size() == 3;
   const bool fast = ranks && is_floating(out.dtype) && a.dtype == out.dtype &&
                     b.dtype == out.dtype && a.shape[0] == out.shape[0] &&
                     b.shape[0] == out.shape[0] && a.shape[1] == out.shape[1] &&
                     b.shape[2] == out.shape[2] && a.shape[2] == b.shape[1] &&
                     !(out.shape[0] > 1 && out.strides[0] == 0);
-  if (!fast) return reference_backend().matmul(out, a, b);  // other dtypes, and the errors
+  if (!fast) return ReferenceBackend::matmul_impl(out, a, b);  // other dtypes, and the errors
   const std::int64_t batch = out.shape[0], m = out.shape[1], n = out.shape[2], k = a.shape[2];
   visit_dtype(out.dtype, [&]<typename T>() {
     if constexpr (std::is_floating_point_v<T>) {
@@ -294,31 +256,17 @@ void CpuBackend::matmul(const View& out, const View& a, const View& b) {
   });
 }
 
-// --- indexing: the reference loops --------------------------------------------------------------
-void CpuBackend::index_select(const View& out, const View& in, int dim, const View& index) {
-  reference_backend().index_select(out, in, dim, index);
-}
-void CpuBackend::index_add(const View& out, int dim, const View& index, const View& src) {
-  reference_backend().index_add(out, dim, index, src);
-}
-void CpuBackend::gather(const View& out, const View& in, int dim, const View& index) {
-  reference_backend().gather(out, in, dim, index);
-}
-void CpuBackend::scatter_add(const View& out, int dim, const View& index, const View& src) {
-  reference_backend().scatter_add(out, dim, index, src);
-}
-
 // --- random -------------------------------------------------------------------------------------
 // Philox is counter-based: element i's value depends on i alone (backends/philox.hpp), so the
 // fill splits over threads and still matches the reference bit for bit. Specs the reference
 // would reject go to it for the error.
-void CpuBackend::random(const View& out, const RandomSpec& spec) {
+void CpuBackend::random_impl(const View& out, const RandomSpec& spec) {
   using K = RandomSpec::Kind;
   const DType t = out.dtype;
-  const bool valid = spec.kind == K::Integer ? (t == kInt64 || is_floating(t)) && spec.a < spec.b
+  const bool valid = spec.kind == K::Integer ? (is_integral(t, false) || is_floating(t)) && spec.a < spec.b
                    : spec.kind == K::Uniform ? is_inexact(t) && spec.a <= spec.b
                                              : is_inexact(t) && spec.b >= 0.0;
-  if (!valid) return reference_backend().random(out, spec);
+  if (!valid) return ReferenceBackend::random_impl(out, spec);
   if (out.numel() == 0) return;
   const Layout<1> l = coalesce<1>(out.shape, {&out.strides});
   visit_dtype(t, [&]<typename T>() {

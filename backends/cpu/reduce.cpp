@@ -180,7 +180,7 @@ bool sum_fast(const View& out, const View& in) {
 }  // namespace
 }  // namespace cpu
 
-void CpuBackend::reduce(ReduceOp op, const View& out, const View& in) {
+void CpuBackend::reduce_impl(ReduceOp op, const View& out, const View& in) {
   const bool fast = op == ReduceOp::Sum && is_floating(in.dtype) && out.dtype == in.dtype &&
                     out.shape.size() == in.shape.size() && in.numel() != 0;
   if (fast) {
@@ -194,12 +194,7 @@ void CpuBackend::reduce(ReduceOp op, const View& out, const View& in) {
       out.dtype == in.dtype && out.shape == in.shape) {
     return copy(out, in);
   }
-  reference_backend().reduce(op, out, in);
-}
-
-void CpuBackend::arg_reduce(ArgReduceOp op, const View& values, const View& indices,
-                            const View& in, int dim) {
-  reference_backend().arg_reduce(op, values, indices, in, dim);
+  ReferenceBackend::reduce_impl(op, out, in);
 }
 
 }  // namespace reel::backends

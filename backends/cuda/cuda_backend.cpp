@@ -8,6 +8,7 @@
 #include <cstring>
 #include <limits>
 
+#include "backends/coalesce.hpp"
 #include "backends/cuda/launch.hpp"
 #include "backends/cuda/runtime.hpp"
 
@@ -15,51 +16,7 @@ namespace reel::backends {
 
 namespace {
 
-using cuda::BinaryKind;
-using cuda::ElemType;
-
-// launch.hpp mirrors these enums for nvcc (which cannot include fmt); keep them in step.
 static_assert(cuda::kKernelMaxDims == kMaxDims);
-static_assert(static_cast<int>(ElemType::Bool) == static_cast<int>(DType::Bool));
-static_assert(static_cast<int>(ElemType::Int64) == static_cast<int>(DType::Int64));
-static_assert(static_cast<int>(ElemType::Float32) == static_cast<int>(DType::Float32));
-static_assert(static_cast<int>(ElemType::Float64) == static_cast<int>(DType::Float64));
-static_assert(static_cast<int>(ElemType::Complex64) == static_cast<int>(DType::Complex64));
-static_assert(static_cast<int>(ElemType::Complex128) == static_cast<int>(DType::Complex128));
-static_assert(static_cast<int>(BinaryKind::Add) == static_cast<int>(BinaryOp::Add));
-static_assert(static_cast<int>(BinaryKind::Minimum) == static_cast<int>(BinaryOp::Minimum));
-static_assert(static_cast<int>(BinaryKind::ReluBackward) == static_cast<int>(BinaryOp::ReluBackward));
-static_assert(static_cast<int>(BinaryKind::TanhBackward) == static_cast<int>(BinaryOp::TanhBackward));
-static_assert(static_cast<int>(BinaryKind::Eq) == static_cast<int>(BinaryOp::Eq));
-static_assert(static_cast<int>(BinaryKind::Ge) == static_cast<int>(BinaryOp::Ge));
-static_assert(static_cast<int>(BinaryKind::LogicalOr) == static_cast<int>(BinaryOp::LogicalOr));
-
-ElemType elem_type(DType t) { return static_cast<ElemType>(t); }
-BinaryKind binary_kind(BinaryOp op) { return static_cast<BinaryKind>(op); }
-
-const char* binary_name(BinaryOp op) {
-  static constexpr const char* kNames[] = {
-      "add", "sub", "mul", "div", "pow", "maximum", "minimum", "relu_backward",
-      "gelu_backward", "silu_backward", "sigmoid_backward", "tanh_backward", "eq", "ne", "lt",
-      "le", "gt", "ge", "logical_and", "logical_or"};
-  static_assert(std::size(kNames) == static_cast<std::size_t>(BinaryOp::LogicalOr) + 1);
-  return kNames[static_cast<int>(op)];
-}
-
-const char* unary_name(UnaryOp op) {
-  static constexpr const char* kNames[] = {
-      "neg", "exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "relu", "gelu", "silu",
-      "erf", "sign", "conj", "reciprocal", "abs", "real", "imag", "logical_not", "isnan"};
-  static_assert(std::size(kNames) == static_cast<std::size_t>(UnaryOp::IsNan) + 1);
-  return kNames[static_cast<int>(op)];
-}
-
-const char* reduce_name(ReduceOp op) {
-  static constexpr const char* kNames[] = {"sum", "prod", "max", "min", "any", "all"};
-  return kNames[static_cast<int>(op)];
-}
-
-[[noreturn]] void not_on_cuda(const char* op) { fail("{}: not yet implemented on CUDA", op); }
 
 // Views arrive from reel's own Tensor layer, so these are cheap sanity checks that turn a
 // contract violation into an error instead of a wild device write.
@@ -72,11 +29,6 @@ void check_view(const View& v, const char* op, const char* what) {
           what, v.shape, v.strides);
   }
   check(v.data != nullptr || v.numel() == 0, "{}: {} has no data (null pointer)", op, what);
-}
-
-void check_same_shape(const View& v, const View& out, const char* op, const char* what) {
-  check(v.shape == out.shape, "{}: {} has shape {} but the output has shape {}", op, what,
-        v.shape, out.shape);
 }
 
 // The kernels' strided walk over N operands of one shape (launch.hpp's Indexer), plus what the
@@ -95,38 +47,19 @@ struct Walk {
   }
 };
 
-// Drops size-1 dims and merges neighbouring dims that are contiguous with each other in every
-// operand, so that a contiguous tensor of any rank becomes one flat dim and a transposed or
-// broadcast one keeps only the dims it needs. Fewer dims, fewer divisions per element.
+// The kernels' Indexer from the shared coalescing rule (backends/coalesce.hpp): a contiguous
+// tensor of any rank becomes one flat dim, a transposed or broadcast one keeps only the dims it
+// needs. Fewer dims, fewer divisions per element. The kernels want the innermost dim first.
 template <int N>
 Walk<N> plan_walk(const Shape& shape, const std::array<const Strides*, N>& strides) {
   Walk<N> w;
   w.numel = numel_of(shape);
-  std::int64_t sizes[kMaxDims];
-  std::int64_t st[N][kMaxDims];
-  int nd = 0;  // outermost first while merging
-  for (int d = 0; d < shape.size(); ++d) {
-    if (shape[d] == 1) continue;
-    bool merge = nd > 0;
-    for (int k = 0; k < N && merge; ++k) merge = st[k][nd - 1] == (*strides[k])[d] * shape[d];
-    if (merge) {
-      sizes[nd - 1] *= shape[d];
-      for (int k = 0; k < N; ++k) st[k][nd - 1] = (*strides[k])[d];
-    } else {
-      sizes[nd] = shape[d];
-      for (int k = 0; k < N; ++k) st[k][nd] = (*strides[k])[d];
-      ++nd;
-    }
-  }
-  if (nd == 0) {  // a single element
-    nd = 1;
-    sizes[0] = 1;
-    for (int k = 0; k < N; ++k) st[k][0] = 1;
-  }
+  const Layout<N> l = coalesce<N>(shape, strides);
+  const int nd = l.ndim;
   w.ix.ndim = nd;
-  for (int j = 0; j < nd; ++j) {  // the kernels want the innermost dim first
-    w.ix.sizes[j] = sizes[nd - 1 - j];
-    for (int k = 0; k < N; ++k) w.ix.strides[k][j] = st[k][nd - 1 - j];
+  for (int j = 0; j < nd; ++j) {
+    w.ix.sizes[j] = l.shape[nd - 1 - j];
+    for (int k = 0; k < N; ++k) w.ix.strides[k][j] = l.strides[k][nd - 1 - j];
   }
   constexpr std::int64_t kLimit = std::numeric_limits<std::int32_t>::max();
   w.index32 = w.numel <= kLimit;
@@ -176,7 +109,13 @@ void CudaBackend::copy_to_host(void* host_dst, const void* src, std::size_t nbyt
 void CudaBackend::synchronize() { cuda::synchronize(); }
 
 // --- elementwise ------------------------------------------------------------------------------
-void CudaBackend::fill(const View& out, Scalar value) {
+bool CudaBackend::supports(OpId op, DType t) const {
+  if (!op_accepts(op, t)) return false;
+  return op.family == OpFamily::Binary || op == OpId(KernelOp::Copy) ||
+         op == OpId(KernelOp::Fill);
+}
+
+void CudaBackend::fill_impl(const View& out, Scalar value) {
   check_view(out, "fill", "out");
   auto w = plan_walk<1>(out.shape, {&out.strides});
   if (w.numel == 0) return;
@@ -195,15 +134,14 @@ void CudaBackend::fill(const View& out, Scalar value) {
                      "fill (cudaMemsetAsync)");
     return;
   }
-  cuda::check_cuda(cuda::launch_fill(elem_type(out.dtype), out.data, w.ix, w.numel, w.index32,
+  cuda::check_cuda(cuda::launch_fill(out.dtype, out.data, w.ix, w.numel, w.index32,
                                      fv, cuda::stream()),
                    "fill (kernel launch)");
 }
 
-void CudaBackend::copy(const View& out, const View& in) {
+void CudaBackend::copy_impl(const View& out, const View& in) {
   check_view(out, "copy", "out");
   check_view(in, "copy", "in");
-  check_same_shape(in, out, "copy", "the input");
   auto w = plan_walk<2>(out.shape, {&out.strides, &in.strides});
   if (w.numel == 0) return;
 
@@ -215,84 +153,21 @@ void CudaBackend::copy(const View& out, const View& in) {
         "copy (cudaMemcpyAsync)");
     return;
   }
-  cuda::check_cuda(cuda::launch_copy(elem_type(out.dtype), out.data, elem_type(in.dtype),
+  cuda::check_cuda(cuda::launch_copy(out.dtype, out.data, in.dtype,
                                      in.data, w.ix, w.numel, w.index32, cuda::stream()),
                    "copy (kernel launch)");
 }
 
-void CudaBackend::binary(BinaryOp op, const View& out, const View& a, const View& b) {
-  const char* name = binary_name(op);
+void CudaBackend::binary_impl(BinaryOp op, const View& out, const View& a, const View& b) {
+  const char* name = op_name(op);
   check_view(out, name, "out");
   check_view(a, name, "the first input");
   check_view(b, name, "the second input");
-  check(a.dtype == b.dtype, "{}: expected both inputs to have the same dtype, got {} and {}",
-        name, a.dtype, b.dtype);
-  const BinaryKind kind = binary_kind(op);
-  const DType out_dtype = cuda::is_comparison(kind) ? kBool : a.dtype;
-  check(out.dtype == out_dtype, "{}: expected an output of dtype {} for {} inputs, got {}", name,
-        out_dtype, a.dtype, out.dtype);
-  check_same_shape(a, out, name, "the first input");
-  check_same_shape(b, out, name, "the second input");
-  if (!cuda::binary_supported(kind, elem_type(a.dtype))) {
-    const bool is_backward = op >= BinaryOp::ReluBackward && op <= BinaryOp::TanhBackward;
-    if (is_backward) fail("{}: not yet implemented on CUDA for dtype {}", name, a.dtype);
-    fail("{}: not supported for dtype {} on CUDA", name, a.dtype);
-  }
-
   auto w = plan_walk<3>(out.shape, {&out.strides, &a.strides, &b.strides});
   if (w.numel == 0) return;
-  cuda::check_cuda(cuda::launch_binary(kind, elem_type(a.dtype), out.data, a.data, b.data, w.ix,
-                                       w.numel, w.index32, cuda::stream()),
+  cuda::check_cuda(cuda::launch_binary(op, a.dtype, out.data, a.data, b.data, w.ix, w.numel,
+                                       w.index32, cuda::stream()),
                    name);
-}
-
-// --- not yet implemented on CUDA --------------------------------------------------------------
-void CudaBackend::unary(UnaryOp op, const View&, const View&) { not_on_cuda(unary_name(op)); }
-void CudaBackend::where(const View&, const View&, const View&, const View&) {
-  not_on_cuda("where");
-}
-void CudaBackend::reduce(ReduceOp op, const View&, const View&) {
-  not_on_cuda(reduce_name(op));
-}
-void CudaBackend::arg_reduce(ArgReduceOp op, const View&, const View&, const View&, int) {
-  not_on_cuda(op == ArgReduceOp::Max ? "argmax" : "argmin");
-}
-void CudaBackend::matmul(const View&, const View&, const View&) { not_on_cuda("matmul"); }
-void CudaBackend::index_select(const View&, const View&, int, const View&) {
-  not_on_cuda("index_select");
-}
-void CudaBackend::index_add(const View&, int, const View&, const View&) {
-  not_on_cuda("index_add");
-}
-void CudaBackend::gather(const View&, const View&, int, const View&) { not_on_cuda("gather"); }
-void CudaBackend::scatter_add(const View&, int, const View&, const View&) {
-  not_on_cuda("scatter_add");
-}
-void CudaBackend::random(const View&, const RandomSpec& spec) {
-  switch (spec.kind) {
-    case RandomSpec::Kind::Uniform: not_on_cuda("random (uniform)");
-    case RandomSpec::Kind::Normal: not_on_cuda("random (normal)");
-    case RandomSpec::Kind::Integer: not_on_cuda("random (integer)");
-  }
-  not_on_cuda("random");
-}
-void CudaBackend::conv1d_forward(const View&, const View&, const View&, const View&,
-                                 const Conv1dParams&) {
-  not_on_cuda("conv1d");
-}
-void CudaBackend::conv1d_backward_input(const View&, const View&, const View&,
-                                        const Conv1dParams&) {
-  not_on_cuda("conv1d_backward_input");
-}
-void CudaBackend::conv1d_backward_weight(const View&, const View&, const View&, const View&,
-                                         const Conv1dParams&) {
-  not_on_cuda("conv1d_backward_weight");
-}
-void CudaBackend::pad1d(const View&, const View&, PadMode, std::int64_t, std::int64_t) {
-  not_on_cuda("pad1d");
-}
-void CudaBackend::pad1d_backward(const View&, const View&, PadMode, std::int64_t, std::int64_t) {
-  not_on_cuda("pad1d_backward");
 }
 
 // --- registry ---------------------------------------------------------------------------------

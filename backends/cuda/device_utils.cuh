@@ -1,8 +1,8 @@
 #pragma once
 // Device-side building blocks shared by the CUDA kernels: the element types, dtype dispatch,
-// PyTorch's cast rules, strided offsets and launch geometry. Included only by .cu files.
-// The per-element functions are __host__ __device__ so that their math can also be checked
-// on a machine without a GPU.
+// strided offsets and launch geometry. Included only by .cu files. The per-element rules
+// (casts, integer arithmetic, each op's maths) are backends/element_math.hpp, the very code
+// the reference backend runs.
 #include <cstdint>
 #include <type_traits>
 
@@ -10,6 +10,7 @@
 #include <cuda_runtime.h>
 
 #include "backends/cuda/launch.hpp"
+#include "backends/element_math.hpp"
 
 // Loop unrolling for device code only (the host compiler warns about a pragma it lacks).
 #ifdef __CUDA_ARCH__
@@ -24,65 +25,39 @@ namespace reel::backends::cuda {
 using c64 = ::cuda::std::complex<float>;
 using c128 = ::cuda::std::complex<double>;
 
-template <typename T> struct IsComplex : std::false_type {};
-template <> struct IsComplex<c64> : std::true_type {};
-template <> struct IsComplex<c128> : std::true_type {};
-template <typename T> inline constexpr bool kIsComplex = IsComplex<T>::value;
-
-template <typename T> inline constexpr bool kIsFloating =
-    std::is_same_v<T, float> || std::is_same_v<T, double>;
-
-// The ElemType of a device element type.
-template <typename T> struct ElemOf;
-template <> struct ElemOf<bool> { static constexpr ElemType value = ElemType::Bool; };
-template <> struct ElemOf<std::int64_t> { static constexpr ElemType value = ElemType::Int64; };
-template <> struct ElemOf<float> { static constexpr ElemType value = ElemType::Float32; };
-template <> struct ElemOf<double> { static constexpr ElemType value = ElemType::Float64; };
-template <> struct ElemOf<c64> { static constexpr ElemType value = ElemType::Complex64; };
-template <> struct ElemOf<c128> { static constexpr ElemType value = ElemType::Complex128; };
-template <typename T> inline constexpr ElemType kElemOf = ElemOf<T>::value;
+// The DType of a device element type.
+template <typename T> struct DTypeOf;
+template <> struct DTypeOf<bool> { static constexpr DType value = DType::Bool; };
+template <> struct DTypeOf<std::uint8_t> { static constexpr DType value = DType::UInt8; };
+template <> struct DTypeOf<std::int8_t> { static constexpr DType value = DType::Int8; };
+template <> struct DTypeOf<std::int16_t> { static constexpr DType value = DType::Int16; };
+template <> struct DTypeOf<std::int32_t> { static constexpr DType value = DType::Int32; };
+template <> struct DTypeOf<std::int64_t> { static constexpr DType value = DType::Int64; };
+template <> struct DTypeOf<float> { static constexpr DType value = DType::Float32; };
+template <> struct DTypeOf<double> { static constexpr DType value = DType::Float64; };
+template <> struct DTypeOf<c64> { static constexpr DType value = DType::Complex64; };
+template <> struct DTypeOf<c128> { static constexpr DType value = DType::Complex128; };
+template <typename T> inline constexpr DType kDTypeOf = DTypeOf<T>::value;
 
 // A type carried as a value, so a generic lambda can receive "a type" in C++17.
 template <typename T> struct Tag { using type = T; };
 
 // Calls f(Tag<T>{}) with T the device element type of `t`.
 template <typename F>
-cudaError_t visit_elem(ElemType t, F&& f) {
+cudaError_t visit_elem(DType t, F&& f) {
   switch (t) {
-    case ElemType::Bool: return f(Tag<bool>{});
-    case ElemType::Int64: return f(Tag<std::int64_t>{});
-    case ElemType::Float32: return f(Tag<float>{});
-    case ElemType::Float64: return f(Tag<double>{});
-    case ElemType::Complex64: return f(Tag<c64>{});
-    case ElemType::Complex128: return f(Tag<c128>{});
+    case DType::Bool: return f(Tag<bool>{});
+    case DType::UInt8: return f(Tag<std::uint8_t>{});
+    case DType::Int8: return f(Tag<std::int8_t>{});
+    case DType::Int16: return f(Tag<std::int16_t>{});
+    case DType::Int32: return f(Tag<std::int32_t>{});
+    case DType::Int64: return f(Tag<std::int64_t>{});
+    case DType::Float32: return f(Tag<float>{});
+    case DType::Float64: return f(Tag<double>{});
+    case DType::Complex64: return f(Tag<c64>{});
+    case DType::Complex128: return f(Tag<c128>{});
   }
   return cudaErrorInvalidValue;
-}
-
-// x != 0, for every element type (a complex number is nonzero when either part is).
-template <typename T>
-__host__ __device__ __forceinline__ bool nonzero(T v) {
-  if constexpr (kIsComplex<T>) return v.real() != 0 || v.imag() != 0;
-  else return v != T(0);
-}
-
-// PyTorch's conversions: anything -> bool is x != 0; float -> int truncates toward zero;
-// complex -> real keeps the real part; real -> complex has a zero imaginary part.
-template <typename To, typename From>
-__host__ __device__ __forceinline__ To cast_to(From v) {
-  if constexpr (std::is_same_v<To, From>) {
-    return v;
-  } else if constexpr (std::is_same_v<To, bool>) {
-    return nonzero(v);
-  } else if constexpr (kIsComplex<To>) {
-    using R = typename To::value_type;
-    if constexpr (kIsComplex<From>) return To(static_cast<R>(v.real()), static_cast<R>(v.imag()));
-    else return To(static_cast<R>(v), R(0));
-  } else if constexpr (kIsComplex<From>) {
-    return static_cast<To>(v.real());
-  } else {
-    return static_cast<To>(v);  // float -> int64: cvt.rzi, truncation toward zero
-  }
 }
 
 // The element offsets of linear index `i` (row-major over the shared shape) in each operand.

@@ -23,13 +23,13 @@ __global__ void copy_kernel(Indexer<2> ix, Index n, To* out, const From* in) {
   for (Index i = grid_start<Index>(); i < n; i += grid_step<Index>()) {
     Index off[2];
     offsets_of<2>(ix, i, off);
-    out[off[0]] = cast_to<To>(in[off[1]]);
+    out[off[0]] = math::cast_value<To>(in[off[1]]);
   }
 }
 
 }  // namespace
 
-cudaError_t launch_fill(ElemType type, void* out, const Indexer<1>& ix, std::int64_t numel,
+cudaError_t launch_fill(DType type, void* out, const Indexer<1>& ix, std::int64_t numel,
                         bool index32, const FillValue& value, cudaStream_t stream) {
   return visit_elem(type, [&](auto tag) {
     using T = typename decltype(tag)::type;
@@ -47,7 +47,7 @@ cudaError_t launch_fill(ElemType type, void* out, const Indexer<1>& ix, std::int
   });
 }
 
-cudaError_t launch_copy(ElemType to, void* out, ElemType from, const void* in,
+cudaError_t launch_copy(DType to, void* out, DType from, const void* in,
                         const Indexer<2>& ix, std::int64_t numel, bool index32,
                         cudaStream_t stream) {
   return visit_elem(to, [&](auto to_tag) {

@@ -242,7 +242,7 @@ void backward_weight_loops(const ConvGeometry& g, const Conv1dParams& p, const V
 
 }  // namespace
 
-void ReferenceBackend::conv1d_forward(const View& out, const View& in, const View& weight,
+void ReferenceBackend::conv1d_forward_impl(const View& out, const View& in, const View& weight,
                                       const View& bias, const Conv1dParams& p) {
   check(weight.data != nullptr || weight.numel() == 0, "conv1d: weight is required");
   const ConvGeometry g = check_conv("conv1d", in, out, &weight,
@@ -254,7 +254,7 @@ void ReferenceBackend::conv1d_forward(const View& out, const View& in, const Vie
   });
 }
 
-void ReferenceBackend::conv1d_backward_input(const View& grad_in, const View& grad_out,
+void ReferenceBackend::conv1d_backward_input_impl(const View& grad_in, const View& grad_out,
                                              const View& weight, const Conv1dParams& p) {
   const ConvGeometry g = check_conv("conv1d_backward_input", grad_in, grad_out, &weight, nullptr, p);
   visit_dtype(grad_in.dtype, [&]<typename T>() {
@@ -264,7 +264,7 @@ void ReferenceBackend::conv1d_backward_input(const View& grad_in, const View& gr
   });
 }
 
-void ReferenceBackend::conv1d_backward_weight(const View& grad_weight, const View& grad_bias,
+void ReferenceBackend::conv1d_backward_weight_impl(const View& grad_weight, const View& grad_bias,
                                               const View& grad_out, const View& in,
                                               const Conv1dParams& p) {
   const bool want_weight = grad_weight.data != nullptr;

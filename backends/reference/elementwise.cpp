@@ -1,5 +1,6 @@
 // Reference backend, elementwise data movement: copy (with dtype conversion), fill, where.
-// Inputs arrive already broadcast to the output's shape (stride 0 on broadcast dims).
+// Inputs arrive already broadcast to the output's shape (stride 0 on broadcast dims), and
+// Backend's entry points have checked shapes and dtypes.
 #include "backends/reference/reference_backend.hpp"
 #include "backends/strided_loop.hpp"
 
@@ -7,9 +8,7 @@ namespace reel::backends {
 
 using reference::cast_value;
 
-void ReferenceBackend::copy(const View& out, const View& in) {
-  check(out.shape == in.shape, "copy: output shape {} does not match input shape {}", out.shape,
-        in.shape);
+void ReferenceBackend::copy_impl(const View& out, const View& in) {
   // Two dispatches: one over the input's element type, one over the output's.
   visit_dtype(in.dtype, [&]<typename From>() {
     visit_dtype(out.dtype, [&]<typename To>() {
@@ -23,7 +22,7 @@ void ReferenceBackend::copy(const View& out, const View& in) {
   });
 }
 
-void ReferenceBackend::fill(const View& out, Scalar value) {
+void ReferenceBackend::fill_impl(const View& out, Scalar value) {
   visit_dtype(out.dtype, [&]<typename T>() {
     const T v = value.to<T>();
     T* dst = out.ptr<T>();
@@ -31,15 +30,7 @@ void ReferenceBackend::fill(const View& out, Scalar value) {
   });
 }
 
-void ReferenceBackend::where(const View& out, const View& cond, const View& a, const View& b) {
-  check(cond.dtype == kBool, "where: expected condition to be a boolean tensor, but got a tensor "
-        "with dtype {}", cond.dtype);
-  check(a.dtype == out.dtype && b.dtype == out.dtype,
-        "where: expected a, b and out to share a dtype, got {}, {} and {}", a.dtype, b.dtype,
-        out.dtype);
-  check(cond.shape == out.shape && a.shape == out.shape && b.shape == out.shape,
-        "where: shapes must already be broadcast to the output's {}, got cond {}, a {}, b {}",
-        out.shape, cond.shape, a.shape, b.shape);
+void ReferenceBackend::where_impl(const View& out, const View& cond, const View& a, const View& b) {
   visit_dtype(out.dtype, [&]<typename T>() {
     const bool* pc = cond.ptr<bool>();
     const T* pa = a.ptr<T>();

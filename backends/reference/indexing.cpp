@@ -36,7 +36,7 @@ void check_index(const char* name, const View& index, bool one_dim) {
 
 }  // namespace
 
-void ReferenceBackend::index_select(const View& out, const View& in, int dim, const View& index) {
+void ReferenceBackend::index_select_impl(const View& out, const View& in, int dim, const View& index) {
   const char* name = "index_select";
   check_dim(name, dim, in);
   check_index(name, index, true);
@@ -59,7 +59,7 @@ void ReferenceBackend::index_select(const View& out, const View& in, int dim, co
   });
 }
 
-void ReferenceBackend::index_add(const View& out, int dim, const View& index, const View& src) {
+void ReferenceBackend::index_add_impl(const View& out, int dim, const View& index, const View& src) {
   const char* name = "index_add";
   check_dim(name, dim, out);
   check_index(name, index, true);
@@ -85,7 +85,7 @@ void ReferenceBackend::index_add(const View& out, int dim, const View& index, co
 // gather and scatter_add walk the index's shape. The view addressed through index[x] (in for
 // gather, out for scatter_add) takes part in the walk with its stride on `dim` set to 0, and
 // index[x] * stride[dim] is added by hand.
-void ReferenceBackend::gather(const View& out, const View& in, int dim, const View& index) {
+void ReferenceBackend::gather_impl(const View& out, const View& in, int dim, const View& index) {
   const char* name = "gather";
   check_dim(name, dim, in);
   check_index(name, index, false);
@@ -115,7 +115,7 @@ void ReferenceBackend::gather(const View& out, const View& in, int dim, const Vi
   });
 }
 
-void ReferenceBackend::scatter_add(const View& out, int dim, const View& index, const View& src) {
+void ReferenceBackend::scatter_add_impl(const View& out, int dim, const View& index, const View& src) {
   const char* name = "scatter_add";
   check_dim(name, dim, out);
   check_index(name, index, false);

@@ -10,7 +10,7 @@ namespace reel::backends {
 using reference::acc_t;
 using reference::cast_value;
 
-void ReferenceBackend::matmul(const View& out, const View& a, const View& b) {
+void ReferenceBackend::matmul_impl(const View& out, const View& a, const View& b) {
   check(out.shape.size() == 3 && a.shape.size() == 3 && b.shape.size() == 3,
         "matmul: expected 3-d views [B, M, K] @ [B, K, N] -> [B, M, N], got {} @ {} -> {}",
         a.shape, b.shape, out.shape);
@@ -18,10 +18,6 @@ void ReferenceBackend::matmul(const View& out, const View& a, const View& b) {
   check(a.shape[0] == batch && b.shape[0] == batch && a.shape[1] == m && b.shape[1] == k &&
             b.shape[2] == n,
         "matmul: shapes do not match: {} @ {} -> {}", a.shape, b.shape, out.shape);
-  check(a.dtype == out.dtype && b.dtype == out.dtype,
-        "matmul: expected a, b and out to share a dtype, got {}, {} and {}", a.dtype, b.dtype,
-        out.dtype);
-  check(out.dtype != kBool, "matmul: not supported for bool dtype");
 
   visit_dtype(out.dtype, [&]<typename T>() {
     using A = acc_t<T>;

@@ -11,6 +11,8 @@ namespace {
 constexpr std::align_val_t kAlignment{64};
 }
 
+bool ReferenceBackend::supports(OpId op, DType t) const { return op_accepts(op, t); }
+
 void* ReferenceBackend::allocate(std::size_t nbytes) {
   // operator new(0) still returns a unique pointer, so an empty tensor has a valid buffer.
   return ::operator new(nbytes, kAlignment);

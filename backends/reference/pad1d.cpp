@@ -89,7 +89,7 @@ void check_pad(const char* op, const View& x, const View& y, PadMode mode, std::
 
 }  // namespace
 
-void ReferenceBackend::pad1d(const View& out, const View& in, PadMode mode, std::int64_t left,
+void ReferenceBackend::pad1d_impl(const View& out, const View& in, PadMode mode, std::int64_t left,
                              std::int64_t right) {
   check_pad("pad1d", in, out, mode, left, right);
   const std::int64_t length = in.shape[2];
@@ -110,7 +110,7 @@ void ReferenceBackend::pad1d(const View& out, const View& in, PadMode mode, std:
   });
 }
 
-void ReferenceBackend::pad1d_backward(const View& grad_in, const View& grad_out, PadMode mode,
+void ReferenceBackend::pad1d_backward_impl(const View& grad_in, const View& grad_out, PadMode mode,
                                       std::int64_t left, std::int64_t right) {
   check_pad("pad1d_backward", grad_in, grad_out, mode, left, right);
   check(grad_in.dtype != kBool, "pad1d_backward: not supported for bool dtype");

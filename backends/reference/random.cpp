@@ -8,11 +8,11 @@
 
 namespace reel::backends {
 
-void ReferenceBackend::random(const View& out, const RandomSpec& spec) {
+void ReferenceBackend::random_impl(const View& out, const RandomSpec& spec) {
   const DType t = out.dtype;
   if (spec.kind == RandomSpec::Kind::Integer) {
-    check(t == kInt64 || is_floating(t),
-          "random: integer draws fill int64, float32 or float64 tensors, got {}", t);
+    check(is_integral(t, /*include_bool=*/false) || is_floating(t),
+          "random: integer draws fill integer, float32 or float64 tensors, got {}", t);
     check(spec.a < spec.b, "random: expected low < high, but got low={} and high={}", spec.a,
           spec.b);
   } else {

@@ -18,18 +18,6 @@ using reference::is_nan;
 
 namespace {
 
-const char* op_name(ReduceOp op) {
-  switch (op) {
-    case ReduceOp::Sum: return "sum";
-    case ReduceOp::Prod: return "prod";
-    case ReduceOp::Max: return "max";
-    case ReduceOp::Min: return "min";
-    case ReduceOp::Any: return "any";
-    case ReduceOp::All: return "all";
-  }
-  return "reduce";
-}
-
 // in's shape with every kept dim set to 1: the part a single output element folds over.
 Shape reduced_shape(const char* name, const View& out, const View& in) {
   check(out.shape.size() == in.shape.size(),
@@ -73,17 +61,10 @@ void check_not_empty(const char* name, const View& out, const Shape& reduced) {
 
 }  // namespace
 
-void ReferenceBackend::reduce(ReduceOp op, const View& out, const View& in) {
+void ReferenceBackend::reduce_impl(ReduceOp op, const View& out, const View& in) {
   const char* name = op_name(op);
   const Shape reduced = reduced_shape(name, out, in);
-  const bool logical = op == ReduceOp::Any || op == ReduceOp::All;
-  const DType expected = logical ? kBool : in.dtype;
-  check(out.dtype == expected, "{}: expected an output of dtype {} for input dtype {}, got {}",
-        name, expected, in.dtype, out.dtype);
-  if (op == ReduceOp::Max || op == ReduceOp::Min) {
-    check(!is_complex(in.dtype), "{}: not supported for complex dtype {}", name, in.dtype);
-    check_not_empty(name, out, reduced);
-  }
+  if (op == ReduceOp::Max || op == ReduceOp::Min) check_not_empty(name, out, reduced);
 
   visit_dtype(in.dtype, [&]<typename T>() {
     const T* src = in.ptr<T>();
@@ -143,13 +124,11 @@ void ReferenceBackend::reduce(ReduceOp op, const View& out, const View& in) {
   });
 }
 
-void ReferenceBackend::arg_reduce(ArgReduceOp op, const View& values, const View& indices,
+void ReferenceBackend::arg_reduce_impl(ArgReduceOp op, const View& values, const View& indices,
                                   const View& in, int dim) {
-  const char* name = op == ArgReduceOp::Max ? "argmax" : "argmin";
+  const char* name = op_name(op);
   check(dim >= 0 && dim < in.shape.size(), "{}: dim {} out of range for input of rank {}", name,
         dim, in.shape.size());
-  check(!is_complex(in.dtype), "{}: not supported for complex dtype {}", name, in.dtype);
-  check(indices.dtype == kInt64, "{}: expected int64 indices, got {}", name, indices.dtype);
   const Shape out_shape = with_extent(in.shape, dim, 1);
   check(indices.shape == out_shape, "{}: expected indices of shape {}, got {}", name, out_shape,
         indices.shape);

@@ -22,58 +22,65 @@
 #include <type_traits>
 
 #include "backends/backend.hpp"
+#include "backends/element_math.hpp"
 
 namespace reel::backends {
 
-class ReferenceBackend final : public Backend {
+class ReferenceBackend : public Backend {
  public:
   std::string_view name() const override { return "reference"; }
+  // Every (op, dtype) pair the op table accepts.
+  bool supports(OpId op, DType t) const override;
 
   void* allocate(std::size_t nbytes) override;
   void deallocate(void* ptr, std::size_t nbytes) override;
   void copy_from_host(void* dst, const void* host_src, std::size_t nbytes) override;
   void copy_to_host(void* host_dst, const void* src, std::size_t nbytes) override;
 
-  void copy(const View& out, const View& in) override;
-  void fill(const View& out, Scalar value) override;
-  void unary(UnaryOp op, const View& out, const View& in) override;
-  void binary(BinaryOp op, const View& out, const View& a, const View& b) override;
-  void where(const View& out, const View& cond, const View& a, const View& b) override;
+ protected:
+  void copy_impl(const View& out, const View& in) override;
+  void fill_impl(const View& out, Scalar value) override;
+  void unary_impl(UnaryOp op, const View& out, const View& in) override;
+  void binary_impl(BinaryOp op, const View& out, const View& a, const View& b) override;
+  void where_impl(const View& out, const View& cond, const View& a, const View& b) override;
 
-  void reduce(ReduceOp op, const View& out, const View& in) override;
-  void arg_reduce(ArgReduceOp op, const View& values, const View& indices, const View& in,
-                  int dim) override;
+  void reduce_impl(ReduceOp op, const View& out, const View& in) override;
+  void arg_reduce_impl(ArgReduceOp op, const View& values, const View& indices, const View& in,
+                       int dim) override;
 
-  void matmul(const View& out, const View& a, const View& b) override;
+  void matmul_impl(const View& out, const View& a, const View& b) override;
 
-  void index_select(const View& out, const View& in, int dim, const View& index) override;
-  void index_add(const View& out, int dim, const View& index, const View& src) override;
-  void gather(const View& out, const View& in, int dim, const View& index) override;
-  void scatter_add(const View& out, int dim, const View& index, const View& src) override;
+  void index_select_impl(const View& out, const View& in, int dim, const View& index) override;
+  void index_add_impl(const View& out, int dim, const View& index, const View& src) override;
+  void gather_impl(const View& out, const View& in, int dim, const View& index) override;
+  void scatter_add_impl(const View& out, int dim, const View& index, const View& src) override;
 
-  void random(const View& out, const RandomSpec& spec) override;
+  void random_impl(const View& out, const RandomSpec& spec) override;
 
-  void conv1d_forward(const View& out, const View& in, const View& weight, const View& bias,
-                      const Conv1dParams& p) override;
-  void conv1d_backward_input(const View& grad_in, const View& grad_out, const View& weight,
-                             const Conv1dParams& p) override;
-  void conv1d_backward_weight(const View& grad_weight, const View& grad_bias,
-                              const View& grad_out, const View& in,
-                              const Conv1dParams& p) override;
-  void pad1d(const View& out, const View& in, PadMode mode, std::int64_t left,
-             std::int64_t right) override;
-  void pad1d_backward(const View& grad_in, const View& grad_out, PadMode mode,
-                      std::int64_t left, std::int64_t right) override;
+  void conv1d_forward_impl(const View& out, const View& in, const View& weight, const View& bias,
+                           const Conv1dParams& p) override;
+  void conv1d_backward_input_impl(const View& grad_in, const View& grad_out, const View& weight,
+                                  const Conv1dParams& p) override;
+  void conv1d_backward_weight_impl(const View& grad_weight, const View& grad_bias,
+                                   const View& grad_out, const View& in,
+                                   const Conv1dParams& p) override;
+  void pad1d_impl(const View& out, const View& in, PadMode mode, std::int64_t left,
+                  std::int64_t right) override;
+  void pad1d_backward_impl(const View& grad_in, const View& grad_out, PadMode mode,
+                           std::int64_t left, std::int64_t right) override;
 };
 
-// Small element-level helpers shared by the reference kernels (and free for the CPU backend to
-// reuse, so both agree on casts and overflow).
+// Small element-level helpers of the reference kernels (the CPU backend uses them too). The
+// per-element rules themselves (casts, wrapping integers, each op's maths) are
+// backends/element_math.hpp, shared with the CUDA kernels.
 namespace reference {
 
-// float for complex64, double for complex128, T itself for real types.
-template <typename T> struct real_of { using type = T; };
-template <typename T> struct real_of<std::complex<T>> { using type = T; };
-template <typename T> using real_t = typename real_of<T>::type;
+using math::cast_value;
+using math::conj;
+using math::is_nan;
+using math::plus;
+using math::real_t;
+using math::times;
 
 // The type sums and dot products accumulate in: float32 (and complex64) in double precision,
 // so the oracle is as close to exact as cheaply possible; bool counts in int64; everything else
@@ -84,62 +91,6 @@ template <> struct acc_of<bool> { using type = std::int64_t; };
 template <> struct acc_of<float> { using type = double; };
 template <> struct acc_of<complex64> { using type = complex128; };
 template <typename T> using acc_t = typename acc_of<T>::type;
-
-template <typename T>
-bool is_nan(T x) {
-  if constexpr (is_complex_v<T>) return std::isnan(x.real()) || std::isnan(x.imag());
-  else if constexpr (std::is_floating_point_v<T>) return std::isnan(x);
-  else return false;
-}
-
-// std::conj of a real number returns a complex; here conj is the identity on reals.
-template <typename T>
-T conj(T x) {
-  if constexpr (is_complex_v<T>) return std::conj(x);
-  else return x;
-}
-
-// Converts one element with PyTorch's rules: anything -> bool is (x != 0); complex -> real drops
-// the imaginary part; real -> complex has imaginary part 0; bool -> number is 0 or 1; floating
-// -> int64 truncates toward zero. NaN or out-of-range floating -> int64 is undefined behaviour
-// in C++; we return INT64_MIN there, which is what x86's cvttsd2si (and so PyTorch) produces.
-template <typename To, typename From>
-To cast_value(From x) {
-  if constexpr (std::is_same_v<To, From>) {
-    return x;
-  } else if constexpr (std::is_same_v<To, bool>) {
-    return x != From(0);
-  } else if constexpr (is_complex_v<To>) {
-    using R = typename To::value_type;
-    if constexpr (is_complex_v<From>) return To(static_cast<R>(x.real()), static_cast<R>(x.imag()));
-    else return To(cast_value<R>(x), R(0));
-  } else if constexpr (is_complex_v<From>) {
-    return cast_value<To>(x.real());
-  } else if constexpr (std::is_same_v<To, std::int64_t> && std::is_floating_point_v<From>) {
-    constexpr From limit = From(9223372036854775808.0);  // 2^63
-    if (!(x >= -limit && x < limit)) return std::numeric_limits<std::int64_t>::min();
-    return static_cast<std::int64_t>(x);
-  } else {
-    return static_cast<To>(x);
-  }
-}
-
-// a + b and a * b, where int64 wraps around on overflow (two's complement, like PyTorch)
-// instead of being undefined behaviour, and bool means logical or / and.
-template <typename T>
-T plus(T a, T b) {
-  if constexpr (std::is_same_v<T, std::int64_t>)
-    return static_cast<std::int64_t>(static_cast<std::uint64_t>(a) + static_cast<std::uint64_t>(b));
-  else if constexpr (std::is_same_v<T, bool>) return a || b;
-  else return a + b;
-}
-template <typename T>
-T times(T a, T b) {
-  if constexpr (std::is_same_v<T, std::int64_t>)
-    return static_cast<std::int64_t>(static_cast<std::uint64_t>(a) * static_cast<std::uint64_t>(b));
-  else if constexpr (std::is_same_v<T, bool>) return a && b;
-  else return a * b;
-}
 
 }  // namespace reference
 }  // namespace reel::backends

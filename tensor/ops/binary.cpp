@@ -60,7 +60,7 @@ Tensor pow(const Tensor& a, const Tensor& b) {
 Tensor pow(const Tensor& a, Scalar exponent) {
   DType t = detail::scalar_result_type(a, exponent);
   check_pow_dtype(t);
-  check(!(t == kInt64 && exponent.is_integral() && exponent.to_int() < 0),
+  check(!(is_integral(t, /*include_bool=*/false) && exponent.is_integral() && exponent.to_int() < 0),
         "pow: Integers to negative integer powers are not allowed.");
   Tensor out = binary_kernel(BinaryOp::Pow, a, detail::wrap_scalar(exponent, a), t, t, "pow");
   if (autograd::needs_grad(a)) {

@@ -3,14 +3,7 @@
 namespace reel {
 
 namespace {
-
-enum class Category : int { Bool = 0, Integral = 1, Floating = 2, Complex = 3 };
-Category category(DType t) {
-  if (t == kBool) return Category::Bool;
-  if (t == kInt64) return Category::Integral;
-  return is_complex(t) ? Category::Complex : Category::Floating;
-}
-
+using Category = DTypeCategory;
 }  // namespace
 
 // PyTorch's result_type: a dimensioned tensor's dtype wins within a category; a 0-dim tensor

@@ -71,6 +71,10 @@ Tensor reduce_kernel(ReduceOp op, const Tensor& x, const Reduction& r, DType dty
 const char* torch_type_name(DType t) {
   switch (t) {
     case DType::Bool: return "Bool";
+    case DType::UInt8: return "Byte";
+    case DType::Int8: return "Char";
+    case DType::Int16: return "Short";
+    case DType::Int32: return "Int";
     case DType::Int64: return "Long";
     case DType::Float32: return "Float";
     case DType::Float64: return "Double";
@@ -80,7 +84,7 @@ const char* torch_type_name(DType t) {
   return "?";
 }
 
-// Sums of bool and int64 are int64 (as PyTorch); inexact dtypes keep theirs.
+// Sums of bool and every integer dtype are int64 (as PyTorch); inexact dtypes keep theirs.
 DType sum_dtype(DType t) { return is_integral(t, /*include_bool=*/true) ? kInt64 : t; }
 
 // max/min of nothing has no value: PyTorch's errors (only when some output would need one).
