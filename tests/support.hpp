@@ -12,7 +12,7 @@
 namespace reel::test {
 
 // Runs `body` once per CPU backend (reference loops, then the fast kernels), restoring the fast
-// one afterwards, even when the body throws.
+// one afterwards, even when the body throws. (Suites move to on_devices as they are touched.)
 template <typename F>
 void on_cpu_backends(F body) {
   struct Restore {
@@ -23,6 +23,33 @@ void on_cpu_backends(F body) {
     CAPTURE(backends::host_backend().name());
     body();
   }
+}
+
+// Runs body(device) on every device present: the CPU through the reference loops, the CPU
+// through the fast backend, and CUDA when a GPU is present and its backend has a kernel for
+// every primitive in `needs` at `dtype`. A device that lacks one is reported in a MESSAGE,
+// never dropped silently; the suites that use this run there as soon as the kernels arrive.
+template <typename F>
+void on_devices(std::initializer_list<backends::OpId> needs, DType dtype, F body) {
+  struct Restore {
+    ~Restore() { backends::set_cpu_backend(backends::Kind::Cpu); }
+  } restore;
+  for (auto kind : {backends::Kind::Reference, backends::Kind::Cpu}) {
+    backends::set_cpu_backend(kind);
+    CAPTURE(backends::host_backend().name());
+    body(Device(kCPU));
+  }
+  backends::set_cpu_backend(backends::Kind::Cpu);
+  if (!backends::cuda_available()) return;
+  for (backends::OpId op : needs) {
+    if (!backends::cuda_backend().supports(op, dtype)) {
+      MESSAGE("not run on cuda: ", backends::op_name(op), " (", dtype_name(dtype),
+              ") is not implemented on the cuda backend yet");
+      return;
+    }
+  }
+  CAPTURE("cuda");
+  body(Device(kCUDA));
 }
 
 // Compares a real tensor with expected values: relative `eps`, NaN must be NaN, infinities exact.

@@ -358,13 +358,14 @@ SweepConfig random_config(std::mt19937& rng) {
   return c;
 }
 
-void gradcheck_config(const SweepConfig& c, DType dt) {
+void gradcheck_config(const SweepConfig& c, DType dt, Device device) {
   CAPTURE(c.describe());
   CAPTURE(dt);
+  const TensorOptions o_dt = TensorOptions(dt).device(device);
   Shape xs = c.batched ? Shape{c.n, c.c_in, c.length} : Shape{c.c_in, c.length};
-  Tensor x = randn(xs, TensorOptions(dt)).requires_grad_(true);
-  Tensor w = randn({c.c_out, c.c_in / c.options.groups_, c.k}, TensorOptions(dt)).requires_grad_(true);
-  Tensor b = c.bias ? randn({c.c_out}, TensorOptions(dt)).requires_grad_(true) : Tensor();
+  Tensor x = randn(xs, o_dt).requires_grad_(true);
+  Tensor w = randn({c.c_out, c.c_in / c.options.groups_, c.k}, o_dt).requires_grad_(true);
+  Tensor b = c.bias ? randn({c.c_out}, o_dt).requires_grad_(true) : Tensor();
   Conv1dFuncOptions o = c.options;
   auto r = autograd::gradcheck(
       [o](const std::vector<Tensor>& in) { return F::conv1d(in[0], in[1], in[2], o); }, {x, w, b});
@@ -376,11 +377,15 @@ void gradcheck_config(const SweepConfig& c, DType dt) {
 TEST_CASE("conv1d: gradcheck over a random sweep, float64 and complex128") {
   manual_seed(7);
   std::mt19937 rng(2024);
-  on_cpu_backends([&] {
+  const std::initializer_list<backends::OpId> needs = {
+      backends::KernelOp::Conv1dForward, backends::KernelOp::Conv1dBackwardInput,
+      backends::KernelOp::Conv1dBackwardWeight, backends::KernelOp::Pad1d,
+      backends::KernelOp::Pad1dBackward, backends::KernelOp::Random};
+  test::on_devices(needs, kComplex128, [&](Device device) {
     for (int i = 0; i < 40; ++i) {
       SweepConfig c = random_config(rng);
-      gradcheck_config(c, kFloat64);
-      gradcheck_config(c, kComplex128);
+      gradcheck_config(c, kFloat64, device);
+      gradcheck_config(c, kComplex128, device);
     }
   });
 }

@@ -2,7 +2,8 @@
 // input, weight, bias and grad_output PyTorch 1.13 used and the output, grad_input, grad_weight
 // and grad_bias it computed (tests/nn/golden/make_conv1d_golden.py made them; the README there
 // says how). Every configuration runs through nn::Conv1d and through nn::functional::conv1d, on
-// both CPU backends, and every tensor must match.
+// every device (test::on_devices: both CPU backends, and CUDA once it has conv1d kernels), and
+// every tensor must match.
 #include <complex>
 #include <cstdint>
 #include <fstream>
@@ -16,6 +17,7 @@
 #include "nn/conv1d.hpp"
 #include "nn/functional/conv1d.hpp"
 #include "reel.hpp"
+#include "support.hpp"
 
 using namespace reel;
 namespace F = reel::nn::functional;
@@ -158,6 +160,16 @@ std::string compare(const GoldenTensors& g, const Tensor& out, const Tensor& gra
   return {};
 }
 
+// The golden tensors on `device`.
+GoldenTensors on(const GoldenTensors& g, Device device) {
+  GoldenTensors d = g;
+  for (Tensor* t : {&d.input, &d.weight, &d.bias, &d.grad_output, &d.output, &d.grad_input,
+                    &d.grad_weight, &d.grad_bias}) {
+    if (t->defined()) *t = t->to(device);
+  }
+  return d;
+}
+
 std::string run_module(const GoldenConfig& c, const GoldenTensors& g) {
   auto options = nn::Conv1dOptions(c.c_in, c.c_out, c.kernel)
                      .stride(c.stride)
@@ -168,6 +180,7 @@ std::string run_module(const GoldenConfig& c, const GoldenTensors& g) {
                      .dtype(c.dtype);
   std::visit([&](auto p) { options.padding(p); }, c.padding);
   nn::Conv1d conv(options);
+  conv->to(g.input.device());
   {
     NoGradGuard no_grad;
     conv->weight.copy_(g.weight);
@@ -208,7 +221,7 @@ std::string guarded(Fn&& fn) {
 
 }  // namespace
 
-TEST_CASE("conv1d matches PyTorch 1.13 golden vectors (module and functional, both CPU backends)") {
+TEST_CASE("conv1d matches PyTorch 1.13 golden vectors (module and functional, every device)") {
   const auto configs = read_index();
   // An empty or truncated index must fail, not pass vacuously.
   CHECK(configs.size() >= 150);
@@ -217,28 +230,33 @@ TEST_CASE("conv1d matches PyTorch 1.13 golden vectors (module and functional, bo
   golden.reserve(configs.size());
   for (const auto& c : configs) golden.push_back(load_golden(c));
 
-  const std::pair<backends::Kind, const char*> kinds[] = {
-      {backends::Kind::Reference, "reference"}, {backends::Kind::Cpu, "cpu"}};
   std::vector<std::string> failures;
-  std::size_t runs = 0;
-  for (auto [kind, kind_name] : kinds) {
-    backends::set_cpu_backend(kind);
+  std::size_t runs = 0, devices = 0;
+  const std::initializer_list<backends::OpId> needs = {
+      backends::KernelOp::Conv1dForward, backends::KernelOp::Conv1dBackwardInput,
+      backends::KernelOp::Conv1dBackwardWeight, backends::KernelOp::Pad1d,
+      backends::KernelOp::Pad1dBackward};
+  test::on_devices(needs, kFloat32, [&](Device device) {
+    ++devices;
+    const std::string where = device.is_cuda() ? std::string("cuda")
+                                               : std::string(backends::host_backend().name());
     for (std::size_t i = 0; i < configs.size(); ++i) {
       const auto& c = configs[i];
+      const GoldenTensors g = on(golden[i], device);
       for (auto [path, result] :
-           {std::pair{"nn::Conv1d", guarded([&] { return run_module(c, golden[i]); })},
-            std::pair{"functional::conv1d", guarded([&] { return run_functional(c, golden[i]); })}}) {
+           {std::pair{"nn::Conv1d", guarded([&] { return run_module(c, g); })},
+            std::pair{"functional::conv1d", guarded([&] { return run_functional(c, g); })}}) {
         ++runs;
         if (!result.empty()) {
           failures.push_back(fmt::format("[{} backend, {}] config {}: {}\n    index line: {}",
-                                         kind_name, path, c.id, result, c.line));
+                                         where, path, c.id, result, c.line));
         }
       }
     }
-  }
-  backends::set_cpu_backend(backends::Kind::Cpu);
+  });
 
-  CHECK(runs == 4 * configs.size());
+  CHECK(devices >= 2);
+  CHECK(runs == 2 * devices * configs.size());
   // One assertion with the first failures spelled out, instead of hundreds of lines when
   // something basic (say, a missing kernel) breaks every configuration.
   std::string report;
