@@ -88,6 +88,10 @@ TEST_CASE("npy: round trip of every dtype and several shapes, in memory and thro
       zeros({0, 3}, kFloat64),                                          // empty
       zeros({4, 0, 2}, kInt64),                                         // empty 3-d
       arange(0, 24, 1, TensorOptions(kFloat32)).reshape({2, 3, 4}),     // 3-d
+      tensor(std::vector<std::uint8_t>{0, 128, 255}),                   // |u1
+      tensor(std::vector<std::int8_t>{-128, 0, 127}),                   // |i1
+      tensor(std::vector<std::int16_t>{-32768, 7, 32767}, Shape{3, 1}, kInt16),
+      tensor(std::vector<int>{-2147483647 - 1, 2147483647}, Shape{2}, kInt32),
   };
   for (const Tensor& t : tensors) {
     CAPTURE(t.str());
