@@ -59,6 +59,7 @@ MAP = {
     "tensor/npy_header.cpp": "core",
     "tensor/runtime.hpp": "core",
     "tensor/runtime.cpp": "core",
+    "tensor/xtensor.hpp": "interop",
     "tensor/ops.hpp": "ops",
     "tensor/ops/*": "ops",
     # autograd/: what an op needs to record (below the ops), and what runs the tape backward
