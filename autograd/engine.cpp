@@ -4,6 +4,8 @@
 // an entry's sequence number is larger than those of the entries that produced its inputs.
 // Popping the largest pending number first therefore reaches an entry only after every entry
 // that feeds it a gradient has run, and its grad_buffer is complete.
+#include "autograd/engine.hpp"
+
 #include <queue>
 
 #include "autograd/record.hpp"
@@ -137,3 +139,13 @@ void backward(std::span<const Tensor> roots, std::span<const Tensor> grads, bool
 }
 
 }  // namespace reel::autograd
+
+namespace reel {
+
+void Tensor::backward(const Tensor& gradient, bool retain_graph) const {
+  Tensor root = *this;
+  autograd::backward(std::span<const Tensor>(&root, 1), std::span<const Tensor>(&gradient, 1),
+                     retain_graph);
+}
+
+}  // namespace reel

@@ -1,4 +1,5 @@
-// Putting entries on the tape: grad mode, record(), SavedTensor, retain_grad.
+// Putting entries on the tape: grad mode, record(), SavedTensor, retain_grad, and the Tensor
+// members that read the tape (retain_grad, grad_fn_name).
 #include "autograd/record.hpp"
 
 #include <atomic>
@@ -98,4 +99,12 @@ void retain_grad_of(const Tensor& t) {
 }
 
 }  // namespace autograd
+
+void Tensor::retain_grad() const { autograd::retain_grad_of(*this); }
+
+const char* Tensor::grad_fn_name() const {
+  const auto& node = impl().grad_fn;
+  return node ? node->name : nullptr;
+}
+
 }  // namespace reel

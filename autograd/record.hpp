@@ -57,9 +57,6 @@ class SavedTensor {
   std::uint32_t version_ = 0;
 };
 
-// Runs backward from `roots` with seed gradients `grads` (undefined = ones for a scalar root).
-void backward(std::span<const Tensor> roots, std::span<const Tensor> grads, bool retain_graph);
-
 // Marks a non-leaf so its .grad() is filled during backward (Tensor::retain_grad).
 void retain_grad_of(const Tensor& t);
 

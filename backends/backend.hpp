@@ -191,4 +191,9 @@ void set_cpu_backend(Kind kind);
 Kind cpu_backend_kind();
 Backend& host_backend();  // the one selected by set_cpu_backend
 
+// Threads the CPU backend's pool uses (the calling thread included; n >= 1). Declared here so
+// the layers above reach the setting through the contract, never through backends/cpu/.
+void set_num_threads(int n);
+int get_num_threads();
+
 }  // namespace reel::backends

@@ -3,7 +3,6 @@
 #include <cmath>
 #include <cstring>
 
-#include "tensor/ops.hpp"
 #include "tensor/tensor.hpp"
 
 namespace reel {
@@ -151,7 +150,8 @@ Tensor tensor(const std::vector<T>& values, const Shape& shape, TensorOptions o)
   Tensor host = allocate(shape, src_dtype, Device(kCPU));
   auto* dst = static_cast<Stored*>(host.raw_data());
   for (std::size_t i = 0; i < values.size(); ++i) dst[i] = static_cast<Stored>(values[i]);
-  Tensor out = host.to(o.dtype_).to(o.device_);
+  Tensor out = o.dtype_ == src_dtype ? host : detail::copy_as(host, o.dtype_);
+  if (!o.device_.is_cpu()) out = detail::copy_to_device(out, o.device_);
   return finish(out, o);
 }
 

@@ -184,11 +184,22 @@ Tensor load(Source& src) {
   }
 
   if (h.fortran_order && out.dim() > 1) {
-    Shape reverse_dims;
-    for (int i = out.dim() - 1; i >= 0; --i) reverse_dims.push_back(i);
-    out = out.permute(reverse_dims).contiguous();
+    // The data was read as the C-order array of the reversed shape; its transpose (reversed
+    // shape and strides) is the array, copied to C order.
+    Shape shape, strides;
+    for (int i = out.dim() - 1; i >= 0; --i) {
+      shape.push_back(out.size(i));
+      strides.push_back(out.stride(i));
+    }
+    out = detail::copy_as(make_tensor(out.storage(), shape, strides, 0, out.dtype()), out.dtype());
   }
   return out;
+}
+
+// What save writes: `t`'s values in a contiguous host buffer (nothing recorded on the tape).
+Tensor host_contiguous(const Tensor& t) {
+  Tensor host = t.device().is_cpu() ? t : detail::copy_to_device(t, Device(kCPU));
+  return host.is_contiguous() ? host : detail::copy_as(host, host.dtype());
 }
 
 // np.save's header for a C-order array of `t`'s dtype and shape (numpy 1.24 byte for byte,
@@ -241,7 +252,7 @@ Tensor load_npy_bytes(std::span<const std::byte> bytes, std::string_view name) {
 }
 
 std::vector<std::byte> save_npy_bytes(const Tensor& t) {
-  Tensor host = t.detach().to(Device(kCPU)).contiguous();
+  Tensor host = host_contiguous(t);
   std::string header = make_header(host);
   std::size_t nbytes = static_cast<std::size_t>(host.numel()) * host.element_size();
   std::vector<std::byte> out(header.size() + nbytes);
@@ -251,7 +262,7 @@ std::vector<std::byte> save_npy_bytes(const Tensor& t) {
 }
 
 void save_npy(const std::string& path, const Tensor& t) {
-  Tensor host = t.detach().to(Device(kCPU)).contiguous();
+  Tensor host = host_contiguous(t);
   std::string header = make_header(host);
   std::size_t nbytes = static_cast<std::size_t>(host.numel()) * host.element_size();
   std::ofstream out(path, std::ios::binary | std::ios::trunc);

@@ -7,7 +7,9 @@
 // Where the ops live, under tensor/ops/: arithmetic.cpp (add, sub, mul, div, in place),
 // unary.cpp, binary.cpp (pow, maximum, comparisons, where, masked_fill), complex.cpp,
 // reduce.cpp, softmax.cpp, linalg.cpp, join.cpp (cat, stack, split, chunk), indexing.cpp,
-// compare.cpp (allclose, equal); the shared plumbing is elementwise_core.cpp.
+// compare.cpp (allclose, equal); the shared plumbing is elementwise_core.cpp. The Tensor members
+// that compute or record are here too: views.cpp (view, permute, slice, ..., real, imag) and
+// tensor_methods.cpp (clone, to, copy_, fill_, and the member forms of the ops).
 #include <cstdint>
 #include <optional>
 #include <tuple>

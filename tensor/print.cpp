@@ -14,7 +14,6 @@
 
 #include <fmt/format.h>
 
-#include "autograd/node.hpp"
 #include "tensor/tensor.hpp"
 
 namespace reel {
@@ -215,9 +214,9 @@ class Printer {
 
 // _tensor_str for a non-empty tensor: the bracketed contents.
 std::string contents(const Tensor& t, int indent) {
-  // detach(): the copy to host (for CUDA tensors) must not record on the tape. A CPU tensor is
-  // read in place through its strides, so printing a huge one copies nothing.
-  Tensor host = t.detach().to(Device(kCPU));
+  // A CPU tensor is read in place through its strides, so printing a huge one copies nothing;
+  // a CUDA one is copied to the host (a copy that records nothing on the tape).
+  Tensor host = t.device().is_cpu() ? t : detail::copy_to_device(t, Device(kCPU));
   Walk walk{host.sizes(), host.strides(), host.numel() > kThreshold};
   std::vector<std::int64_t> shown;  // element offsets of the shown elements
   walk.collect_shown(0, 0, shown);
@@ -277,7 +276,7 @@ std::string Tensor::str() const {
     body = contents(*this, indent);
   }
 
-  if (grad_fn()) suffixes.push_back(fmt::format("grad_fn=<{}>", grad_fn()->name));
+  if (const char* node = grad_fn_name()) suffixes.push_back(fmt::format("grad_fn=<{}>", node));
   else if (requires_grad()) suffixes.push_back("requires_grad=True");
 
   return add_suffixes(prefix + body, suffixes, indent);

@@ -1,12 +1,11 @@
 #include "tensor/runtime.hpp"
 
 #include "backends/backend.hpp"
-#include "backends/cpu/thread_pool.hpp"
 
 namespace reel {
 
-void set_num_threads(int n) { backends::cpu::set_num_threads(n); }
-int get_num_threads() { return backends::cpu::num_threads(); }
+void set_num_threads(int n) { backends::set_num_threads(n); }
+int get_num_threads() { return backends::get_num_threads(); }
 
 namespace cuda {
 bool is_available() { return backends::cuda_available(); }

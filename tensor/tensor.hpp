@@ -5,6 +5,14 @@
 //
 // The math ops are free functions declared in tensor/ops.hpp (reel::add, reel::matmul, ...);
 // the member forms below forward to them.
+//
+// Where the members are defined (docs/architecture.md, "Layers and arrows"): this header is the
+// tensor core and declares the whole API, as LibTorch's TensorBody.h does. The core
+// (tensor/tensor.cpp, creation.cpp, print.cpp) defines storage, metadata, host access and the
+// autograd *fields*; the members that compute or record a tape entry (copies and conversions,
+// views, in-place writes, the math) are defined in tensor/ops/, backward() in autograd/engine.cpp
+// and retain_grad() / grad_fn_name() in autograd/record.cpp. The core calls none of them but
+// grad_fn_name() (to print a tensor's grad_fn).
 #include <complex>
 #include <cstdint>
 #include <initializer_list>
@@ -165,6 +173,9 @@ class Tensor {
   Tensor set_requires_grad(bool value) { requires_grad_(value); return *this; }
   bool is_leaf() const { return impl().grad_fn == nullptr; }
   const std::shared_ptr<autograd::Node>& grad_fn() const { return impl().grad_fn; }
+  // The grad_fn's name ("MulBackward"), or nullptr for a leaf: what printing shows, without
+  // the tensor core seeing autograd's Node.
+  const char* grad_fn_name() const;
   // The accumulated gradient (undefined until a backward reaches this tensor).
   Tensor grad() const;
   Tensor& mutable_grad_set(const Tensor& g);  // replaces .grad()
@@ -306,6 +317,15 @@ Tensor make_tensor(Storage storage, const Shape& shape, const Strides& strides,
 
 // The backend view of a tensor (pointer with offset applied, dtype, shape, strides).
 backends::View view_of(const Tensor& t);
+
+namespace detail {
+// Copies that record nothing, for the tensor core's own use (creation, printing, to_vector,
+// .npy); clone(), to() and contiguous() are these plus a tape entry (tensor/ops/).
+// A new contiguous tensor on src's device holding src converted to `dtype`.
+Tensor copy_as(const Tensor& src, DType dtype);
+// A new contiguous tensor on `device` holding src's values (same dtype).
+Tensor copy_to_device(const Tensor& src, Device device);
+}  // namespace detail
 
 // --- template definitions ------------------------------------------------------------------
 

@@ -327,4 +327,7 @@ Backend& cpu_backend() {
   return backend;
 }
 
+void set_num_threads(int n) { cpu::set_num_threads(n); }
+int get_num_threads() { return cpu::num_threads(); }
+
 }  // namespace reel::backends

@@ -1,4 +1,5 @@
-// Complex helpers: conj, complex(real, imag), angle. (real and imag are views: tensor/views.cpp.)
+// Complex helpers: conj, complex(real, imag), angle. (real and imag are views:
+// tensor/ops/views.cpp.)
 #include <cmath>
 #include <complex>
 #include <numbers>

@@ -3,7 +3,7 @@
 // cat allocates its output once and copies each input into its slice of it (a narrow view),
 // with the backend's strided, casting copy; its backward hands each input the matching slice
 // of the gradient. stack is unsqueeze + cat. split and chunk return narrow views of their input
-// (no copy), so their gradients come from narrow's own backward (tensor/views.cpp).
+// (no copy), so their gradients come from narrow's own backward (tensor/ops/views.cpp).
 #include <algorithm>
 #include <string>
 

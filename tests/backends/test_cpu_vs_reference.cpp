@@ -91,6 +91,12 @@ TEST_CASE("cpu caching allocator: steady state allocates nothing from the OS") {
 
 TEST_CASE("cpu thread pool: set_num_threads validates, parallel_for covers the range once") {
   const int saved_threads = cpu::num_threads();
+  // The registry's entry points (what reel::set_num_threads calls) set the same pool.
+  backends::set_num_threads(1);
+  CHECK(cpu::num_threads() == 1);
+  CHECK(backends::get_num_threads() == 1);
+  CHECK_THROWS_WITH_AS(backends::set_num_threads(0), doctest::Contains("got 0"), reel::Error);
+  backends::set_num_threads(saved_threads);
   CHECK(saved_threads >= 1);
   CHECK_THROWS_WITH_AS(cpu::set_num_threads(0), doctest::Contains("got 0"), reel::Error);
   CHECK_THROWS_WITH_AS(cpu::set_num_threads(-3), doctest::Contains("got -3"), reel::Error);

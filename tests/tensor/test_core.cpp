@@ -211,3 +211,14 @@ TEST_CASE("CUDA tensors: x.to(kCUDA) + y.to(kCUDA), or a clear error without a G
   // ops without a CUDA kernel yet raise a clear error
   CHECK_THROWS_WITH_AS(gx.exp(), doctest::Contains("exp is not implemented on the cuda backend"), reel::Error);
 }
+
+TEST_CASE("runtime: set_num_threads reaches the CPU backend through the registry") {
+  const int saved = get_num_threads();
+  CHECK(saved >= 1);
+  set_num_threads(1);
+  CHECK(get_num_threads() == 1);
+  CHECK(backends::get_num_threads() == 1);
+  CHECK_THROWS_WITH_AS(set_num_threads(0), doctest::Contains("got 0"), reel::Error);
+  set_num_threads(saved);
+  CHECK(get_num_threads() == saved);
+}

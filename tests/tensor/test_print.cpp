@@ -285,6 +285,9 @@ TEST_CASE("print: grad_fn names the node as recorded") {
   (void)y.str();
   CHECK(y.grad_fn() == node);
   CHECK(y.requires_grad());
+  // What printing reads: the node's name through grad_fn_name(), nullptr for a leaf.
+  CHECK(std::string(y.grad_fn_name()) == "MulBackward");
+  CHECK(x.grad_fn_name() == nullptr);
 }
 
 TEST_CASE("print: operator<< and fmt give the same text as str()") {
