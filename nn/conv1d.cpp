@@ -11,6 +11,9 @@ namespace reel::nn {
 
 namespace {
 
+// torch.nn.Conv1d's constructor checks. The options F::conv1d also takes are checked by
+// F's own function, so the two can't drift apart; the rest are arguments only the module has
+// (F reads channels and kernel size off the tensors, and words its errors about them).
 void validate(const Conv1dOptions& o) {
   check(o.in_channels_ > 0, "Conv1d: in_channels must be positive, but got in_channels={}",
         o.in_channels_);
@@ -18,22 +21,15 @@ void validate(const Conv1dOptions& o) {
         o.out_channels_);
   check(o.kernel_size_ > 0, "Conv1d: kernel_size must be positive, but got kernel_size={}",
         o.kernel_size_);
-  check(o.stride_ > 0, "Conv1d: stride must be positive, but got stride={}", o.stride_);
-  check(o.dilation_ > 0, "Conv1d: dilation must be positive, but got dilation={}", o.dilation_);
-  check(o.groups_ > 0, "Conv1d: groups must be a positive integer, but got groups={}", o.groups_);
-  check(o.in_channels_ % o.groups_ == 0,
+  // before the divisibility checks below: they divide by groups
+  functional::check_conv1d_options(o.func_, "Conv1d");
+  const std::int64_t groups = o.func_.groups_;
+  check(o.in_channels_ % groups == 0,
         "Conv1d: in_channels must be divisible by groups (in_channels={}, groups={})",
-        o.in_channels_, o.groups_);
-  check(o.out_channels_ % o.groups_ == 0,
+        o.in_channels_, groups);
+  check(o.out_channels_ % groups == 0,
         "Conv1d: out_channels must be divisible by groups (out_channels={}, groups={})",
-        o.out_channels_, o.groups_);
-  if (const auto* n = std::get_if<std::int64_t>(&o.padding_)) {
-    check(*n >= 0, "Conv1d: padding must be non-negative, but got padding={}", *n);
-  } else {
-    check(std::get<PaddingRule>(o.padding_) != kSame || o.stride_ == 1,
-          "Conv1d: padding='same' is not supported for strided convolutions (stride={})",
-          o.stride_);
-  }
+        o.out_channels_, groups);
   check(is_inexact(o.dtype_),
         "Conv1d: dtype must be float32, float64, complex64 or complex128, but got {}", o.dtype_);
 }
@@ -45,7 +41,7 @@ Conv1dImpl::Conv1dImpl(Conv1dOptions options) : options_(std::move(options)) {
   const auto& o = options_;
   TensorOptions t = TensorOptions(o.dtype_).device(o.device_);
   weight = register_parameter(
-      "weight", empty({o.out_channels_, o.in_channels_ / o.groups_, o.kernel_size_}, t));
+      "weight", empty({o.out_channels_, o.in_channels_ / o.func_.groups_, o.kernel_size_}, t));
   bias = register_parameter("bias", o.bias_ ? empty({o.out_channels_}, t) : Tensor(), o.bias_);
   reset_parameters();
 }
@@ -65,30 +61,24 @@ void Conv1dImpl::reset_parameters() {
 }
 
 Tensor Conv1dImpl::forward(const Tensor& input) const {
-  const auto& o = options_;
-  functional::Conv1dFuncOptions f;
-  f.stride_ = o.stride_;
-  f.padding_ = o.padding_;
-  f.dilation_ = o.dilation_;
-  f.groups_ = o.groups_;
-  f.padding_mode_ = o.padding_mode_;
-  return functional::conv1d(input, weight, bias, f);
+  return functional::conv1d(input, weight, bias, options_.func_);
 }
 
 std::string Conv1dImpl::repr() const {
   // torch.nn.modules.conv._ConvNd.extra_repr: stride always, the rest only when not default.
   const auto& o = options_;
+  const auto& f = o.func_;
   std::string s = fmt::format("Conv1d({}, {}, kernel_size=({},), stride=({},)", o.in_channels_,
-                              o.out_channels_, o.kernel_size_, o.stride_);
-  if (const auto* n = std::get_if<std::int64_t>(&o.padding_)) {
+                              o.out_channels_, o.kernel_size_, f.stride_);
+  if (const auto* n = std::get_if<std::int64_t>(&f.padding_)) {
     if (*n != 0) s += fmt::format(", padding=({},)", *n);
   } else {
-    s += ", padding=" + padding_name(o.padding_);  // same, valid, causal
+    s += ", padding=" + padding_name(f.padding_);  // same, valid, causal
   }
-  if (o.dilation_ != 1) s += fmt::format(", dilation=({},)", o.dilation_);
-  if (o.groups_ != 1) s += fmt::format(", groups={}", o.groups_);
+  if (f.dilation_ != 1) s += fmt::format(", dilation=({},)", f.dilation_);
+  if (f.groups_ != 1) s += fmt::format(", groups={}", f.groups_);
   if (!o.bias_) s += ", bias=False";
-  if (o.padding_mode_ != kZeros) s += ", padding_mode=" + padding_mode_name(o.padding_mode_);
+  if (f.padding_mode_ != kZeros) s += ", padding_mode=" + padding_mode_name(f.padding_mode_);
   return s + ")";
 }
 

@@ -12,31 +12,27 @@
 
 namespace reel::nn {
 
+// torch.nn.Conv1d's arguments. What F::conv1d needs (stride, padding, dilation, groups,
+// padding_mode) is held as the functional options themselves, so forward() passes them on
+// as they are and there is one set of fields and one validation for both.
 struct Conv1dOptions {
   Conv1dOptions(std::int64_t in_channels, std::int64_t out_channels, std::int64_t kernel_size)
       : in_channels_(in_channels), out_channels_(out_channels), kernel_size_(kernel_size) {}
-  Conv1dOptions& stride(std::int64_t v) { stride_ = v; return *this; }
-  Conv1dOptions& padding(std::int64_t v) { padding_ = v; return *this; }
-  Conv1dOptions& padding(PaddingRule v) { padding_ = v; return *this; }
-  Conv1dOptions& padding(std::string_view v) { padding_ = padding_rule_from_string(v); return *this; }
-  Conv1dOptions& dilation(std::int64_t v) { dilation_ = v; return *this; }
-  Conv1dOptions& groups(std::int64_t v) { groups_ = v; return *this; }
+  Conv1dOptions& stride(std::int64_t v) { func_.stride(v); return *this; }
+  Conv1dOptions& padding(std::int64_t v) { func_.padding(v); return *this; }
+  Conv1dOptions& padding(PaddingRule v) { func_.padding(v); return *this; }
+  Conv1dOptions& padding(std::string_view v) { func_.padding(v); return *this; }
+  Conv1dOptions& dilation(std::int64_t v) { func_.dilation(v); return *this; }
+  Conv1dOptions& groups(std::int64_t v) { func_.groups(v); return *this; }
+  Conv1dOptions& padding_mode(PaddingMode v) { func_.padding_mode(v); return *this; }
+  Conv1dOptions& padding_mode(std::string_view v) { func_.padding_mode(v); return *this; }
   Conv1dOptions& bias(bool v) { bias_ = v; return *this; }
-  Conv1dOptions& padding_mode(PaddingMode v) { padding_mode_ = v; return *this; }
-  Conv1dOptions& padding_mode(std::string_view v) {
-    padding_mode_ = padding_mode_from_string(v);
-    return *this;
-  }
   Conv1dOptions& dtype(DType v) { dtype_ = v; return *this; }
   Conv1dOptions& device(Device v) { device_ = v; return *this; }
 
   std::int64_t in_channels_, out_channels_, kernel_size_;
-  std::int64_t stride_ = 1;
-  Conv1dPadding padding_ = std::int64_t{0};
-  std::int64_t dilation_ = 1;
-  std::int64_t groups_ = 1;
+  functional::Conv1dFuncOptions func_;  // stride 1, padding 0, dilation 1, groups 1, zeros
   bool bias_ = true;
-  PaddingMode padding_mode_ = kZeros;
   DType dtype_ = kFloat32;
   Device device_{};
 };

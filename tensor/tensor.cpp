@@ -177,4 +177,24 @@ Tensor& Tensor::detach_() {
   return *this;
 }
 
+void Tensor::set_data(const Tensor& new_data) const {
+  check(new_data.defined(), "set_data: the new data is an undefined tensor");
+  TensorImpl& self = impl();
+  const TensorImpl& src = new_data.impl();
+  check(!self.requires_grad || is_inexact(src.dtype),
+        "set_data: a tensor that requires grad must hold floating point or complex data, but "
+        "the new data is {}",
+        src.dtype);
+  if (&self == &src) return;
+  const std::uint32_t old_version = self.storage->version();
+  self.storage = src.storage;
+  self.shape = src.shape;
+  self.strides = src.strides;
+  self.offset = src.offset;
+  self.dtype = src.dtype;
+  // A graph that saved this tensor before the swap must not silently read the new buffer: push
+  // the new storage's version past the old one, so unpacking the saved tensor reports the change.
+  while (self.storage->version() <= old_version) self.storage->bump_version();
+}
+
 }  // namespace reel

@@ -185,6 +185,13 @@ class Tensor {
   bool retains_grad() const { return impl().retains_grad; }
   Tensor detach() const;  // shares storage, cut from the tape
   Tensor& detach_();
+  // PyTorch's `t.data = new_data` (TensorImpl::set_data): this tensor now views new_data's
+  // storage with its shape, strides, offset and dtype (a move to another device or a cast is
+  // fine). The handle itself is unchanged, so every copy of it sees the new data, and the
+  // autograd fields (requires_grad, grad, grad_fn) are kept: this is how Module::to moves a
+  // parameter without invalidating the Tensors users and optimizers hold. Not recorded on the
+  // tape; a tensor that requires grad must stay floating point or complex.
+  void set_data(const Tensor& new_data) const;
   std::uint32_t version() const { return impl().storage->version(); }
   void bump_version() const { impl().storage->bump_version(); }
 

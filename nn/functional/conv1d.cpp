@@ -100,24 +100,37 @@ Tensor conv1d_op(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in,
 
 }  // namespace
 
-std::pair<std::int64_t, std::int64_t> resolve_padding(const Conv1dFuncOptions& o,
-                                                      std::int64_t kernel_size) {
-  check(kernel_size > 0, "conv1d: kernel_size must be positive, but got kernel_size={}",
-        kernel_size);
-  check(o.dilation_ > 0, "conv1d: non-positive dilation is not supported (dilation={})",
+void check_conv1d_options(const Conv1dFuncOptions& o, std::string_view op) {
+  // In ATen's words (check_shape_forward, _convolution). For groups, torch.nn.Conv1d's
+  // constructor says "groups must be a positive integer" where F.conv1d says "non-positive
+  // groups is not supported": one message carries both, so either caller reads PyTorch's.
+  check(o.stride_ > 0, "{}: non-positive stride is not supported (stride={})", op, o.stride_);
+  check(o.dilation_ > 0, "{}: non-positive dilation is not supported (dilation={})", op,
         o.dilation_);
+  check(o.groups_ > 0,
+        "{}: non-positive groups is not supported (groups must be a positive integer, but got "
+        "groups={})",
+        op, o.groups_);
   if (const auto* n = std::get_if<std::int64_t>(&o.padding_)) {
-    check(*n >= 0, "conv1d: negative padding is not supported (padding={})", *n);
-    return {*n, *n};
+    check(*n >= 0, "{}: negative padding is not supported (padding={})", op, *n);
+  } else {
+    check(std::get<PaddingRule>(o.padding_) != kSame || o.stride_ == 1,
+          "{}: padding='same' is not supported for strided convolutions (stride={})", op,
+          o.stride_);
   }
+}
+
+namespace {
+
+// resolve_padding after check_conv1d_options has passed.
+std::pair<std::int64_t, std::int64_t> checked_padding(const Conv1dFuncOptions& o,
+                                                      std::int64_t kernel_size) {
+  if (const auto* n = std::get_if<std::int64_t>(&o.padding_)) return {*n, *n};
   const std::int64_t total = o.dilation_ * (kernel_size - 1);
   switch (std::get<PaddingRule>(o.padding_)) {
     case PaddingRule::Valid:
       return {0, 0};
     case PaddingRule::Same:
-      check(o.stride_ == 1,
-            "conv1d: padding='same' is not supported for strided convolutions (stride={})",
-            o.stride_);
       // The odd element goes on the right, as PyTorch.
       return {total / 2, total - total / 2};
     case PaddingRule::Causal:
@@ -125,6 +138,16 @@ std::pair<std::int64_t, std::int64_t> resolve_padding(const Conv1dFuncOptions& o
       return {total, 0};
   }
   fail("conv1d: unknown padding rule {}", static_cast<int>(std::get<PaddingRule>(o.padding_)));
+}
+
+}  // namespace
+
+std::pair<std::int64_t, std::int64_t> resolve_padding(const Conv1dFuncOptions& o,
+                                                      std::int64_t kernel_size) {
+  check_conv1d_options(o);
+  check(kernel_size > 0, "conv1d: kernel_size must be positive, but got kernel_size={}",
+        kernel_size);
+  return checked_padding(o, kernel_size);
 }
 
 Tensor conv1d(const Tensor& input, const Tensor& weight, const Tensor& bias,
@@ -138,10 +161,7 @@ Tensor conv1d(const Tensor& input, const Tensor& weight, const Tensor& bias,
         "conv1d: expected weight to be 3-dimensional (out_channels, in_channels/groups, "
         "kernel_size), but got weight of size {}",
         weight.sizes());
-  check(o.stride_ > 0, "conv1d: non-positive stride is not supported (stride={})", o.stride_);
-  check(o.dilation_ > 0, "conv1d: non-positive dilation is not supported (dilation={})",
-        o.dilation_);
-  check(o.groups_ > 0, "conv1d: non-positive groups is not supported (groups={})", o.groups_);
+  check_conv1d_options(o);
 
   check(is_inexact(input.dtype()),
         "conv1d: expected a float32, float64, complex64 or complex128 input, but got input of "
@@ -175,7 +195,7 @@ Tensor conv1d(const Tensor& input, const Tensor& weight, const Tensor& bias,
         "got bias of size {} instead",
         weight.sizes(), c_out, bias.defined() ? bias.sizes() : Shape{});
 
-  auto [left, right] = resolve_padding(o, k);
+  auto [left, right] = checked_padding(o, k);
   const std::int64_t padded = length + left + right;
   const std::int64_t dilated_kernel = o.dilation_ * (k - 1) + 1;
   check(padded >= dilated_kernel,

@@ -42,8 +42,13 @@ struct Conv1dFuncOptions {
 Tensor conv1d(const Tensor& input, const Tensor& weight, const Tensor& bias = Tensor(),
               const Conv1dFuncOptions& options = {});
 
-// The left and right zero padding `options` means for kernel size k (errors for 'same' with
-// stride != 1 and for negative padding).
+// The checks of the options alone, made by F::conv1d on each call and by nn::Conv1d once at
+// construction (as torch.nn.Conv1d): stride, dilation and groups positive, padding
+// non-negative, 'same' only with stride 1. `op` names the caller in the message.
+void check_conv1d_options(const Conv1dFuncOptions& options, std::string_view op = "conv1d");
+
+// The left and right zero padding `options` means for kernel size k (checks the options
+// first, and that k is positive).
 std::pair<std::int64_t, std::int64_t> resolve_padding(const Conv1dFuncOptions& options,
                                                       std::int64_t kernel_size);
 

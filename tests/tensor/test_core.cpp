@@ -148,6 +148,42 @@ TEST_CASE("contiguous, clone and dtype conversion") {
   CHECK(base.to(kFloat32).is_same(base));
 }
 
+TEST_CASE("set_data: the handle keeps its identity and autograd fields, and takes the new data") {
+  Tensor p = ones({2, 3}).requires_grad_(true);
+  Tensor alias = p;  // what a module's user or an optimizer holds
+  p.mutable_grad_set(full({2, 3}, 2.0));
+  Tensor src = tensor({1.0, 2.0, 3.0, 4.0});  // float64, another shape
+  p.set_data(src);
+  CHECK(alias.dtype() == kFloat64);
+  CHECK(alias.sizes() == Shape{4});
+  CHECK(alias.to_vector<double>() == std::vector<double>{1, 2, 3, 4});
+  CHECK(alias.storage() == src.storage());  // no copy
+  CHECK(alias.requires_grad());
+  CHECK(alias.is_leaf());
+  CHECK(alias.grad().to_vector<float>() == std::vector<float>(6, 2.0f));
+
+  // the geometry comes along: a transposed view
+  Tensor base = arange(6).to(kFloat32).reshape({2, 3});
+  p.set_data(base.t());
+  CHECK(alias.sizes() == Shape{3, 2});
+  CHECK(alias.strides() == Strides{1, 3});
+  CHECK(alias.to_vector<float>() == std::vector<float>{0, 3, 1, 4, 2, 5});
+
+  CHECK_THROWS_WITH_AS(p.set_data(zeros({2}, kInt64)),
+                       doctest::Contains("requires grad must hold floating point or complex data"),
+                       Error);
+  CHECK_THROWS_WITH_AS(p.set_data(Tensor()), doctest::Contains("set_data"), Error);
+  Tensor counts = zeros({2}, kInt64);  // no grad wanted: any dtype
+  counts.set_data(ones({3}));
+  CHECK(counts.dtype() == kFloat32);
+
+  // a graph that saved the tensor before the swap refuses to read the new data
+  Tensor q = full({3}, 2.0, kFloat64).requires_grad_(true);
+  Tensor y = (q * q).sum();
+  q.set_data(full({3}, 5.0, kFloat64));
+  CHECK_THROWS_WITH_AS(y.backward(), doctest::Contains("modified by an inplace operation"), Error);
+}
+
 TEST_CASE("manual_seed makes every random draw reproducible") {
   manual_seed(42);
   Tensor a = randn({100});
