@@ -5,6 +5,7 @@
 // of the gradient. stack is unsqueeze + cat. split and chunk return narrow views of their input
 // (no copy), so their gradients come from narrow's own backward (tensor/views.cpp).
 #include <algorithm>
+#include <optional>
 #include <string>
 
 #include "tensor/ops/elementwise_core.hpp"
@@ -67,9 +68,16 @@ Tensor cat_impl(const std::vector<Tensor>& tensors, std::int64_t dim) {
             "size {} for tensor number {} in the list. (shapes {} and {})",
             d, ref_shape[k], t.size(k), i, ref_shape, t.sizes());
     }
-    total += t.size(d);
+    const std::optional<std::int64_t> sum = checked_add(total, t.size(d));
+    check(sum.has_value(),
+          "cat: the total size {} + {} along dimension {} (tensor number {}, shape {}) overflows "
+          "int64",
+          total, t.size(d), d, i, t.sizes());
+    total = *sum;
   }
   out_shape[d] = total;
+  check(checked_numel(out_shape).has_value(),
+        "cat: the result shape {} has more elements than int64 can hold", out_shape);
 
   Tensor out = empty(out_shape, TensorOptions(dtype).device(device));
   std::vector<std::int64_t> offsets(tensors.size(), 0);
