@@ -277,3 +277,16 @@ TEST_CASE("cat: a total size past int64 is an error, not a wrapped length") {
   Tensor y = ones({1}).expand({std::int64_t{1} << 59});
   check_error([&] { cat({y, y}); }, {"cannot allocate 4611686018427387904 bytes", "out of memory"});
 }
+
+TEST_CASE("split/chunk: huge split sizes and chunk counts don't overflow") {
+  Tensor x = arange(5);
+  std::vector<Tensor> one = split(x, kMax);
+  REQUIRE(one.size() == 1u);
+  CHECK(one[0].sizes() == Shape{5});
+  std::vector<Tensor> pieces = chunk(x, kMax);  // ceil(5 / INT64_MAX) = 1 per piece
+  REQUIRE(pieces.size() == 5u);
+  check_values(pieces[4], {4});
+  check_error([&] { split_with_sizes(x, {kMax, kMax, 7}); },
+              {"split_with_sizes expects split_sizes to sum exactly to 5"});
+  check_values(split(x, 2)[2], {4});
+}
