@@ -290,3 +290,24 @@ TEST_CASE("split/chunk: huge split sizes and chunk counts don't overflow") {
               {"split_with_sizes expects split_sizes to sum exactly to 5"});
   check_values(split(x, 2)[2], {4});
 }
+
+TEST_CASE("CUDA: a failed cudaMalloc is a reel::Error naming the bytes") {
+  if (!cuda::is_available()) {
+    MESSAGE("CUDA tests skipped: no GPU present (cuda::is_available() is false)");
+    return;
+  }
+  const TensorOptions on_gpu = TensorOptions(kFloat32).device(kCUDA);
+  // 2^60 float32 = 4 EiB: no device has that; 2^61 would overflow the byte count itself.
+  const std::int64_t n = std::int64_t{1} << 60;
+  check_error([&] { empty({n}, on_gpu); },
+              {"empty: cannot allocate 4611686018427387904 bytes for a tensor of shape "
+               "[1152921504606846976] (float32) on cuda:0",
+               "CUDA out of memory: tried to allocate 4611686018427387904 bytes"});
+  check_error([&] { empty({std::int64_t{1} << 61}, on_gpu); }, {"empty:", "needs more bytes"});
+  // Straight to the backend: a size past int64 is refused before rounding could wrap it.
+  const std::size_t huge = std::numeric_limits<std::size_t>::max() - 10;
+  check_error([&] { backends::cuda_backend().allocate(huge); },
+              {"CUDA out of memory: tried to allocate " + std::to_string(huge) + " bytes"});
+  // The device still works after the refusals.
+  CHECK(ones({3}, on_gpu).cpu().to_vector<float>() == std::vector<float>{1, 1, 1});
+}
