@@ -54,6 +54,16 @@ struct Conv1dParams {
   std::int64_t pad_right = 0;
   std::int64_t dilation = 1;
   std::int64_t groups = 1;
+
+  // The output length for an input of `length` positions and a kernel of `kernel_size` taps,
+  // PyTorch's  L_out = (L + pad_left + pad_right - dilation*(K-1) - 1) / stride + 1.
+  // The one place it is computed (the functional op, the backends' checks): every term is
+  // checked, so extreme parameters (dilation = INT64_MAX, padding = 2^62) give a reel::Error
+  // naming them, never a wrapped length. Also raises PyTorch's error when the dilated kernel is
+  // longer than the padded input, and for non-positive stride/dilation/kernel_size or negative
+  // padding. The index arithmetic of every kernel, t*stride + k*dilation - pad_left with
+  // t < L_out and k < K, then stays within [-pad_left, L + pad_right) and cannot overflow.
+  std::int64_t out_length(std::int64_t length, std::int64_t kernel_size) const;
 };
 
 // The interface. Every primitive has a public entry point here that runs the checks every

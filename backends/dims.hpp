@@ -5,12 +5,14 @@
 #include <array>
 #include <cstdint>
 #include <initializer_list>
+#include <optional>
 #include <span>
 #include <vector>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "backends/checked_math.hpp"
 #include "backends/error.hpp"
 
 namespace reel {
@@ -83,22 +85,58 @@ class Dims {
 using Shape = Dims;
 using Strides = Dims;
 
-// Product of the extents (1 for a 0-dim shape).
-inline std::int64_t numel_of(const Shape& shape) {
+}  // namespace reel
+
+template <>
+struct fmt::formatter<reel::Dims> : fmt::formatter<std::string_view> {
+  auto format(const reel::Dims& d, format_context& ctx) const {
+    return fmt::format_to(ctx.out(), "[{}]", fmt::join(d.begin(), d.end(), ", "));
+  }
+};
+
+namespace reel {
+
+// Product of the extents (1 for a 0-dim shape), or nullopt when it doesn't fit in int64. A
+// shape with a 0 extent has 0 elements however large the others are.
+inline std::optional<std::int64_t> checked_numel(const Shape& shape) {
+  if (std::find(shape.begin(), shape.end(), 0) != shape.end()) return 0;
   std::int64_t n = 1;
-  for (auto s : shape) n *= s;
+  for (auto s : shape) {
+    auto next = checked_mul(n, s);
+    if (!next) return std::nullopt;
+    n = *next;
+  }
   return n;
 }
 
-// Row-major (C order) strides, in elements.
-inline Strides contiguous_strides(const Shape& shape) {
+// Product of the extents (1 for a 0-dim shape). Every tensor's shape was checked when it was
+// made, so this only raises for a shape that was never a tensor's (the creation and view ops
+// check first, with the op's name in the message).
+inline std::int64_t numel_of(const Shape& shape) {
+  auto n = checked_numel(shape);
+  check(n.has_value(), "the shape {} has more elements than int64 can hold", shape);
+  return *n;
+}
+
+// Row-major (C order) strides, in elements, or nullopt when one doesn't fit in int64 (size-0
+// dims count as 1, as in PyTorch, so [0, 2^40, 2^40] has no representable strides).
+inline std::optional<Strides> checked_contiguous_strides(const Shape& shape) {
   Strides st = Dims::filled(shape.size(), 1);
   std::int64_t acc = 1;
   for (int i = shape.size() - 1; i >= 0; --i) {
     st[i] = acc;
-    acc *= std::max<std::int64_t>(shape[i], 1);
+    if (i == 0) break;  // the product past the first dim is never a stride
+    auto next = checked_mul(acc, std::max<std::int64_t>(shape[i], 1));
+    if (!next) return std::nullopt;
+    acc = *next;
   }
   return st;
+}
+
+inline Strides contiguous_strides(const Shape& shape) {
+  auto st = checked_contiguous_strides(shape);
+  check(st.has_value(), "the strides of a tensor of shape {} overflow int64", shape);
+  return *st;
 }
 
 // True when (shape, strides) describe a row-major layout without gaps. Size-1 dims may have any
@@ -124,10 +162,3 @@ inline int wrap_dim(std::int64_t dim, int ndim, const char* op) {
 }
 
 }  // namespace reel
-
-template <>
-struct fmt::formatter<reel::Dims> : fmt::formatter<std::string_view> {
-  auto format(const reel::Dims& d, format_context& ctx) const {
-    return fmt::format_to(ctx.out(), "[{}]", fmt::join(d.begin(), d.end(), ", "));
-  }
-};

@@ -1,7 +1,11 @@
 // Creation: empty/zeros/ones/full, ranges, eye, random draws, host data and from_blob.
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstring>
+#include <limits>
+#include <new>
+#include <optional>
 
 #include "tensor/tensor.hpp"
 
@@ -14,16 +18,44 @@ Tensor finish(Tensor t, const TensorOptions& o) {
   return t;
 }
 
-void check_shape(const Shape& shape, const char* op) {
+// Every size a new tensor implies must be representable: no negative extent, an element count,
+// a byte count and row-major strides that fit in int64. Checked before anything is allocated,
+// so an impossible shape is an error naming the op, never a wrapped size.
+void check_shape(const Shape& shape, DType dtype, const char* op) {
   for (auto s : shape) {
     check(s >= 0, "{}: Trying to create tensor with negative dimension {}: {}", op, s, shape);
   }
+  const std::optional<std::int64_t> numel = checked_numel(shape);
+  check(numel.has_value(), "{}: the shape {} has more elements than int64 can hold", op, shape);
+  check(checked_nbytes(*numel, element_size(dtype)).has_value(),
+        "{}: a tensor of shape {} ({} elements of {}, {} bytes each) needs more bytes than int64 "
+        "can hold",
+        op, shape, *numel, dtype, element_size(dtype));
+  check(checked_contiguous_strides(shape).has_value(),
+        "{}: the strides of a tensor of shape {} overflow int64", op, shape);
 }
 
-Tensor allocate(const Shape& shape, DType dtype, Device device) {
-  auto nbytes = static_cast<std::size_t>(numel_of(shape)) * element_size(dtype);
-  auto storage = std::make_shared<StorageImpl>(nbytes, device);
+// A new contiguous tensor of `shape` (already checked) on `device`. A refused allocation is a
+// reel::Error naming the op, the shape and the bytes, whatever the backend's allocator threw.
+Tensor allocate(const Shape& shape, DType dtype, Device device, const char* op) {
+  const std::size_t nbytes = static_cast<std::size_t>(numel_of(shape)) * element_size(dtype);
+  Storage storage;
+  try {
+    storage = std::make_shared<StorageImpl>(nbytes, device);
+  } catch (const std::bad_alloc&) {
+    fail("{}: cannot allocate {} bytes for a tensor of shape {} ({}) on {} (out of memory)", op,
+         nbytes, shape, dtype, device);
+  } catch (const Error& e) {
+    fail("{}: cannot allocate {} bytes for a tensor of shape {} ({}) on {}: {}", op, nbytes,
+         shape, dtype, device, e.what());
+  }
   return make_tensor(std::move(storage), shape, contiguous_strides(shape), 0, dtype);
+}
+
+// check_shape, then allocate.
+Tensor new_tensor(const Shape& shape, DType dtype, Device device, const char* op) {
+  check_shape(shape, dtype, op);
+  return allocate(shape, dtype, device, op);
 }
 
 // The global generator: a seed and a counter of consumed draws (see backends/philox.hpp).
@@ -32,8 +64,7 @@ std::atomic<std::uint64_t> g_offset{0};
 
 Tensor random_tensor(const Shape& shape, const TensorOptions& o, backends::RandomSpec spec,
                      const char* op) {
-  check_shape(shape, op);
-  Tensor t = allocate(shape, o.dtype_, o.device_);
+  Tensor t = new_tensor(shape, o.dtype_, o.device_, op);
   auto n = static_cast<std::uint64_t>(t.numel()) * (is_complex(o.dtype_) ? 2 : 1);
   spec.seed = g_seed.load();
   spec.offset = g_offset.fetch_add(n);
@@ -49,13 +80,11 @@ void manual_seed(std::uint64_t seed) {
 }
 
 Tensor empty(const Shape& shape, TensorOptions o) {
-  check_shape(shape, "empty");
-  return finish(allocate(shape, o.dtype_, o.device_), o);
+  return finish(new_tensor(shape, o.dtype_, o.device_, "empty"), o);
 }
 
 Tensor full(const Shape& shape, Scalar value, TensorOptions o) {
-  check_shape(shape, "full");
-  Tensor t = allocate(shape, o.dtype_, o.device_);
+  Tensor t = new_tensor(shape, o.dtype_, o.device_, "full");
   if (t.numel() > 0) backend_for(o.device_).fill(view_of(t), value);
   return finish(t, o);
 }
@@ -76,42 +105,79 @@ Tensor arange(Scalar start, Scalar end, Scalar step, std::optional<TensorOptions
   bool all_int = start.is_integral() && end.is_integral() && step.is_integral();
   TensorOptions o = options.value_or(TensorOptions(all_int ? kInt64 : kFloat32));
   double s = start.to_double(), e = end.to_double(), d = step.to_double();
+  check(std::isfinite(s) && std::isfinite(e), "arange: unsupported range: {} -> {}", s, e);
+  check(!std::isnan(d), "arange: step must be a number, got {}", d);
   check(d != 0, "arange: step must be nonzero");
+  if (all_int && o.dtype_ == kInt64) {
+    // Exact integer arithmetic: doubles can't tell INT64_MAX - 10 from INT64_MAX. The count
+    // and the values are computed in uint64 (wrapping is well defined there and each value
+    // start + i*step lies between start and end, so it converts back exactly).
+    const std::int64_t si = start.to_int(), ei = end.to_int(), di = step.to_int();
+    check((di > 0 && ei >= si) || (di < 0 && ei <= si),
+          "arange: upper bound and larger bound inconsistent with step sign (start={}, end={}, "
+          "step={})",
+          si, ei, di);
+    const auto u = [](std::int64_t v) { return static_cast<std::uint64_t>(v); };
+    const std::uint64_t span = di > 0 ? u(ei) - u(si) : u(si) - u(ei);
+    const std::uint64_t stride = di > 0 ? u(di) : std::uint64_t{0} - u(di);
+    const std::uint64_t count = span / stride + (span % stride != 0 ? 1 : 0);
+    check(count <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()),
+          "arange: invalid size, possible overflow? ({} elements from start={}, end={}, step={})",
+          count, si, ei, di);
+    const auto n = static_cast<std::int64_t>(count);
+    Tensor host = new_tensor(Shape{n}, kInt64, Device(kCPU), "arange");
+    auto* p = host.data_ptr<std::int64_t>();
+    for (std::int64_t i = 0; i < n; ++i) p[i] = static_cast<std::int64_t>(u(si) + u(i) * u(di));
+    return finish(host.to(o.device_), o);
+  }
   check((d > 0 && e >= s) || (d < 0 && e <= s),
         "arange: upper bound and larger bound inconsistent with step sign (start={}, end={}, step={})",
         s, e, d);
-  auto n = static_cast<std::int64_t>(std::ceil((e - s) / d));
+  // PyTorch's count, checked before the conversion (a double past int64's range would be
+  // undefined behaviour to convert, and (e - s) itself can overflow to inf).
+  const double size_d = std::ceil((e - s) / d);
+  check(std::isfinite(size_d) && size_d >= 0 && size_d < 0x1p63,
+        "arange: invalid size, possible overflow? ({} elements from start={}, end={}, step={})",
+        size_d, s, e, d);
+  const auto n = static_cast<std::int64_t>(size_d);
+  check_shape(Shape{n}, o.dtype_, "arange");
   // Computed on the host in double, as start + i * step, then converted.
-  std::vector<double> values(static_cast<std::size_t>(n));
-  for (std::int64_t i = 0; i < n; ++i) values[static_cast<std::size_t>(i)] = s + static_cast<double>(i) * d;
-  if (all_int && o.dtype_ == kInt64) {
-    std::vector<std::int64_t> iv(values.size());
-    for (std::size_t i = 0; i < iv.size(); ++i) iv[i] = start.to_int() + static_cast<std::int64_t>(i) * step.to_int();
-    return tensor(iv, Shape{n}, o);
-  }
-  return tensor(values, Shape{n}, o);
+  Tensor host = new_tensor(Shape{n}, kFloat64, Device(kCPU), "arange");
+  auto* p = host.data_ptr<double>();
+  for (std::int64_t i = 0; i < n; ++i) p[i] = s + static_cast<double>(i) * d;
+  return finish(host.to(o.dtype_).to(o.device_), o);
 }
 
 Tensor linspace(double start, double end, std::int64_t steps, TensorOptions o) {
   check(steps >= 0, "linspace: number of steps must be non-negative (got {})", steps);
-  std::vector<double> values(static_cast<std::size_t>(steps));
+  check_shape(Shape{steps}, o.dtype_, "linspace");
+  Tensor host = new_tensor(Shape{steps}, kFloat64, Device(kCPU), "linspace");
+  auto* values = host.data_ptr<double>();
   double step = steps > 1 ? (end - start) / static_cast<double>(steps - 1) : 0.0;
   // PyTorch fills the first half from start and the second half from end, so both ends are exact.
   std::int64_t half = steps / 2;
   for (std::int64_t i = 0; i < steps; ++i) {
-    values[static_cast<std::size_t>(i)] =
-        i < half ? start + step * static_cast<double>(i)
-                 : end - step * static_cast<double>(steps - 1 - i);
+    values[i] = i < half ? start + step * static_cast<double>(i)
+                         : end - step * static_cast<double>(steps - 1 - i);
   }
-  return tensor(values, Shape{steps}, o);
+  return finish(host.to(o.dtype_).to(o.device_), o);
 }
 
 Tensor eye(std::int64_t n, std::optional<std::int64_t> m_, TensorOptions o) {
   std::int64_t m = m_.value_or(n);
   check(n >= 0 && m >= 0, "eye: n and m must be non-negative, got n={}, m={}", n, m);
-  std::vector<double> values(static_cast<std::size_t>(n * m), 0.0);
-  for (std::int64_t i = 0; i < std::min(n, m); ++i) values[static_cast<std::size_t>(i * m + i)] = 1.0;
-  return tensor(values, Shape{n, m}, o);
+  Tensor t = new_tensor(Shape{n, m}, o.dtype_, o.device_, "eye");
+  if (t.numel() > 0) {
+    backends::Backend& backend = backend_for(o.device_);
+    backend.fill(view_of(t), 0);
+    // The diagonal is every (m+1)-th element of the row-major buffer (m + 1 fits: n*m does).
+    const std::int64_t k = std::min(n, m);
+    backends::View diagonal = view_of(t);
+    diagonal.shape = Shape{k};
+    diagonal.strides = Strides{m + 1};
+    backend.fill(diagonal, 1);
+  }
+  return finish(t, o);
 }
 
 Tensor rand(const Shape& shape, TensorOptions o) {
@@ -127,6 +193,13 @@ Tensor randn(const Shape& shape, TensorOptions o) {
 Tensor randint(std::int64_t low, std::int64_t high, const Shape& shape, TensorOptions o) {
   check(low < high, "randint: random_ expects 'from' to be less than 'to', but got from={} >= to={}",
         low, high);
+  // The generator's parameters are doubles (backends/philox.hpp): bounds past 2^53 would be
+  // rounded, and 2^63 would not convert back to int64 at all.
+  constexpr std::int64_t kExact = std::int64_t{1} << 53;
+  check(low >= -kExact && high <= kExact,
+        "randint: low and high must lie in [-2^53, 2^53] (exactly representable as double), but "
+        "got low={} and high={}",
+        low, high);
   check(is_integral(o.dtype_, /*include_bool=*/false) || is_floating(o.dtype_),
         "randint: expected an integer or floating dtype, got {}", o.dtype_);
   return random_tensor(shape, o,
@@ -140,14 +213,15 @@ Tensor randn_like(const Tensor& t) { return randn(t.sizes(), t.options()); }
 
 template <typename T>
 Tensor tensor(const std::vector<T>& values, const Shape& shape, TensorOptions o) {
-  check(numel_of(shape) == static_cast<std::int64_t>(values.size()),
-        "tensor: {} values cannot fill shape {} ({} elements)", values.size(), shape,
-        numel_of(shape));
   using Stored = std::conditional_t<std::is_integral_v<T> && !std::is_same_v<T, bool>,
                                     std::int64_t, T>;
   constexpr DType src_dtype = dtype_v<Stored>;
+  check_shape(shape, src_dtype, "tensor");
+  check(numel_of(shape) == static_cast<std::int64_t>(values.size()),
+        "tensor: {} values cannot fill shape {} ({} elements)", values.size(), shape,
+        numel_of(shape));
   // Stage on the host in T's own dtype, then convert (and move) with the backends' copy.
-  Tensor host = allocate(shape, src_dtype, Device(kCPU));
+  Tensor host = new_tensor(shape, src_dtype, Device(kCPU), "tensor");
   auto* dst = static_cast<Stored*>(host.raw_data());
   for (std::size_t i = 0; i < values.size(); ++i) dst[i] = static_cast<Stored>(values[i]);
   Tensor out = o.dtype_ == src_dtype ? host : detail::copy_as(host, o.dtype_);
@@ -173,16 +247,26 @@ Tensor from_blob(void* data, const Shape& shape, TensorOptions o,
 
 Tensor from_blob(void* data, const Shape& shape, const Strides& strides, TensorOptions o,
                  std::function<void(void*)> deleter) {
-  check_shape(shape, "from_blob");
+  check_shape(shape, o.dtype_, "from_blob");
   check(strides.size() == shape.size(), "from_blob: strides {} don't match shape {}", strides,
         shape);
-  std::int64_t extent = 1;
+  // The elements the view reaches: 1 + sum (shape[i] - 1) * strides[i], checked (a stride of
+  // 2^62 over 4 elements describes no real buffer), and so is its byte size.
+  std::optional<std::int64_t> extent = 1;
   for (int i = 0; i < shape.size(); ++i) {
     check(strides[i] >= 0, "from_blob: negative stride {} in {}", strides[i], strides);
-    if (shape[i] > 0) extent += (shape[i] - 1) * strides[i];
+    if (shape[i] > 0 && extent) {
+      std::optional<std::int64_t> reach = checked_mul(shape[i] - 1, strides[i]);
+      extent = reach ? checked_add(*extent, *reach) : std::nullopt;
+    }
   }
-  auto nbytes = static_cast<std::size_t>(extent) * element_size(o.dtype_);
-  auto storage = std::make_shared<StorageImpl>(data, nbytes, o.device_, std::move(deleter));
+  if (numel_of(shape) == 0) extent = 0;
+  const std::optional<std::size_t> nbytes =
+      extent ? checked_nbytes(*extent, element_size(o.dtype_)) : std::nullopt;
+  check(nbytes.has_value(),
+        "from_blob: a tensor of shape {} with strides {} spans more bytes than int64 can hold",
+        shape, strides);
+  auto storage = std::make_shared<StorageImpl>(data, *nbytes, o.device_, std::move(deleter));
   return finish(make_tensor(std::move(storage), shape, strides, 0, o.dtype_), o);
 }
 

@@ -3,12 +3,13 @@
 // a push or a pop.
 #include "backends/cpu/caching_allocator.hpp"
 
+#include "backends/host_memory.hpp"
+
 #include <array>
 #include <bit>
 #include <cstdint>
 #include <cstdlib>
 #include <mutex>
-#include <new>
 
 namespace reel::backends::cpu {
 
@@ -51,6 +52,8 @@ class Cache {
   ~Cache() { release_all(); }
 
   void* allocate(std::size_t nbytes) {
+    // Checked first: above the limit, rounding up to a size class could wrap around size_t.
+    if (nbytes > max_host_allocation()) fail_host_allocation(nbytes);
     SizeClass c = size_class(nbytes);
     if (c.index < kClasses) {
       std::lock_guard lock(mutex_);
@@ -61,12 +64,12 @@ class Cache {
         return block;
       }
     }
-    void* p = std::aligned_alloc(kAlignment, c.bytes);
+    void* p = try_host_allocate(c.bytes);
     if (p == nullptr) {
       // The OS refused: give back what the cache holds and try once more.
       release_all();
-      p = std::aligned_alloc(kAlignment, c.bytes);
-      if (p == nullptr) throw std::bad_alloc();
+      p = try_host_allocate(c.bytes);
+      if (p == nullptr) fail_host_allocation(nbytes);
     }
     std::lock_guard lock(mutex_);
     ++os_allocations_;
@@ -82,7 +85,7 @@ class Cache {
     in_use_bytes_ -= c.bytes;
     if (c.index >= kClasses) {
       os_bytes_ -= c.bytes;
-      std::free(ptr);
+      host_free(ptr);
       return;
     }
     auto* block = static_cast<FreeBlock*>(ptr);
@@ -97,7 +100,7 @@ class Cache {
       std::size_t bytes = class_bytes(i);
       while (FreeBlock* block = heads_[i]) {
         heads_[i] = block->next;
-        std::free(block);
+        host_free(block);
         os_bytes_ -= bytes;
         cached_bytes_ -= bytes;
       }

@@ -19,7 +19,8 @@ struct AllocatorStats {
 };
 
 // A 64-byte aligned block of at least nbytes (a unique non-null pointer even for 0 bytes).
-// Throws std::bad_alloc when the OS refuses even after the cache was emptied.
+// Raises reel::Error naming the bytes when nbytes is above max_host_allocation() (host_memory.hpp)
+// or the OS refuses even after the cache was emptied.
 void* cached_allocate(std::size_t nbytes);
 // Returns a block from cached_allocate; nbytes must be the size it was requested with.
 void cached_deallocate(void* ptr, std::size_t nbytes);

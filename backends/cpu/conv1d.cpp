@@ -16,6 +16,7 @@
 #include "backends/cpu/cpu_backend.hpp"
 #include "backends/cpu/simd_kernels.hpp"
 #include "backends/cpu/thread_pool.hpp"
+#include "backends/host_memory.hpp"
 #include "backends/reference/reference_backend.hpp"
 
 namespace reel::backends {
@@ -81,10 +82,13 @@ bool describe(const View& x, const View& y, const View* w, const Conv1dParams& p
       return false;
     }
     c.kernel = w->shape[2];
-    const std::int64_t padded = c.length + p.pad_left + p.pad_right;
-    const std::int64_t span = p.dilation * (c.kernel - 1) + 1;
-    if (span > padded || c.out_length != (padded - span) / p.stride + 1) return false;
+    // Raises the shared error (the reference would raise the same) on an impossible geometry.
+    if (c.out_length != p.out_length(c.length, c.kernel)) return false;
   }
+  // A stride longer than the row (out_length is then ~ padding / stride): the fast paths' phase
+  // buffers are `stride` long per row, and their index arithmetic (offset % stride + stride)
+  // assumes a stride of a row's order, so such rare calls go to the reference loops.
+  if (p.stride > c.length) return false;
   return true;
 }
 
@@ -119,7 +123,7 @@ void* conv1d_scratch(int slot, std::size_t bytes) {
     std::free(s.data[slot]);
     s.data[slot] = std::aligned_alloc(64, bytes);
     s.bytes[slot] = s.data[slot] ? bytes : 0;
-    if (s.data[slot] == nullptr) throw std::bad_alloc();
+    if (s.data[slot] == nullptr) fail_host_allocation(bytes);
   }
   return s.data[slot];
 }

@@ -2,7 +2,9 @@
 #include "backends/cuda/allocator.hpp"
 
 #include <bit>
+#include <cstdint>
 #include <cstdio>
+#include <limits>
 
 #include <cuda_runtime_api.h>
 
@@ -21,6 +23,11 @@ std::size_t CachingAllocator::round_size(std::size_t nbytes) {
 }
 
 void* CachingAllocator::allocate(std::size_t nbytes) {
+  // No device holds more than int64's range; above it, round_size could wrap around size_t
+  // and hand back a small block for a huge request.
+  if (nbytes > static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max())) {
+    fail("CUDA out of memory: tried to allocate {} bytes (more than any device holds)", nbytes);
+  }
   const std::size_t size = round_size(nbytes);
   std::lock_guard lock(mutex_);
 

@@ -1,26 +1,24 @@
-// Reference backend, memory: host memory from the global allocator, 64-byte aligned so that a
-// buffer starts on a cache line (and on an AVX-512 vector), and host copies that are memcpy.
+// Reference backend, memory: host memory from backends/host_memory (64-byte aligned, so that a
+// buffer starts on a cache line and on an AVX-512 vector), and host copies that are memcpy.
 #include <cstring>
-#include <new>
 
+#include "backends/host_memory.hpp"
 #include "backends/reference/reference_backend.hpp"
 
 namespace reel::backends {
 
-namespace {
-constexpr std::align_val_t kAlignment{64};
-}
-
 bool ReferenceBackend::supports(OpId op, DType t) const { return op_accepts(op, t); }
 
 void* ReferenceBackend::allocate(std::size_t nbytes) {
-  // operator new(0) still returns a unique pointer, so an empty tensor has a valid buffer.
-  return ::operator new(nbytes, kAlignment);
+  // A 0-byte request still gets a unique pointer, so an empty tensor has a valid buffer. A
+  // refused request is a reel::Error naming the bytes (not std::bad_alloc, and never an abort
+  // under a sanitizer: the allocation is malloc-family, which returns null when refused).
+  void* p = try_host_allocate(nbytes);
+  if (p == nullptr) fail_host_allocation(nbytes);
+  return p;
 }
 
-void ReferenceBackend::deallocate(void* ptr, std::size_t /*nbytes*/) {
-  if (ptr != nullptr) ::operator delete(ptr, kAlignment);
-}
+void ReferenceBackend::deallocate(void* ptr, std::size_t /*nbytes*/) { host_free(ptr); }
 
 // memcpy with a null pointer is undefined even for 0 bytes, hence the guards.
 void ReferenceBackend::copy_from_host(void* dst, const void* host_src, std::size_t nbytes) {

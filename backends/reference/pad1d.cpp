@@ -24,6 +24,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "backends/checked_math.hpp"
 #include "backends/reference/reference_backend.hpp"
 
 namespace reel::backends {
@@ -60,10 +61,13 @@ void check_pad(const char* op, const View& x, const View& y, PadMode mode, std::
   check(left >= 0 && right >= 0, "{}: negative padding is not supported, got ({}, {})", op, left,
         right);
   const std::int64_t length = x.shape[2];
-  check(y.shape[0] == x.shape[0] && y.shape[1] == x.shape[1] &&
-            y.shape[2] == length + left + right,
+  std::optional<std::int64_t> padded = checked_add(length, left);
+  if (padded) padded = checked_add(*padded, right);
+  check(padded.has_value(), "{}: the padded length {} + {} + {} overflows int64", op, length,
+        left, right);
+  check(y.shape[0] == x.shape[0] && y.shape[1] == x.shape[1] && y.shape[2] == *padded,
         "{}: expected the padded shape [{}, {}, {}] for input {} padded by ({}, {}), got {}", op,
-        x.shape[0], x.shape[1], length + left + right, x.shape, left, right, y.shape);
+        x.shape[0], x.shape[1], *padded, x.shape, left, right, y.shape);
   switch (mode) {
     case PadMode::Zeros: break;
     case PadMode::Reflect:

@@ -10,6 +10,8 @@
 #include "nn/functional/conv1d.hpp"
 
 #include <array>
+#include <optional>
+#include <variant>
 
 #include "autograd/record.hpp"
 #include "nn/functional/pad.hpp"
@@ -126,7 +128,14 @@ namespace {
 std::pair<std::int64_t, std::int64_t> checked_padding(const Conv1dFuncOptions& o,
                                                       std::int64_t kernel_size) {
   if (const auto* n = std::get_if<std::int64_t>(&o.padding_)) return {*n, *n};
-  const std::int64_t total = o.dilation_ * (kernel_size - 1);
+  // The padding 'same' and 'causal' need: the dilated kernel's reach, dilation * (k - 1).
+  const std::optional<std::int64_t> reach = checked_mul(o.dilation_, kernel_size - 1);
+  const bool rule = std::get<PaddingRule>(o.padding_) != PaddingRule::Valid;
+  check(!rule || reach.has_value(),
+        "conv1d: the padding for dilation={} and kernel_size={} (dilation * (kernel_size - 1)) "
+        "overflows int64",
+        o.dilation_, kernel_size);
+  const std::int64_t total = reach.value_or(0);
   switch (std::get<PaddingRule>(o.padding_)) {
     case PaddingRule::Valid:
       return {0, 0};
@@ -196,16 +205,10 @@ Tensor conv1d(const Tensor& input, const Tensor& weight, const Tensor& bias,
         weight.sizes(), c_out, bias.defined() ? bias.sizes() : Shape{});
 
   auto [left, right] = checked_padding(o, k);
-  const std::int64_t padded = length + left + right;
-  const std::int64_t dilated_kernel = o.dilation_ * (k - 1) + 1;
-  check(padded >= dilated_kernel,
-        "conv1d: Calculated padded input size per channel: ({}). Kernel size: ({}). Kernel size "
-        "can't be greater than actual input size",
-        padded, dilated_kernel);
-  const std::int64_t l_out = (padded - dilated_kernel) / o.stride_ + 1;
+  backends::Conv1dParams params{o.stride_, left, right, o.dilation_, groups};
+  const std::int64_t l_out = params.out_length(length, k);  // checked: raises on overflow
 
   Tensor x = batched ? input : input.unsqueeze(0);
-  backends::Conv1dParams params{o.stride_, left, right, o.dilation_, groups};
   if (o.padding_mode_ != kZeros && (left > 0 || right > 0)) {
     // nn.Conv1d's padding_mode: pad once in that mode, then convolve without padding.
     x = pad1d(x, left, right, o.padding_mode_);

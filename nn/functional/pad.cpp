@@ -5,6 +5,8 @@
 #include "nn/functional/pad.hpp"
 
 #include <algorithm>
+#include <limits>
+#include <optional>
 
 #include "autograd/record.hpp"
 #include "tensor/ops.hpp"
@@ -23,11 +25,21 @@ const char* backward_name(PaddingMode mode) {
   return "Pad1dBackward";
 }
 
+// length + left + right, checked: pads are user input and may be anything up to INT64_MAX.
+std::int64_t padded_length(std::int64_t length, std::int64_t left, std::int64_t right) {
+  std::optional<std::int64_t> padded = checked_add(length, left);
+  if (padded) padded = checked_add(*padded, right);
+  check(padded.has_value(),
+        "pad1d: the padded length {} + {} + {} (length + left + right) overflows int64", length,
+        left, right);
+  return *padded;
+}
+
 // Pads a 3-D x by left, right >= 0 (already validated).
 Tensor pad1d_op(const Tensor& x, std::int64_t left, std::int64_t right, PaddingMode mode,
                 double value) {
   Shape out_shape = x.sizes();
-  out_shape[2] += left + right;
+  out_shape[2] = padded_length(x.size(2), left, right);
   Tensor out;
   if (mode == PaddingMode::Zeros && (value != 0.0 || !is_inexact(x.dtype()))) {
     // A constant other than 0 (or a dtype the kernels don't take): fill, then copy the interior.
@@ -79,10 +91,16 @@ Tensor pad1d(const Tensor& input, std::int64_t left, std::int64_t right, Padding
   Tensor x = batched ? input : input.unsqueeze(0);
   if (mode == PaddingMode::Zeros) {
     // A negative pad crops, as F.pad(mode='constant') does: narrow first, then pad the rest.
+    // (-INT64_MIN doesn't exist; no tensor is that long anyway.)
+    check(left > std::numeric_limits<std::int64_t>::min() &&
+              right > std::numeric_limits<std::int64_t>::min(),
+          "pad1d: negative padding ({}, {}) would remove more than the {} elements of the last "
+          "dimension of input of size {}",
+          left, right, length, input.sizes());
     std::int64_t crop_left = std::max<std::int64_t>(0, -left);
     std::int64_t crop_right = std::max<std::int64_t>(0, -right);
     if (crop_left > 0 || crop_right > 0) {
-      check(crop_left + crop_right <= length,
+      check(crop_left <= length && crop_right <= length - crop_left,
             "pad1d: negative padding ({}, {}) would remove more than the {} elements of the last "
             "dimension of input of size {}",
             left, right, length, input.sizes());

@@ -5,6 +5,7 @@
 // of the gradient. stack is unsqueeze + cat. split and chunk return narrow views of their input
 // (no copy), so their gradients come from narrow's own backward (tensor/ops/views.cpp).
 #include <algorithm>
+#include <optional>
 #include <string>
 
 #include "tensor/ops/elementwise_core.hpp"
@@ -67,9 +68,16 @@ Tensor cat_impl(const std::vector<Tensor>& tensors, std::int64_t dim) {
             "size {} for tensor number {} in the list. (shapes {} and {})",
             d, ref_shape[k], t.size(k), i, ref_shape, t.sizes());
     }
-    total += t.size(d);
+    const std::optional<std::int64_t> sum = checked_add(total, t.size(d));
+    check(sum.has_value(),
+          "cat: the total size {} + {} along dimension {} (tensor number {}, shape {}) overflows "
+          "int64",
+          total, t.size(d), d, i, t.sizes());
+    total = *sum;
   }
   out_shape[d] = total;
+  check(checked_numel(out_shape).has_value(),
+        "cat: the result shape {} has more elements than int64 can hold", out_shape);
 
   Tensor out = empty(out_shape, TensorOptions(dtype).device(device));
   std::vector<std::int64_t> offsets(tensors.size(), 0);
@@ -159,7 +167,8 @@ std::vector<Tensor> split(const Tensor& x, std::int64_t split_size, std::int64_t
   check(split_size != 0 || n == 0,
         "split_size can only be 0 if dimension size is 0, but got dimension size of {}", n);
   // torch.split: ceil(n / split_size) pieces, the last one smaller; one empty piece when n == 0.
-  std::int64_t pieces = split_size == 0 ? 1 : std::max<std::int64_t>((n + split_size - 1) / split_size, 1);
+  // (Written as (n - 1) / split_size + 1 so that a huge split_size can't overflow.)
+  std::int64_t pieces = split_size == 0 || n == 0 ? 1 : (n - 1) / split_size + 1;
   std::vector<Tensor> out;
   out.reserve(static_cast<std::size_t>(pieces));
   for (std::int64_t i = 0; i < pieces; ++i) {
@@ -175,15 +184,18 @@ std::vector<Tensor> split_with_sizes(const Tensor& x, const std::vector<std::int
   int d = wrap_dim(dim, x.dim(), "split_with_sizes");
   std::int64_t n = x.size(d), sum = 0;
   bool negative = false;
+  bool overflow = false;
   for (auto s : sizes) {
     negative = negative || s < 0;
-    sum += s;
+    const std::optional<std::int64_t> next = checked_add(sum, s);
+    overflow = overflow || !next;
+    sum = next.value_or(sum);
   }
   check(!negative,
         "split_with_sizes expects split_sizes have only non-negative entries, but got "
         "split_sizes=[{}]",
         fmt::join(sizes, ", "));
-  check(sum == n,
+  check(!overflow && sum == n,
         "split_with_sizes expects split_sizes to sum exactly to {} (input tensor's size at "
         "dimension {}), but got split_sizes=[{}]",
         n, d, fmt::join(sizes, ", "));
@@ -205,7 +217,7 @@ std::vector<Tensor> chunk(const Tensor& x, std::int64_t chunks, std::int64_t dim
   // torch.chunk: pieces of ceil(n / chunks), so fewer than `chunks` may come back (6 in 4 ->
   // 2, 2, 2). An empty dim gives `chunks` empty pieces, which split alone cannot express.
   if (n == 0) return split_with_sizes(x, std::vector<std::int64_t>(static_cast<std::size_t>(chunks), 0), d);
-  return split(x, (n + chunks - 1) / chunks, d);
+  return split(x, (n - 1) / chunks + 1, d);  // ceil(n / chunks), without overflow for huge chunks
 }
 
 }  // namespace reel

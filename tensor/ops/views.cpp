@@ -2,6 +2,7 @@
 // that maps the view's gradient back onto the base's shape.
 #include <algorithm>
 #include <numeric>
+#include <optional>
 
 #include "autograd/record.hpp"
 #include "tensor/ops.hpp"
@@ -46,22 +47,27 @@ Tensor embed_grad(const Tensor& grad, const Shape& shape, Region region) {
 Shape infer_shape(const Shape& requested, std::int64_t numel, const char* op) {
   Shape out = requested;
   int infer = -1;
-  std::int64_t known = 1;
+  Shape known_dims;  // every dim but the inferred one
   for (int i = 0; i < out.size(); ++i) {
     if (out[i] == -1) {
       check(infer < 0, "{}: only one dimension can be inferred", op);
       infer = i;
     } else {
       check(out[i] >= 0, "{}: invalid shape dimension {}", op, out[i]);
-      known *= out[i];
+      known_dims.push_back(out[i]);
     }
   }
+  // A product past int64 can't equal any tensor's numel: such a shape is invalid for it.
+  const std::optional<std::int64_t> known = checked_numel(known_dims);
+  check(known.has_value(),
+        "{}: shape '{}' is invalid for input of size {} (its element count overflows int64)", op,
+        requested, numel);
   if (infer >= 0) {
-    check(known != 0 && numel % known == 0, "{}: shape '{}' is invalid for input of size {}", op,
-          requested, numel);
-    out[infer] = numel / known;
+    check(*known != 0 && numel % *known == 0, "{}: shape '{}' is invalid for input of size {}",
+          op, requested, numel);
+    out[infer] = numel / *known;
   } else {
-    check(known == numel, "{}: shape '{}' is invalid for input of size {}", op, requested, numel);
+    check(*known == numel, "{}: shape '{}' is invalid for input of size {}", op, requested, numel);
   }
   return out;
 }
@@ -123,9 +129,13 @@ Tensor Tensor::flatten(std::int64_t start_dim, std::int64_t end_dim) const {
   check(s <= e, "flatten: start_dim ({}) cannot come after end_dim ({})", start_dim, end_dim);
   Shape shape;
   for (int i = 0; i < s; ++i) shape.push_back(size(i));
-  std::int64_t n = 1;
-  for (int i = s; i <= e; ++i) n *= size(i);
-  shape.push_back(n);
+  // The flattened extent (a product that can exceed int64 when another dim is 0).
+  Shape merged;
+  for (int i = s; i <= e; ++i) merged.push_back(size(i));
+  std::optional<std::int64_t> n = checked_numel(merged);
+  check(n.has_value(), "flatten: dims {}..{} of shape {} have more elements than int64 can hold",
+        s, e, sizes());
+  shape.push_back(*n);
   for (int i = e + 1; i < dim(); ++i) shape.push_back(size(i));
   return reshape(shape);
 }
@@ -175,7 +185,7 @@ Tensor Tensor::narrow(std::int64_t dim_, std::int64_t start, std::int64_t length
   check(start >= -n && start <= n, "narrow: start ({}) out of range for dimension {} of size {}",
         start, d, n);
   if (start < 0) start += n;
-  check(length >= 0 && start + length <= n,
+  check(length >= 0 && length <= n - start,
         "narrow: start ({}) + length ({}) exceeds dimension size ({}).", start, length, n);
   return slice(d, start, start + length, 1);
 }
@@ -189,11 +199,14 @@ Tensor Tensor::slice(std::int64_t dim_, std::optional<std::int64_t> start_,
   // Python slicing: negative counts from the end; out of range clamps.
   auto norm = [n](std::int64_t v) { return std::clamp<std::int64_t>(v < 0 ? v + n : v, 0, n); };
   std::int64_t start = norm(start_.value_or(0)), end = norm(end_.value_or(n));
-  std::int64_t len = end > start ? (end - start + step - 1) / step : 0;
+  // ceil((end - start) / step), written so that a huge step can't overflow.
+  std::int64_t len = end > start ? (end - start - 1) / step + 1 : 0;
   Shape shape = sizes();
   Strides st = strides();
   shape[d] = len;
-  st[d] = stride(d) * step;
+  // With two or more elements stride*step is a distance inside the tensor, so it fits; with one
+  // or none the stride is never used, and the original stands in when the product overflows.
+  st[d] = checked_mul(stride(d), step).value_or(stride(d));
   Tensor v = make_view(*this, shape, st, storage_offset() + start * stride(d));
   Shape in_shape = sizes();
   record_view("SliceBackward", *this, v, [=](const Tensor& g) {
@@ -254,7 +267,9 @@ Tensor Tensor::unsqueeze(std::int64_t dim_) const {
   int d = wrap_dim(dim_, dim() + 1, "unsqueeze");
   Shape shape = sizes();
   Strides st = strides();
-  std::int64_t s = d < dim() ? stride(d) * size(d) : 1;
+  // PyTorch's stride for the new size-1 dim; any stride is valid for a size-1 dim, so when the
+  // product overflows (another dim is 0) the stride of the dim it precedes stands in.
+  std::int64_t s = d < dim() ? checked_mul(stride(d), size(d)).value_or(stride(d)) : 1;
   shape.insert(d, 1);
   st.insert(d, s);
   Tensor v = make_view(*this, shape, st, storage_offset());
@@ -268,6 +283,10 @@ Tensor Tensor::expand(const Shape& requested) const {
         "dimensions in the tensor ({})",
         requested.size(), dim());
   int lead = requested.size() - dim();
+  for (auto r : requested) {
+    check(r >= -1, "expand: the expanded size of the tensor ({}) isn't allowed (target sizes {})", r,
+          requested);
+  }
   Shape shape = requested;
   Strides st = Dims::filled(requested.size(), 0);
   for (int i = requested.size() - 1; i >= 0; --i) {
@@ -287,6 +306,11 @@ Tensor Tensor::expand(const Shape& requested) const {
           shape[i], have, i, requested, sizes());
     st[i] = have == shape[i] ? stride(src) : 0;
   }
+  // expand allocates nothing, so no allocator would notice an impossible shape: check it here.
+  check(checked_numel(shape).has_value(),
+        "expand: the shape {} has more elements than int64 can hold (target sizes {}, tensor "
+        "sizes {})",
+        shape, requested, sizes());
   if (shape == sizes()) return *this;
   Tensor v = make_view(*this, shape, st, storage_offset());
   Shape in_shape = sizes();
