@@ -46,8 +46,8 @@ void Backend::not_implemented(OpId op, DType t) const {
 bool Backend::supports(OpId, DType) const { return false; }
 
 void Backend::require(OpId op, DType t) const {
-  check_supported(op, t);
-  if (!supports(op, t)) not_implemented(op, t);
+  if (!op_accepts(op, t)) [[unlikely]] check_supported(op, t);  // raises the table's error
+  if (!supports(op, t)) [[unlikely]] not_implemented(op, t);
 }
 
 // --- the entry points: shared checks, then the backend's kernel ---------------------------------

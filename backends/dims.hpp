@@ -112,10 +112,20 @@ inline std::optional<std::int64_t> checked_numel(const Shape& shape) {
 // Product of the extents (1 for a 0-dim shape). Every tensor's shape was checked when it was
 // made, so this only raises for a shape that was never a tensor's (the creation and view ops
 // check first, with the op's name in the message).
-inline std::int64_t numel_of(const Shape& shape) {
-  auto n = checked_numel(shape);
-  check(n.has_value(), "the shape {} has more elements than int64 can hold", shape);
-  return *n;
+// (Called on every op's hot path: one multiply per dim and a flag; the error is out of line.)
+[[noreturn, gnu::cold, gnu::noinline]] inline void fail_numel_overflow(const Shape& shape) {
+  fail("the shape {} has more elements than int64 can hold", shape);
+}
+[[gnu::always_inline]] inline std::int64_t numel_of(const Shape& shape) {
+  std::int64_t n = 1;
+  bool overflow = false, zero = false;
+  for (auto s : shape) {
+    zero |= s == 0;
+    overflow |= __builtin_mul_overflow(n, s, &n);
+  }
+  if (zero) return 0;
+  if (overflow) [[unlikely]] fail_numel_overflow(shape);
+  return n;
 }
 
 // Row-major (C order) strides, in elements, or nullopt when one doesn't fit in int64 (size-0
@@ -141,8 +151,9 @@ inline Strides contiguous_strides(const Shape& shape) {
 
 // True when (shape, strides) describe a row-major layout without gaps. Size-1 dims may have any
 // stride, as in PyTorch.
-inline bool is_contiguous_layout(const Shape& shape, const Strides& strides) {
-  if (numel_of(shape) == 0) return true;  // PyTorch: every empty tensor is contiguous
+[[gnu::always_inline]] inline bool is_contiguous_layout(const Shape& shape, const Strides& strides) {
+  // PyTorch: every empty tensor is contiguous.
+  if (std::find(shape.begin(), shape.end(), 0) != shape.end()) return true;
   std::int64_t expected = 1;
   for (int i = shape.size() - 1; i >= 0; --i) {
     if (shape[i] == 1) continue;

@@ -35,10 +35,44 @@ void check_shape(const Shape& shape, DType dtype, const char* op) {
         "{}: the strides of a tensor of shape {} overflow int64", op, shape);
 }
 
-// A new contiguous tensor of `shape` (already checked) on `device`. A refused allocation is a
-// reel::Error naming the op, the shape and the bytes, whatever the backend's allocator threw.
+// A new contiguous tensor's strides and byte size. Every tensor an op makes comes through
+// here, so this is the hot path of creation: one pass computes both with overflow flags, and
+// only a shape that fails it goes to check_shape for the error that names what overflowed.
+struct Geometry {
+  Strides strides;
+  std::size_t nbytes = 0;
+};
+Geometry geometry(const Shape& shape, DType dtype, const char* op) {
+  Geometry g;
+  g.strides = Dims::filled(shape.size(), 1);
+  std::int64_t acc = 1;
+  bool bad = false, zero = false;
+  for (int i = shape.size() - 1; i >= 0; --i) {
+    const std::int64_t s = shape[i];
+    g.strides[i] = acc;
+    bad |= s < 0;
+    zero |= s == 0;
+    // The product past the first dim is the element count, not a stride: it may overflow
+    // when some extent is 0 (then there are no elements).
+    const bool overflow = __builtin_mul_overflow(acc, std::max<std::int64_t>(s, 1), &acc);
+    bad |= overflow && (i > 0 || !zero);
+  }
+  const std::int64_t numel = zero ? 0 : acc;
+  std::int64_t nbytes = 0;
+  bad |= __builtin_mul_overflow(numel, static_cast<std::int64_t>(element_size(dtype)), &nbytes);
+  if (bad) [[unlikely]] {
+    check_shape(shape, dtype, op);  // raises the error that says what is wrong
+    fail("{}: internal: the shape {} failed the size checks without an error", op, shape);
+  }
+  g.nbytes = static_cast<std::size_t>(nbytes);
+  return g;
+}
+
+// A new contiguous tensor of `shape` on `device`. A refused allocation is a reel::Error naming
+// the op, the shape and the bytes, whatever the backend's allocator threw.
 Tensor allocate(const Shape& shape, DType dtype, Device device, const char* op) {
-  const std::size_t nbytes = static_cast<std::size_t>(numel_of(shape)) * element_size(dtype);
+  Geometry g = geometry(shape, dtype, op);
+  const std::size_t nbytes = g.nbytes;
   Storage storage;
   try {
     storage = std::make_shared<StorageImpl>(nbytes, device);
@@ -49,12 +83,11 @@ Tensor allocate(const Shape& shape, DType dtype, Device device, const char* op) 
     fail("{}: cannot allocate {} bytes for a tensor of shape {} ({}) on {}: {}", op, nbytes,
          shape, dtype, device, e.what());
   }
-  return make_tensor(std::move(storage), shape, contiguous_strides(shape), 0, dtype);
+  return make_tensor(std::move(storage), shape, g.strides, 0, dtype);
 }
 
-// check_shape, then allocate.
+// A new tensor: every size it implies is checked (geometry) before anything is allocated.
 Tensor new_tensor(const Shape& shape, DType dtype, Device device, const char* op) {
-  check_shape(shape, dtype, op);
   return allocate(shape, dtype, device, op);
 }
 

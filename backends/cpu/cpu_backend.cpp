@@ -217,9 +217,10 @@ void CpuBackend::fill_impl(const View& out, Scalar value) {
   });
 }
 
+// Backend::unary/binary have checked shapes and dtypes (inputs share one; the output's follows
+// the op table), so the fast paths only choose.
 void CpuBackend::unary_impl(UnaryOp op, const View& out, const View& in) {
-  if (!simd_has_unary(op) || !is_floating(in.dtype) || out.dtype != in.dtype ||
-      out.shape != in.shape) {
+  if (!simd_has_unary(op) || !is_floating(in.dtype) || out.dtype != in.dtype) {
     return ReferenceBackend::unary_impl(op, out, in);
   }
   if (out.numel() == 0) return;
@@ -228,8 +229,7 @@ void CpuBackend::unary_impl(UnaryOp op, const View& out, const View& in) {
 }
 
 void CpuBackend::binary_impl(BinaryOp op, const View& out, const View& a, const View& b) {
-  if (!simd_has_binary(op) || !is_floating(a.dtype) || b.dtype != a.dtype ||
-      out.dtype != a.dtype || a.shape != out.shape || b.shape != out.shape) {
+  if (!simd_has_binary(op) || !is_floating(a.dtype) || out.dtype != a.dtype) {
     return ReferenceBackend::binary_impl(op, out, a, b);
   }
   if (out.numel() == 0) return;
