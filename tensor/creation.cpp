@@ -20,75 +20,48 @@ Tensor finish(Tensor t, const TensorOptions& o) {
 
 // Every size a new tensor implies must be representable: no negative extent, an element count,
 // a byte count and row-major strides that fit in int64. Checked before anything is allocated,
-// so an impossible shape is an error naming the op, never a wrapped size.
-void check_shape(const Shape& shape, DType dtype, const char* op) {
+// so an impossible shape is an error naming the op, never a wrapped size. Returns the
+// contiguous strides and the byte count, computed once.
+struct Geometry {
+  Strides strides;
+  std::size_t nbytes = 0;
+};
+Geometry checked_geometry(const Shape& shape, DType dtype, const char* op) {
   for (auto s : shape) {
     check(s >= 0, "{}: Trying to create tensor with negative dimension {}: {}", op, s, shape);
   }
   const std::optional<std::int64_t> numel = checked_numel(shape);
   check(numel.has_value(), "{}: the shape {} has more elements than int64 can hold", op, shape);
-  check(checked_nbytes(*numel, element_size(dtype)).has_value(),
+  const std::optional<std::size_t> nbytes = checked_nbytes(*numel, element_size(dtype));
+  check(nbytes.has_value(),
         "{}: a tensor of shape {} ({} elements of {}, {} bytes each) needs more bytes than int64 "
         "can hold",
         op, shape, *numel, dtype, element_size(dtype));
-  check(checked_contiguous_strides(shape).has_value(),
-        "{}: the strides of a tensor of shape {} overflow int64", op, shape);
+  std::optional<Strides> strides = checked_contiguous_strides(shape);
+  check(strides.has_value(), "{}: the strides of a tensor of shape {} overflow int64", op, shape);
+  return {*strides, *nbytes};
 }
 
-// A new contiguous tensor's strides and byte size. Every tensor an op makes comes through
-// here, so this is the hot path of creation: one pass computes both with overflow flags, and
-// only a shape that fails it goes to check_shape for the error that names what overflowed.
-struct Geometry {
-  Strides strides;
-  std::size_t nbytes = 0;
-};
-Geometry geometry(const Shape& shape, DType dtype, const char* op) {
-  Geometry g;
-  g.strides = Dims::filled(shape.size(), 1);
-  std::int64_t acc = 1;
-  bool bad = false, zero = false;
-  for (int i = shape.size() - 1; i >= 0; --i) {
-    const std::int64_t s = shape[i];
-    g.strides[i] = acc;
-    bad |= s < 0;
-    zero |= s == 0;
-    // The product past the first dim is the element count, not a stride: it may overflow
-    // when some extent is 0 (then there are no elements).
-    const bool overflow = __builtin_mul_overflow(acc, std::max<std::int64_t>(s, 1), &acc);
-    bad |= overflow && (i > 0 || !zero);
-  }
-  const std::int64_t numel = zero ? 0 : acc;
-  std::int64_t nbytes = 0;
-  bad |= __builtin_mul_overflow(numel, static_cast<std::int64_t>(element_size(dtype)), &nbytes);
-  if (bad) [[unlikely]] {
-    check_shape(shape, dtype, op);  // raises the error that says what is wrong
-    fail("{}: internal: the shape {} failed the size checks without an error", op, shape);
-  }
-  g.nbytes = static_cast<std::size_t>(nbytes);
-  return g;
+void check_shape(const Shape& shape, DType dtype, const char* op) {
+  (void)checked_geometry(shape, dtype, op);
 }
 
-// A new contiguous tensor of `shape` on `device`. A refused allocation is a reel::Error naming
-// the op, the shape and the bytes, whatever the backend's allocator threw.
-Tensor allocate(const Shape& shape, DType dtype, Device device, const char* op) {
-  Geometry g = geometry(shape, dtype, op);
-  const std::size_t nbytes = g.nbytes;
+// A new contiguous tensor of `shape` on `device`, its sizes checked first. A refused allocation
+// is a reel::Error naming the op, the shape and the bytes, whatever the backend's allocator
+// threw.
+Tensor new_tensor(const Shape& shape, DType dtype, Device device, const char* op) {
+  const Geometry g = checked_geometry(shape, dtype, op);
   Storage storage;
   try {
-    storage = std::make_shared<StorageImpl>(nbytes, device);
+    storage = std::make_shared<StorageImpl>(g.nbytes, device);
   } catch (const std::bad_alloc&) {
     fail("{}: cannot allocate {} bytes for a tensor of shape {} ({}) on {} (out of memory)", op,
-         nbytes, shape, dtype, device);
+         g.nbytes, shape, dtype, device);
   } catch (const Error& e) {
-    fail("{}: cannot allocate {} bytes for a tensor of shape {} ({}) on {}: {}", op, nbytes,
+    fail("{}: cannot allocate {} bytes for a tensor of shape {} ({}) on {}: {}", op, g.nbytes,
          shape, dtype, device, e.what());
   }
   return make_tensor(std::move(storage), shape, g.strides, 0, dtype);
-}
-
-// A new tensor: every size it implies is checked (geometry) before anything is allocated.
-Tensor new_tensor(const Shape& shape, DType dtype, Device device, const char* op) {
-  return allocate(shape, dtype, device, op);
 }
 
 // The global generator: a seed and a counter of consumed draws (see backends/philox.hpp).
