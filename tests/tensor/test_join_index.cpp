@@ -8,25 +8,13 @@
 #include <vector>
 
 #include "reel.hpp"
+#include "support.hpp"
 
 using namespace reel;
 
 namespace {
 
-// Runs `body` with the reference loops and with the fast CPU backend, restoring the default.
-void on_cpu_backends(const std::function<void()>& body) {
-  for (auto kind : {backends::Kind::Reference, backends::Kind::Cpu}) {
-    CAPTURE(static_cast<int>(kind));
-    backends::set_cpu_backend(kind);
-    try {
-      body();
-    } catch (...) {
-      backends::set_cpu_backend(backends::Kind::Cpu);
-      throw;
-    }
-  }
-  backends::set_cpu_backend(backends::Kind::Cpu);
-}
+using test::on_cpu_backends;
 
 // The message of the reel::Error `fn` throws ("<no error>" when it doesn't).
 std::string error_of(const std::function<void()>& fn) {
