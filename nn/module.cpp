@@ -112,11 +112,13 @@ void Module::append_state(const std::string& prefix, StateDict& out) const {
 // --- the module tree -----------------------------------------------------------------------
 
 std::vector<std::pair<std::string, std::shared_ptr<Module>>> Module::named_modules(
-    const std::string& prefix, bool include_self) {
+    const std::string& prefix, bool include_self) const {
+  // Const as LibTorch's: the walk doesn't change the tree, the caller gets handles to it.
+  auto* mutable_this = const_cast<Module*>(this);
   // A module on the stack has no owner to share: hand it out without one (aliasing an empty
   // shared_ptr), valid as long as the module itself.
-  std::shared_ptr<Module> self = weak_from_this().lock();
-  if (!self) self = std::shared_ptr<Module>(std::shared_ptr<Module>(), this);
+  std::shared_ptr<Module> self = mutable_this->weak_from_this().lock();
+  if (!self) self = std::shared_ptr<Module>(std::shared_ptr<Module>(), mutable_this);
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> out;
   std::vector<const Module*> seen;
   append_modules(prefix, self, out, seen);
@@ -126,7 +128,7 @@ std::vector<std::pair<std::string, std::shared_ptr<Module>>> Module::named_modul
 
 void Module::append_modules(const std::string& prefix, const std::shared_ptr<Module>& self,
                             std::vector<std::pair<std::string, std::shared_ptr<Module>>>& out,
-                            std::vector<const Module*>& seen) {
+                            std::vector<const Module*>& seen) const {
   // PyTorch's named_modules: the memo drops a module met before, with its subtree.
   if (std::find(seen.begin(), seen.end(), this) != seen.end()) return;
   seen.push_back(this);
@@ -136,7 +138,7 @@ void Module::append_modules(const std::string& prefix, const std::shared_ptr<Mod
   }
 }
 
-std::vector<std::shared_ptr<Module>> Module::modules(bool include_self) {
+std::vector<std::shared_ptr<Module>> Module::modules(bool include_self) const {
   std::vector<std::shared_ptr<Module>> out;
   for (auto& [name, m] : named_modules("", include_self)) out.push_back(std::move(m));
   return out;

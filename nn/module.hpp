@@ -64,9 +64,9 @@ class Module : public std::enable_shared_from_this<Module> {
   // module registered twice is listed under its first name), as PyTorch's named_modules:
   // names "" (self, or `prefix`), "0", "block.conv1". For a module not owned by a shared_ptr
   // (one on the stack), the entry for itself is a non-owning shared_ptr.
-  std::vector<std::shared_ptr<Module>> modules(bool include_self = true);
+  std::vector<std::shared_ptr<Module>> modules(bool include_self = true) const;
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> named_modules(
-      const std::string& prefix = "", bool include_self = true);
+      const std::string& prefix = "", bool include_self = true) const;
   // Calls fn on every descendant and then on this module, children first (PyTorch's
   // Module.apply order; LibTorch calls self first). The named form gets named_modules' names.
   void apply(const std::function<void(Module&)>& fn);
@@ -179,7 +179,7 @@ class Module : public std::enable_shared_from_this<Module> {
   void append_state(const std::string& prefix, StateDict& out) const;
   void append_modules(const std::string& prefix, const std::shared_ptr<Module>& self,
                       std::vector<std::pair<std::string, std::shared_ptr<Module>>>& out,
-                      std::vector<const Module*>& seen);
+                      std::vector<const Module*>& seen) const;
   void load_into(StateDict state_dict, const std::string& prefix, LoadStateDictResult& keys,
                  std::vector<std::string>& errors, std::vector<PendingCopy>& copies);
 

@@ -41,11 +41,10 @@ Tensor clip_grad_norm_(const std::vector<Tensor>& parameters, double max_norm, d
   if (grads.empty()) return zeros({});  // PyTorch's torch.tensor(0.)
   const Device device = grads[0].device();
   std::vector<Tensor> norms;
-  DType dtype = vector_norm(grads[0], norm_type).dtype();
-  for (const auto& g : grads) {
-    norms.push_back(vector_norm(g.detach(), norm_type).to(device));
-    dtype = result_type(norms[0], norms.back());
-  }
+  for (const auto& g : grads) norms.push_back(vector_norm(g.detach(), norm_type).to(device));
+  // one dtype for stack: the promotion of them all (float32 and float64 grads: float64)
+  DType dtype = norms[0].dtype();
+  for (const auto& n : norms) dtype = promote_types(dtype, n.dtype());
   for (auto& n : norms) n = n.to(dtype);
   Tensor total;
   if (std::isinf(norm_type)) {

@@ -665,3 +665,54 @@ TEST_CASE("utils: weight_norm follows g and v, inside containers, after to(), an
   Conv1d biased = nn::utils::weight_norm(Conv1d(Conv1dOptions(1, 2, 1)), &nn::Conv1dImpl::bias, "bias", 0);
   CHECK(names_of(biased->named_parameters()) == std::vector<std::string>{"weight", "bias_g", "bias_v"});
 }
+
+TEST_CASE("Module: forward pre-hooks run on calls through the holder and containers, not impl->forward") {
+  Conv1d conv(Conv1dOptions(1, 1, 1));
+  int calls = 0;
+  auto id = conv->register_forward_pre_hook([&](nn::Module& m) {
+    CHECK(&m == conv.get());
+    ++calls;
+  });
+  Tensor x = randn({1, 1, 3});
+  conv(x);
+  CHECK(calls == 1);
+  conv->forward(x);  // PyTorch's module.forward(x) skips hooks too
+  CHECK(calls == 1);
+  nn::Sequential seq(conv);
+  seq(x);
+  CHECK(calls == 2);
+  conv->register_forward_pre_hook([&](nn::Module&) { calls += 10; }, "tagged");
+  CHECK(conv->has_forward_pre_hook("tagged"));
+  conv(x);
+  CHECK(calls == 13);  // both, in registration order
+  conv->remove_forward_pre_hook(id);
+  conv(x);
+  CHECK(calls == 23);
+  conv->remove_forward_pre_hook(std::string("tagged"));
+  CHECK(!conv->has_forward_pre_hook("tagged"));
+  conv(x);
+  CHECK(calls == 23);
+}
+
+TEST_CASE("Module: load_state_dict pre-hooks may rename keys; holders copy, wrap and start empty") {
+  Conv1d conv(Conv1dOptions(1, 2, 1));
+  conv->register_load_state_dict_pre_hook([](nn::StateDict& sd, const std::string& prefix) {
+    for (auto& [k, t] : sd) {
+      if (k == prefix + "kernel") k = prefix + "weight";
+    }
+  });
+  nn::Sequential seq(conv);
+  seq->load_state_dict({{"0.kernel", full({2, 1, 1}, 5.0)}, {"0.bias", zeros({2})}});
+  CHECK(equal(conv->weight.detach(), full({2, 1, 1}, 5.0)));
+
+  Conv1d copy(conv);  // a copy shares the module, as LibTorch's holders
+  CHECK(copy.get() == conv.get());
+  Conv1d wrapped(conv.ptr());
+  CHECK(wrapped.get() == conv.get());
+  Conv1d empty{nullptr};
+  CHECK(empty.is_empty());
+  empty = conv;
+  CHECK(!empty.is_empty());
+  const nn::Module& as_const = *seq;
+  CHECK(as_const.modules().size() == 2);
+}
