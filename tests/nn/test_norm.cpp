@@ -597,3 +597,23 @@ TEST_CASE("norm: the primitives' shared checks") {
   test::check_error([&] { be.norm_forward(view_of(out), view_of(x), view_of(mean), view_of(var), view_of(w), View{}, {}); },
                     {"norm_forward", "weight"});
 }
+
+TEST_CASE("norm: empty inputs give empty outputs and zero parameter gradients, as PyTorch") {
+  // torch 1.13: BatchNorm1d(3) on a (0, 3) batch returns (0, 3), leaves the running statistics
+  // alone but counts the batch; the parameter gradients are zeros.
+  nn::BatchNorm1d bn(nn::BatchNorm1dOptions(3));
+  Tensor x = zeros({0, 3}).requires_grad_(true);
+  Tensor y = bn(x);
+  CHECK(y.sizes() == Shape{0, 3});
+  test::check_values(bn->running_mean, {0, 0, 0});
+  test::check_values(bn->running_var, {1, 1, 1});
+  CHECK(bn->num_batches_tracked.item<std::int64_t>() == 1);
+  y.sum().backward();
+  CHECK(x.grad().sizes() == Shape{0, 3});
+  test::check_values(bn->weight.grad(), {0, 0, 0});
+  test::check_values(bn->bias.grad(), {0, 0, 0});
+  CHECK(nn::LayerNorm(nn::LayerNormOptions({4}))(zeros({0, 4})).sizes() == Shape{0, 4});
+  CHECK(nn::GroupNorm(nn::GroupNormOptions(2, 4))(zeros({0, 4, 3})).sizes() == Shape{0, 4, 3});
+  CHECK(nn::InstanceNorm1d(nn::InstanceNorm1dOptions(3))(zeros({2, 3, 0})).sizes() ==
+        Shape{2, 3, 0});
+}
