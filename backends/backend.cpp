@@ -187,6 +187,75 @@ void Backend::pad1d_backward(const View& grad_in, const View& grad_out, PadMode 
   pad1d_backward_impl(grad_in, grad_out, mode, left, right);
 }
 
+// --- normalization (issue 7) ---
+namespace {
+
+// The shared geometry of the norm primitives (see NormParams): in [N, G, D, L], statistics
+// [N or 1, G] of in's dtype, and each optional per-channel view [G, D] or null.
+void check_norm_views(const char* op, const View& in, const View& mean, const View& var) {
+  check(in.shape.size() == 4 && in.strides.size() == 4,
+        "{}: expected a 4-d input view [N, G, D, L], got shape {}", op, in.shape);
+  for (const View* s : {&mean, &var}) {
+    check(s->shape.size() == 2 && s->strides.size() == 2 && s->shape[1] == in.shape[1] &&
+              (s->shape[0] == in.shape[0] || s->shape[0] == 1),
+          "{}: expected statistics of shape [{}, {}] or [1, {}] for input {}, got {}", op,
+          in.shape[0], in.shape[1], in.shape[1], in.shape, s->shape);
+    check(s->dtype == in.dtype, "{}: expected statistics of dtype {}, got {}", op, in.dtype,
+          s->dtype);
+  }
+  check(mean.shape == var.shape, "{}: mean has shape {} but var has shape {}", op, mean.shape,
+        var.shape);
+}
+
+void check_norm_channels(const char* op, const char* what, const View& v, const View& in) {
+  if (v.data == nullptr) return;
+  check(v.shape.size() == 2 && v.strides.size() == 2 && v.shape[0] == in.shape[1] &&
+            v.shape[1] == in.shape[2],
+        "{}: expected {} of shape [{}, {}] (groups, channels per group) for input {}, got {}", op,
+        what, in.shape[1], in.shape[2], in.shape, v.shape);
+  check(v.dtype == in.dtype, "{}: expected {} of dtype {}, got {}", op, what, in.dtype, v.dtype);
+}
+
+// `optional`: a null view (data == nullptr) means "not wanted" and is accepted.
+void check_norm_like_input(const char* op, const char* what, const View& v, const View& in,
+                           bool optional) {
+  if (optional && v.data == nullptr) return;
+  check(v.shape == in.shape && v.strides.size() == 4,
+        "{}: {} has shape {} but the input has shape {}", op, what, v.shape, in.shape);
+  check(v.dtype == in.dtype, "{}: expected {} of dtype {}, got {}", op, what, in.dtype, v.dtype);
+}
+
+}  // namespace
+
+void Backend::norm_stats(const View& mean, const View& var, const View& in) {
+  check_norm_views("norm_stats", in, mean, var);
+  require(KernelOp::NormStats, in.dtype);
+  norm_stats_impl(mean, var, in);
+}
+
+void Backend::norm_forward(const View& out, const View& in, const View& mean, const View& var,
+                           const View& weight, const View& bias, const NormParams& p) {
+  check_norm_views("norm_forward", in, mean, var);
+  check_norm_like_input("norm_forward", "the output", out, in, false);
+  check_norm_channels("norm_forward", "weight", weight, in);
+  check_norm_channels("norm_forward", "bias", bias, in);
+  require(KernelOp::NormForward, in.dtype);
+  norm_forward_impl(out, in, mean, var, weight, bias, p);
+}
+
+void Backend::norm_backward(const View& grad_in, const View& grad_weight, const View& grad_bias,
+                            const View& grad_out, const View& in, const View& mean,
+                            const View& var, const View& weight, const NormParams& p) {
+  check_norm_views("norm_backward", in, mean, var);
+  check_norm_like_input("norm_backward", "grad_out", grad_out, in, false);
+  check_norm_like_input("norm_backward", "grad_in", grad_in, in, true);
+  check_norm_channels("norm_backward", "weight", weight, in);
+  check_norm_channels("norm_backward", "grad_weight", grad_weight, in);
+  check_norm_channels("norm_backward", "grad_bias", grad_bias, in);
+  require(KernelOp::NormBackward, in.dtype);
+  norm_backward_impl(grad_in, grad_weight, grad_bias, grad_out, in, mean, var, weight, p);
+}
+
 // --- the defaults: no kernel ---------------------------------------------------------------------
 void Backend::copy_impl(const View& out, const View&) { not_implemented(KernelOp::Copy, out.dtype); }
 void Backend::fill_impl(const View& out, Scalar) { not_implemented(KernelOp::Fill, out.dtype); }
@@ -239,6 +308,20 @@ void Backend::pad1d_impl(const View&, const View& in, PadMode, std::int64_t, std
 void Backend::pad1d_backward_impl(const View&, const View& grad_out, PadMode, std::int64_t,
                                   std::int64_t) {
   not_implemented(KernelOp::Pad1dBackward, grad_out.dtype);
+}
+
+// --- normalization (issue 7) ---
+void Backend::norm_stats_impl(const View&, const View&, const View& in) {
+  not_implemented(KernelOp::NormStats, in.dtype);
+}
+void Backend::norm_forward_impl(const View&, const View& in, const View&, const View&,
+                                const View&, const View&, const NormParams&) {
+  not_implemented(KernelOp::NormForward, in.dtype);
+}
+void Backend::norm_backward_impl(const View&, const View&, const View&, const View&,
+                                 const View& in, const View&, const View&, const View&,
+                                 const NormParams&) {
+  not_implemented(KernelOp::NormBackward, in.dtype);
 }
 
 // --- conv1d geometry --------------------------------------------------------------------------

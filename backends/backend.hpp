@@ -66,6 +66,21 @@ struct Conv1dParams {
   std::int64_t out_length(std::int64_t length, std::int64_t kernel_size) const;
 };
 
+// --- normalization (issue 7) ---
+// The geometry every norm shares. The data is a 4-d view [N, G, D, L]: N samples, G groups of
+// D channels each (channel c = g*D + d), L positions. Statistics (mean and biased variance)
+// are per (n, g) over (d, l) — or, where the statistics views have extent 1 in dim 0 and N > 1,
+// per g over (n, d, l), shared by the batch. The affine weight and bias are per channel, [G, D].
+//   BatchNorm1d (N, C, L):  [N, C, 1, L], stats [1, C]    InstanceNorm1d: [N, C, 1, L], stats [N, C]
+//   GroupNorm (N, C, *):    [N, G, C/G, *], stats [N, G]  LayerNorm (M, D...): [M, 1, D, 1], stats [M, 1]
+struct NormParams {
+  double eps = 1e-5;  // rstd = 1 / sqrt(var + eps)
+  // norm_backward: whether mean and var were computed from `in` (batch / layer / group /
+  // instance statistics: the gradient flows through them) or given (running statistics in
+  // eval mode: constants).
+  bool input_stats = true;
+};
+
 // The interface. Every primitive has a public entry point here that runs the checks every
 // backend shares — the op table's dtype rule (op_table.hpp), the output dtype, shapes where
 // they are the same for everyone — and then asks the backend: if `supports(op, dtype)` says
@@ -144,6 +159,23 @@ class Backend {
   void pad1d_backward(const View& grad_in, const View& grad_out, PadMode mode,
                       std::int64_t left, std::int64_t right);
 
+  // --- normalization (issue 7) ---
+  // in [N, G, D, L] (NormParams has the geometry); mean and var [N or 1, G], of in's dtype.
+  // mean and biased variance (divisor: the number of elements per group), accumulated in double.
+  void norm_stats(const View& mean, const View& var, const View& in);
+  // out = (in - mean) / sqrt(var + eps) * weight + bias, per group's mean/var and per channel's
+  // weight [G, D] and bias [G, D] (either may be a null view: 1 and 0).
+  void norm_forward(const View& out, const View& in, const View& mean, const View& var,
+                    const View& weight, const View& bias, const NormParams& p);
+  // The gradients of norm_forward (with norm_stats before it when p.input_stats). Any of
+  // grad_in, grad_weight, grad_bias may be a null view: only what is needed is computed.
+  //   xhat = (x - mean) * rstd, grad_bias = sum gy, grad_weight = sum gy * xhat (over n, l),
+  //   grad_in = rstd * (gy*w - mean_g(gy*w) - xhat * mean_g(gy*w * xhat))   (input_stats)
+  //           = rstd * gy*w                                                  (given stats)
+  void norm_backward(const View& grad_in, const View& grad_weight, const View& grad_bias,
+                     const View& grad_out, const View& in, const View& mean, const View& var,
+                     const View& weight, const NormParams& p);
+
  protected:
   // The kernels, called after the shared checks (and only for pairs `supports` accepts). Each
   // default raises "<op> is not implemented on the <backend> backend".
@@ -172,6 +204,15 @@ class Backend {
                           std::int64_t right);
   virtual void pad1d_backward_impl(const View& grad_in, const View& grad_out, PadMode mode,
                                    std::int64_t left, std::int64_t right);
+  // --- normalization (issue 7) ---
+  virtual void norm_stats_impl(const View& mean, const View& var, const View& in);
+  virtual void norm_forward_impl(const View& out, const View& in, const View& mean,
+                                 const View& var, const View& weight, const View& bias,
+                                 const NormParams& p);
+  virtual void norm_backward_impl(const View& grad_in, const View& grad_weight,
+                                  const View& grad_bias, const View& grad_out, const View& in,
+                                  const View& mean, const View& var, const View& weight,
+                                  const NormParams& p);
 
   // The one wording of a missing kernel.
   [[noreturn]] void not_implemented(OpId op, DType t) const;

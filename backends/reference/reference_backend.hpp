@@ -15,6 +15,7 @@
 //   random.cpp      random fill (Philox, backends/philox.hpp)
 //   conv1d.cpp      conv1d forward, backward input, backward weight and bias
 //   pad1d.cpp       pad1d (zeros, reflect, replicate, circular) and its backward
+//   norm.cpp        norm statistics, normalization and its backward (batch/layer/group/instance)
 #include <cmath>
 #include <complex>
 #include <cstdint>
@@ -68,6 +69,13 @@ class ReferenceBackend : public Backend {
                   std::int64_t right) override;
   void pad1d_backward_impl(const View& grad_in, const View& grad_out, PadMode mode,
                            std::int64_t left, std::int64_t right) override;
+  // --- normalization (issue 7) ---
+  void norm_stats_impl(const View& mean, const View& var, const View& in) override;
+  void norm_forward_impl(const View& out, const View& in, const View& mean, const View& var,
+                         const View& weight, const View& bias, const NormParams& p) override;
+  void norm_backward_impl(const View& grad_in, const View& grad_weight, const View& grad_bias,
+                          const View& grad_out, const View& in, const View& mean,
+                          const View& var, const View& weight, const NormParams& p) override;
 };
 
 // Small element-level helpers of the reference kernels (the CPU backend uses them too). The

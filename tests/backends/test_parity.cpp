@@ -534,6 +534,60 @@ TEST_CASE("parity: conv1d forward and gradients, pad1d and its gradient, on ever
   }
 }
 
+// --- normalization (issue 7) ---
+// Random [N, G, D, L] geometries, per-sample (group/instance/layer norm) and batch-shared
+// (batch norm) statistics, optional weight and bias, input and given statistics, over layouts.
+TEST_CASE("parity: norm statistics, normalization and its gradient on every backend") {
+  RestoreCpu restore;
+  Missing missing;
+  for (DType t : all_dtypes()) {
+    if (!op_accepts(KernelOp::NormStats, t)) continue;
+    for (int trial = 0; trial < 12; ++trial) {
+      const std::int64_t n = rand_int(1, 3), g = rand_int(1, 3), d = rand_int(1, 3),
+                         l = rand_int(trial == 0 ? 0 : 1, 7);
+      const bool shared = rand_int(0, 1) == 1, affine = trial % 3 != 2;
+      NormParams p;
+      p.eps = trial % 2 == 0 ? 1e-5 : 1e-3;
+      p.input_stats = trial % 4 != 3;
+      const std::string ctx = fmt::format("norm {} [{}, {}, {}, {}] shared={} affine={} input_stats={}",
+                                          t, n, g, d, l, shared, affine, p.input_stats);
+      CAPTURE(ctx);
+      const Shape shape{n, g, d, l};
+      Operand x = make_operand(t, shape, input_layout(trial));
+      Operand mean = make_operand(t, {shared ? 1 : n, g}, Layout::Contiguous);
+      Operand var = make_operand(t, {shared ? 1 : n, g}, Layout::Contiguous);
+      const Tolerance tol = tolerance_for(t, 100.0);
+      compare(KernelOp::NormStats, t, {x}, {mean, var},
+              [](Backend& b, const std::vector<View>& v) { b.norm_stats(v[1], v[2], v[0]); }, tol,
+              missing);
+      if (l == 0) continue;
+      x.rebase();
+      mean.rebase();
+      var.rebase();
+      reference_backend().norm_stats(mean.view, var.view, x.view);  // consistent inputs
+      Operand w = make_operand(t, {g, d}, input_layout(trial + 1));
+      Operand bias = make_operand(t, {g, d}, Layout::Contiguous);
+      Operand y = make_operand(t, shape, output_layout(trial));
+      compare(KernelOp::NormForward, t, {x, mean, var, w, bias}, {y},
+              [affine, p](Backend& b, const std::vector<View>& v) {
+                b.norm_forward(v[5], v[0], v[1], v[2], affine ? v[3] : View{},
+                               affine ? v[4] : View{}, p);
+              },
+              tol, missing);
+      Operand gy = make_operand(t, shape, input_layout(trial + 2));
+      Operand gx = make_operand(t, shape, output_layout(trial + 1));
+      Operand gw = make_operand(t, {g, d}, Layout::Contiguous);
+      Operand gb = make_operand(t, {g, d}, Layout::Contiguous);
+      compare(KernelOp::NormBackward, t, {gy, x, mean, var, w}, {gx, gw, gb},
+              [affine, p](Backend& b, const std::vector<View>& v) {
+                b.norm_backward(v[5], v[6], v[7], v[0], v[1], v[2], v[3], affine ? v[4] : View{},
+                                p);
+              },
+              tolerance_for(t, 1000.0), missing);
+    }
+  }
+}
+
 // Every KernelOp row needs a generator above; this list is the harness's half of that promise,
 // checked against the table so a new row without one fails here.
 TEST_CASE("parity: every primitive of the table has an input generator") {
@@ -542,7 +596,9 @@ TEST_CASE("parity: every primitive of the table has an input generator") {
       KernelOp::Matmul,        KernelOp::IndexSelect,   KernelOp::IndexAdd,
       KernelOp::Gather,        KernelOp::ScatterAdd,    KernelOp::Random,
       KernelOp::Conv1dForward, KernelOp::Conv1dBackwardInput, KernelOp::Conv1dBackwardWeight,
-      KernelOp::Pad1d,         KernelOp::Pad1dBackward};
+      KernelOp::Pad1d,         KernelOp::Pad1dBackward,
+      // --- normalization (issue 7) ---
+      KernelOp::NormStats,     KernelOp::NormForward,   KernelOp::NormBackward};
   for (KernelOp op : op_table::kKernelOps) {
     CAPTURE(op_name(op));
     CHECK(covered.count(op) == 1);
