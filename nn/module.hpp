@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <deque>
 #include <functional>
+#include <iosfwd>
 #include <memory>
 #include <string>
 #include <type_traits>
@@ -223,7 +224,11 @@ class ModuleHolder {
   std::shared_ptr<Impl> impl_;
 };
 
-// Prints m.pretty(): PyTorch's nested repr.
+// Prints m.pretty(): PyTorch's nested repr (also for a holder: `std::cout << conv`).
 std::ostream& operator<<(std::ostream& os, const Module& m);
+template <typename Impl>
+std::ostream& operator<<(std::ostream& os, const ModuleHolder<Impl>& holder) {
+  return os << static_cast<const Module&>(*holder);
+}
 
 }  // namespace reel::nn

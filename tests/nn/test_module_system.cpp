@@ -127,6 +127,11 @@ TEST_CASE("Module system: names, state_dict keys and repr equal PyTorch's for th
     std::ostringstream os;
     os << *model;
     CHECK(os.str() == model->pretty());
+    if (name == "seq") {
+      std::ostringstream via_holder;
+      via_holder << nn::Sequential(std::dynamic_pointer_cast<nn::SequentialImpl>(model));
+      CHECK(via_holder.str() == read_text("repr_seq.txt"));
+    }
   }
 }
 
@@ -174,6 +179,9 @@ TEST_CASE("Module system: modules, named_modules, children, apply") {
   bag.register_module("b", shared);
   CHECK(names_of(bag.named_modules()) == std::vector<std::string>{"", "a"});
   CHECK(bag.named_parameters().size() == 2);
+  int applied = 0;
+  bag.apply([&](nn::Module&) { ++applied; });
+  CHECK(applied == 2);  // the shared child once, as PyTorch's children()
 
   // apply: children first, then the module (PyTorch's order)
   auto seq = build_model("seq");
