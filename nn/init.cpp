@@ -241,7 +241,7 @@ Tensor orthogonal_(const Tensor& t, double gain) {
   }
   Tensor result = tensor(out, Shape{rows, cols}, TensorOptions(kFloat64));
   Tensor self = t;
-  self.copy_(result.reshape(t.sizes()));
+  self.copy_(result.reshape(t.sizes()).to(t.device()));  // copy_ casts, but stays on a device
   return t;
 }
 

@@ -144,15 +144,31 @@ std::vector<std::shared_ptr<Module>> Module::modules(bool include_self) const {
   return out;
 }
 
+namespace {
+// PyTorch's children(): each distinct child once (a module registered under two names of the
+// same parent is visited once, under its first).
+template <typename Children, typename Visit>
+void for_distinct_children(const Children& children, Visit visit) {
+  std::vector<const Module*> seen;
+  for (const auto& [name, child] : children) {
+    if (std::find(seen.begin(), seen.end(), child.get()) != seen.end()) continue;
+    seen.push_back(child.get());
+    visit(name, *child);
+  }
+}
+}  // namespace
+
 void Module::apply(const std::function<void(Module&)>& fn) {
   // torch.nn.Module.apply: `for module in self.children(): module.apply(fn)`, then fn(self).
-  for (const auto& [name, child] : children_) child->apply(fn);
+  for_distinct_children(children_, [&](const std::string&, Module& child) { child.apply(fn); });
   fn(*this);
 }
 
 void Module::apply(const std::function<void(const std::string&, Module&)>& fn,
                    const std::string& prefix) {
-  for (const auto& [name, child] : children_) child->apply(fn, join(prefix, name));
+  for_distinct_children(children_, [&](const std::string& name, Module& child) {
+    child.apply(fn, join(prefix, name));
+  });
   fn(prefix, *this);
 }
 

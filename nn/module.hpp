@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <deque>
 #include <functional>
+#include <iosfwd>
 #include <memory>
 #include <string>
 #include <type_traits>
@@ -121,8 +122,8 @@ class Module : public std::enable_shared_from_this<Module> {
 
   // Registration is public, as in LibTorch. The registrations check names as PyTorch does:
   // not empty, no '.', not already the name of a parameter, buffer or child of this module.
-  // The returned reference stays valid until that entry is removed (the lists are deques:
-  // registering more never moves an entry).
+  // The returned reference stays valid while nothing is removed from this module's list (the
+  // lists are deques: registering more never moves an entry; unregister_parameter may).
   Tensor& register_parameter(std::string name, Tensor tensor, bool requires_grad = true);
   // A non-persistent buffer is moved and cast with the module but left out of state_dict().
   Tensor& register_buffer(std::string name, Tensor tensor, bool persistent = true);
@@ -223,7 +224,11 @@ class ModuleHolder {
   std::shared_ptr<Impl> impl_;
 };
 
-// Prints m.pretty(): PyTorch's nested repr.
+// Prints m.pretty(): PyTorch's nested repr (also for a holder: `std::cout << conv`).
 std::ostream& operator<<(std::ostream& os, const Module& m);
+template <typename Impl>
+std::ostream& operator<<(std::ostream& os, const ModuleHolder<Impl>& holder) {
+  return os << static_cast<const Module&>(*holder);
+}
 
 }  // namespace reel::nn

@@ -107,7 +107,7 @@ void vector_to_parameters(const Tensor& vec, const std::vector<Tensor>& paramete
   std::int64_t offset = 0;
   for (const auto& p : parameters) {
     Tensor target = p;
-    target.copy_(vec.narrow(0, offset, p.numel()).reshape(p.sizes()));
+    target.copy_(vec.narrow(0, offset, p.numel()).reshape(p.sizes()).to(p.device()));
     offset += p.numel();
   }
 }

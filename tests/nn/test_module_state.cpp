@@ -74,11 +74,8 @@ struct Net : nn::Module {
   std::shared_ptr<Norm> bn;
 };
 
-// Registration is protected, as in LibTorch; this one lets a test call it from outside.
+// A module the test registers into from outside (registration is public, as in LibTorch).
 struct Open : nn::Module {
-  using nn::Module::register_buffer;
-  using nn::Module::register_module;
-  using nn::Module::register_parameter;
   std::string repr() const override { return "Open"; }
 };
 

@@ -127,6 +127,11 @@ TEST_CASE("Module system: names, state_dict keys and repr equal PyTorch's for th
     std::ostringstream os;
     os << *model;
     CHECK(os.str() == model->pretty());
+    if (name == "seq") {
+      std::ostringstream via_holder;
+      via_holder << nn::Sequential(std::dynamic_pointer_cast<nn::SequentialImpl>(model));
+      CHECK(via_holder.str() == read_text("repr_seq.txt"));
+    }
   }
 }
 
@@ -174,6 +179,9 @@ TEST_CASE("Module system: modules, named_modules, children, apply") {
   bag.register_module("b", shared);
   CHECK(names_of(bag.named_modules()) == std::vector<std::string>{"", "a"});
   CHECK(bag.named_parameters().size() == 2);
+  int applied = 0;
+  bag.apply([&](nn::Module&) { ++applied; });
+  CHECK(applied == 2);  // the shared child once, as PyTorch's children()
 
   // apply: children first, then the module (PyTorch's order)
   auto seq = build_model("seq");
@@ -715,4 +723,49 @@ TEST_CASE("Module: load_state_dict pre-hooks may rename keys; holders copy, wrap
   CHECK(!empty.is_empty());
   const nn::Module& as_const = *seq;
   CHECK(as_const.modules().size() == 2);
+}
+
+TEST_CASE("utils: a weight-normed causal Conv1d stack trains (TCN style): fresh graph per call, clipping") {
+  manual_seed(11);
+  auto block = [](std::int64_t cin, std::int64_t cout, std::int64_t dilation) {
+    return nn::utils::weight_norm(
+        Conv1d(Conv1dOptions(cin, cout, 3).padding(kCausal).dilation(dilation).dtype(kFloat64)));
+  };
+  nn::Sequential net(block(2, 4, 1), block(4, 4, 2), block(4, 1, 4));
+  CHECK(names_of(net->named_parameters()) ==
+        std::vector<std::string>{"0.bias", "0.weight_g", "0.weight_v", "1.bias", "1.weight_g",
+                                 "1.weight_v", "2.bias", "2.weight_g", "2.weight_v"});
+  Tensor x = randn({2, 2, 16}, TensorOptions(kFloat64));
+  // two calls, one backward each: gradients accumulate, each call has its own graph
+  net(x).sum().backward();
+  auto first = net->parameters();
+  std::vector<Tensor> g1;
+  for (auto& p : first) g1.push_back(p.grad().clone());
+  net(x).sum().backward();
+  for (std::size_t i = 0; i < first.size(); ++i) check_close(first[i].grad(), g1[i] * 2.0, 1e-12, 1e-14);
+  // the gradient of g matches finite differences of the loss
+  Tensor g = net->ptr<nn::Conv1dImpl>(1)->named_parameters()[1].second;
+  const double eps = 1e-6;
+  auto loss = [&] { return net(x).sum().item<double>(); };
+  double analytic = g1[4].contiguous().to_vector<double>()[2];
+  {
+    NoGradGuard no_grad;
+    auto bump = [&](double d) {
+      Tensor delta = zeros(g.sizes(), g.options());
+      delta.select(0, 2).fill_(d);
+      g.add_(delta);
+    };
+    bump(eps);
+    double up = loss();
+    bump(-2 * eps);
+    double down = loss();
+    bump(eps);
+    CHECK(analytic == doctest::Approx((up - down) / (2 * eps)).epsilon(1e-6));
+  }
+  // clipping the whole model's gradients to norm 1
+  Tensor total = nn::utils::clip_grad_norm_(net->parameters(), 1.0);
+  CHECK(total.item<double>() > 1.0);
+  double after = 0;
+  for (auto& p : net->parameters()) after += sum(square(p.grad())).item<double>();
+  CHECK(std::sqrt(after) == doctest::Approx(1.0).epsilon(1e-5));
 }
