@@ -235,6 +235,16 @@ void run_linear_case(const Case& c) {
   check_close(m->weight.grad(), gw, "grad_weight");
   if (bias) check_close(m->bias.grad(), gb, "grad_bias");
   else CHECK_FALSE(m->bias.defined());
+  // the functional form
+  Tensor wl = w.clone().requires_grad_(true);
+  Tensor bl = bias ? b.clone().requires_grad_(true) : Tensor();
+  Tensor xl2 = x.clone().requires_grad_(true);
+  Tensor y2 = F::linear(xl2, wl, bl);
+  check_close(y2, out, "F output");
+  y2.backward(g);
+  check_close(xl2.grad(), gx, "F grad_input");
+  check_close(wl.grad(), gw, "F grad_weight");
+  if (bias) check_close(bl.grad(), gb, "F grad_bias");
 }
 
 void run_embedding_case(const Case& c) {
@@ -256,6 +266,12 @@ void run_embedding_case(const Case& c) {
     check_close(y, out, "output");
     y.backward(g);
     check_close(m->weight.grad(), gw, "grad_weight");
+    // the functional form
+    Tensor wl = w.clone().requires_grad_(true);
+    Tensor y2 = F::embedding(idx.to(index_dtype), wl, F::EmbeddingFuncOptions().padding_idx(pad));
+    check_close(y2, out, "F output");
+    y2.backward(g);
+    check_close(wl.grad(), gw, "F grad_weight");
   }
 }
 
