@@ -1,0 +1,28 @@
+// F::linear: matmul with the transposed weight (a view), then the bias, both differentiable ops.
+#include "nn/functional/linear.hpp"
+
+#include "tensor/ops.hpp"
+
+namespace reel::nn::functional {
+
+Tensor linear(const Tensor& input, const Tensor& weight, const Tensor& bias) {
+  check(input.defined() && weight.defined(), "linear: input and weight must be defined");
+  check(weight.dim() == 2, "linear: weight must be 2-D (out_features, in_features), got shape {}",
+        weight.sizes());
+  check(input.dim() >= 1, "linear: input must have at least 1 dim (*, in_features), got shape {}",
+        input.sizes());
+  check(input.size(-1) == weight.size(1),
+        "linear: input's last dim must be in_features={} (weight shape {}), got input shape {}",
+        weight.size(1), weight.sizes(), input.sizes());
+  if (bias.defined()) {
+    check(bias.dim() == 1 && bias.size(0) == weight.size(0),
+          "linear: bias must have shape ({}), got {}", weight.size(0), bias.sizes());
+  }
+  check(input.dtype() == weight.dtype() && (!bias.defined() || bias.dtype() == weight.dtype()),
+        "linear: expected input, weight and bias of one dtype, got {}, {} and {}", input.dtype(),
+        weight.dtype(), bias.defined() ? fmt::format("{}", bias.dtype()) : "none");
+  Tensor out = matmul(input, weight.t());
+  return bias.defined() ? add(out, bias) : out;
+}
+
+}  // namespace reel::nn::functional
