@@ -31,6 +31,7 @@ enum class OpKind : std::uint8_t {
   Indexing,        // index_select, gather, ... (int64 indices)
   Random,          // counter-based random fill
   Convolution,     // conv1d and its gradients, pad1d and its gradient
+  Pooling,         // max/avg/adaptive pooling over the last dim and their gradients
 };
 
 // The output dtype of an elementwise or reduction op, from its input dtype.
@@ -125,7 +126,14 @@ enum class OutRule : std::uint8_t {
   X(Conv1dBackwardInput, "conv1d_backward_input", Convolution, kInexact, Same, "")              \
   X(Conv1dBackwardWeight, "conv1d_backward_weight", Convolution, kInexact, Same, "")            \
   X(Pad1d, "pad1d", Convolution, kAll, Same, "")                                                \
-  X(Pad1dBackward, "pad1d_backward", Convolution, kNumbers, Same, "")
+  X(Pad1dBackward, "pad1d_backward", Convolution, kNumbers, Same, "")                          \
+  /* --- pooling (issue 7) --- */                                                               \
+  X(MaxPool1d, "max_pool1d", Pooling, kFloating, Same, "")                                      \
+  X(AvgPool1d, "avg_pool1d", Pooling, kFloating, Same, "")                                      \
+  X(AvgPool1dBackward, "avg_pool1d_backward", Pooling, kFloating, Same, "")                     \
+  X(AdaptiveMaxPool1d, "adaptive_max_pool1d", Pooling, kFloating, Same, "")                     \
+  X(AdaptiveAvgPool1d, "adaptive_avg_pool1d", Pooling, kFloating, Same, "")                     \
+  X(AdaptiveAvgPool1dBackward, "adaptive_avg_pool1d_backward", Pooling, kFloating, Same, "")
 
 #define REEL_OP_ENUMERATOR(e, name, kind, dtypes, out, hint) e,
 enum class UnaryOp : std::uint8_t { REEL_UNARY_OPS(REEL_OP_ENUMERATOR) };

@@ -15,6 +15,7 @@
 //   random.cpp      random fill (Philox, backends/philox.hpp)
 //   conv1d.cpp      conv1d forward, backward input, backward weight and bias
 //   pad1d.cpp       pad1d (zeros, reflect, replicate, circular) and its backward
+//   pool1d.cpp      max / avg / adaptive pooling over the last dim, and the avg backwards
 #include <cmath>
 #include <complex>
 #include <cstdint>
@@ -68,6 +69,15 @@ class ReferenceBackend : public Backend {
                   std::int64_t right) override;
   void pad1d_backward_impl(const View& grad_in, const View& grad_out, PadMode mode,
                            std::int64_t left, std::int64_t right) override;
+  // --- pooling (issue 7) ---
+  void max_pool1d_impl(const View& out, const View& indices, const View& in,
+                       const Pool1dParams& p) override;
+  void avg_pool1d_impl(const View& out, const View& in, const Pool1dParams& p) override;
+  void avg_pool1d_backward_impl(const View& grad_in, const View& grad_out,
+                                const Pool1dParams& p) override;
+  void adaptive_max_pool1d_impl(const View& out, const View& indices, const View& in) override;
+  void adaptive_avg_pool1d_impl(const View& out, const View& in) override;
+  void adaptive_avg_pool1d_backward_impl(const View& grad_in, const View& grad_out) override;
 };
 
 // Small element-level helpers of the reference kernels (the CPU backend uses them too). The
