@@ -297,3 +297,40 @@ TEST_CASE("conv_transpose1d: gradcheck, float64 and complex128") {
     }
   }
 }
+
+TEST_CASE("conv_transpose1d: outputs no input reaches hold the bias; empty batch; frozen weight") {
+  test::on_cpu_backends([] {
+    // L=1, K=1, padding=1, output_padding=2 (< dilation 3): L_out = 1, and the only input
+    // position lands at output index -1 (cropped): the output is the bias (PyTorch agrees).
+    Tensor x = test::leaf({2, 3, 1});
+    Tensor w = test::leaf({3, 2, 1});
+    Tensor b = test::leaf({2});
+    auto o = F::ConvTranspose1dFuncOptions().padding(1).output_padding(2).dilation(3);
+    Tensor y = F::conv_transpose1d(x, w, b, o);
+    REQUIRE(y.sizes() == Shape{2, 2, 1});
+    const auto bv = b.to_vector<double>();
+    test::check_values(y, {bv[0], bv[1], bv[0], bv[1]});
+    y.sum().backward();
+    test::check_values(x.grad(), std::vector<double>(6, 0.0));
+    test::check_values(w.grad(), std::vector<double>(6, 0.0));
+    test::check_values(b.grad(), {2.0, 2.0});
+
+    // An empty batch gives an empty output of the right shape.
+    CHECK(F::conv_transpose1d(randn({0, 3, 4}), randn({3, 2, 2})).sizes() == Shape{0, 2, 5});
+
+    // Only the input requires grad: the weight is neither saved nor differentiated.
+    Tensor xi = test::leaf({1, 3, 4});
+    Tensor wf = randn({3, 2, 2}, TensorOptions(kFloat64));
+    F::conv_transpose1d(xi, wf, Tensor(), F::ConvTranspose1dFuncOptions().stride(2)).sum().backward();
+    CHECK(xi.grad().defined());
+    CHECK(!wf.grad().defined());
+    // Each input element feeds K=2 outputs with weights summed over the 2 output channels.
+    auto wv = wf.to_vector<double>();
+    std::vector<double> expected;
+    for (int c = 0; c < 3; ++c) {
+      double s = wv[c * 4 + 0] + wv[c * 4 + 1] + wv[c * 4 + 2] + wv[c * 4 + 3];
+      for (int i = 0; i < 4; ++i) expected.push_back(s);
+    }
+    test::check_values(xi.grad(), expected, 1e-12);
+  });
+}

@@ -367,3 +367,21 @@ TEST_CASE("pooling and interpolate: gradcheck (float64)") {
     check([](const Tensor& t) { return nn::CircularPad1d(nn::Pad1dSize(2, 3))(t); }, u);
   });
 }
+
+TEST_CASE("padding modules: ZeroPad1d, CircularPad1d by hand; errors from F::pad1d") {
+  Tensor x = tensor(std::vector<double>{1, 2, 3, 4, 5, 6}, {2, 3}, TensorOptions(kFloat64));
+  test::on_cpu_backends([&] {
+    test::check_values(nn::ZeroPad1d(nn::Pad1dSize(1, 2))(x), {0, 1, 2, 3, 0, 0, 0, 4, 5, 6, 0, 0});
+    test::check_values(nn::CircularPad1d(nn::Pad1dSize(2, 1))(x), {2, 3, 1, 2, 3, 1, 5, 6, 4, 5, 6, 4});
+    test::check_values(nn::ReplicationPad1d(1)(x), {1, 1, 2, 3, 3, 4, 4, 5, 6, 6});
+    test::check_values(nn::ReflectionPad1d(nn::Pad1dSize(2, 0))(x), {3, 2, 1, 2, 3, 6, 5, 4, 5, 6});
+    test::check_values(nn::ConstantPad1d(nn::ConstantPad1dOptions({-1, 1}, 9))(x), {2, 3, 9, 5, 6, 9});
+    // integer input with a constant
+    Tensor xi = tensor({1, 2}).view({1, 2});
+    CHECK(nn::ConstantPad1d(nn::ConstantPad1dOptions(1, 7))(xi).to_vector<std::int64_t>() ==
+          std::vector<std::int64_t>{7, 1, 2, 7});
+  });
+  test::check_error([&] { nn::CircularPad1d(4)(x); }, {"wrapping around more than once"});
+  test::check_error([&] { nn::ReplicationPad1d(nn::Pad1dSize(-1, 0))(x); }, {"negative padding"});
+  test::check_error([&] { nn::ZeroPad1d(1)(randn({5})); }, {"pad1d", "2-D"});
+}
