@@ -256,6 +256,82 @@ void Backend::norm_backward(const View& grad_in, const View& grad_weight, const 
   norm_backward_impl(grad_in, grad_weight, grad_bias, grad_out, in, mean, var, weight, p);
 }
 
+// --- pooling (issue 7) ---
+void Backend::max_pool1d(const View& out, const View& indices, const View& in,
+                         const Pool1dParams& p) {
+  require(KernelOp::MaxPool1d, in.dtype);
+  max_pool1d_impl(out, indices, in, p);
+}
+void Backend::avg_pool1d(const View& out, const View& in, const Pool1dParams& p) {
+  require(KernelOp::AvgPool1d, in.dtype);
+  avg_pool1d_impl(out, in, p);
+}
+void Backend::avg_pool1d_backward(const View& grad_in, const View& grad_out,
+                                  const Pool1dParams& p) {
+  require(KernelOp::AvgPool1dBackward, grad_out.dtype);
+  avg_pool1d_backward_impl(grad_in, grad_out, p);
+}
+void Backend::adaptive_max_pool1d(const View& out, const View& indices, const View& in) {
+  require(KernelOp::AdaptiveMaxPool1d, in.dtype);
+  adaptive_max_pool1d_impl(out, indices, in);
+}
+void Backend::adaptive_avg_pool1d(const View& out, const View& in) {
+  require(KernelOp::AdaptiveAvgPool1d, in.dtype);
+  adaptive_avg_pool1d_impl(out, in);
+}
+void Backend::adaptive_avg_pool1d_backward(const View& grad_in, const View& grad_out) {
+  require(KernelOp::AdaptiveAvgPool1dBackward, grad_out.dtype);
+  adaptive_avg_pool1d_backward_impl(grad_in, grad_out);
+}
+void Backend::max_pool1d_impl(const View&, const View&, const View& in, const Pool1dParams&) {
+  not_implemented(KernelOp::MaxPool1d, in.dtype);
+}
+void Backend::avg_pool1d_impl(const View&, const View& in, const Pool1dParams&) {
+  not_implemented(KernelOp::AvgPool1d, in.dtype);
+}
+void Backend::avg_pool1d_backward_impl(const View&, const View& grad_out, const Pool1dParams&) {
+  not_implemented(KernelOp::AvgPool1dBackward, grad_out.dtype);
+}
+void Backend::adaptive_max_pool1d_impl(const View&, const View&, const View& in) {
+  not_implemented(KernelOp::AdaptiveMaxPool1d, in.dtype);
+}
+void Backend::adaptive_avg_pool1d_impl(const View&, const View& in) {
+  not_implemented(KernelOp::AdaptiveAvgPool1d, in.dtype);
+}
+void Backend::adaptive_avg_pool1d_backward_impl(const View&, const View& grad_out) {
+  not_implemented(KernelOp::AdaptiveAvgPool1dBackward, grad_out.dtype);
+}
+
+std::int64_t Pool1dParams::out_length(std::int64_t length, const char* op) const {
+  check(kernel_size > 0, "{}: kernel_size must be greater than zero, but got {}", op, kernel_size);
+  check(stride > 0, "{}: stride must be greater than zero, but got {}", op, stride);
+  check(padding >= 0, "{}: padding must be non-negative, but got {}", op, padding);
+  check(dilation > 0, "{}: dilation must be greater than zero, but got {}", op, dilation);
+  check(padding <= kernel_size / 2,
+        "{}: pad should be at most half of kernel size, but got pad={} and "
+        "kernel_size={}",
+        op, padding, kernel_size);
+  check(length >= 0, "{}: negative input length {}", op, length);
+  // length + 2*padding (padding <= kernel_size/2, so 2*padding <= kernel_size) and the
+  // dilated kernel's span, checked.
+  std::optional<std::int64_t> padded = checked_add(length, 2 * padding);
+  std::optional<std::int64_t> span = checked_mul(dilation, kernel_size - 1);
+  std::optional<std::int64_t> num;
+  if (padded && span) num = checked_add(*padded - *span - 1, ceil_mode ? stride - 1 : 0);
+  check(num.has_value(),
+        "{}: the window geometry (length={}, padding={}, dilation={}, kernel_size={}) "
+        "overflows int64",
+        op, length, padding, dilation, kernel_size);
+  // Rounded towards minus infinity, as PyTorch's div_rtn.
+  std::int64_t out = (*num >= 0 ? *num / stride : -((-*num + stride - 1) / stride)) + 1;
+  if (ceil_mode && out > 0) {
+    // The last window must start inside the input or the left padding.
+    const std::optional<std::int64_t> last_start = checked_mul(out - 1, stride);
+    if (!last_start || *last_start >= length + padding) --out;
+  }
+  return out;
+}
+
 // --- the defaults: no kernel ---------------------------------------------------------------------
 void Backend::copy_impl(const View& out, const View&) { not_implemented(KernelOp::Copy, out.dtype); }
 void Backend::fill_impl(const View& out, Scalar) { not_implemented(KernelOp::Fill, out.dtype); }

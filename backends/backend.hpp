@@ -81,6 +81,24 @@ struct NormParams {
   bool input_stats = true;
 };
 
+// --- pooling (issue 7) ---
+// max_pool1d / avg_pool1d geometry over the last dim (PyTorch's MaxPool1d / AvgPool1d).
+struct Pool1dParams {
+  std::int64_t kernel_size = 1;
+  std::int64_t stride = 1;
+  std::int64_t padding = 0;   // on both sides; at most kernel_size / 2
+  std::int64_t dilation = 1;  // max_pool1d only
+  bool ceil_mode = false;
+  bool count_include_pad = true;  // avg_pool1d only
+
+  // PyTorch's pooling_output_shape: floor (or ceil with ceil_mode) of
+  // (L + 2*padding - dilation*(K-1) - 1) / stride, plus one; with ceil_mode the last window
+  // must start inside the input or the left padding, else it is dropped. Checks every term
+  // (overflow included) and raises reel::Error naming `op` for invalid parameters; may return
+  // 0 or less (the callers word that error themselves).
+  std::int64_t out_length(std::int64_t length, const char* op) const;
+};
+
 // The interface. Every primitive has a public entry point here that runs the checks every
 // backend shares — the op table's dtype rule (op_table.hpp), the output dtype, shapes where
 // they are the same for everyone — and then asks the backend: if `supports(op, dtype)` says
@@ -176,6 +194,22 @@ class Backend {
                      const View& grad_out, const View& in, const View& mean, const View& var,
                      const View& weight, const NormParams& p);
 
+  // --- pooling (issue 7) ----------------------------------------------------------------------
+  // Over the last dim of [N, C, L] views; the output length is out's (checked against p).
+  // max_pool1d: values and int64 indices (positions in [0, L)) of each window's maximum: the
+  // first maximum; a NaN counts as the maximum (the last NaN of the window, as PyTorch's CPU
+  // kernel); a window of -inf gives its first valid position. indices may be a null view.
+  // (The backward is a scatter_add of grad_out at the indices.)
+  void max_pool1d(const View& out, const View& indices, const View& in, const Pool1dParams& p);
+  // avg_pool1d: the mean of each window with PyTorch's divisor (count_include_pad: the window
+  // clipped to the padded input; else: the elements inside the input).
+  void avg_pool1d(const View& out, const View& in, const Pool1dParams& p);
+  void avg_pool1d_backward(const View& grad_in, const View& grad_out, const Pool1dParams& p);
+  // Adaptive pools: out[t] reduces in[floor(t*L/Lout) .. ceil((t+1)*L/Lout)), Lout = out's.
+  void adaptive_max_pool1d(const View& out, const View& indices, const View& in);
+  void adaptive_avg_pool1d(const View& out, const View& in);
+  void adaptive_avg_pool1d_backward(const View& grad_in, const View& grad_out);
+
  protected:
   // The kernels, called after the shared checks (and only for pairs `supports` accepts). Each
   // default raises "<op> is not implemented on the <backend> backend".
@@ -213,6 +247,16 @@ class Backend {
                                   const View& grad_bias, const View& grad_out, const View& in,
                                   const View& mean, const View& var, const View& weight,
                                   const NormParams& p);
+
+  // --- pooling (issue 7) ---
+  virtual void max_pool1d_impl(const View& out, const View& indices, const View& in,
+                               const Pool1dParams& p);
+  virtual void avg_pool1d_impl(const View& out, const View& in, const Pool1dParams& p);
+  virtual void avg_pool1d_backward_impl(const View& grad_in, const View& grad_out,
+                                        const Pool1dParams& p);
+  virtual void adaptive_max_pool1d_impl(const View& out, const View& indices, const View& in);
+  virtual void adaptive_avg_pool1d_impl(const View& out, const View& in);
+  virtual void adaptive_avg_pool1d_backward_impl(const View& grad_in, const View& grad_out);
 
   // The one wording of a missing kernel.
   [[noreturn]] void not_implemented(OpId op, DType t) const;

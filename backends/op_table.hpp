@@ -32,6 +32,7 @@ enum class OpKind : std::uint8_t {
   Random,          // counter-based random fill
   Convolution,     // conv1d and its gradients, pad1d and its gradient
   Normalization,   // per-group statistics, normalization and its gradient (batch/layer/group/instance norm)
+  Pooling,         // max/avg/adaptive pooling over the last dim and their gradients
 };
 
 // The output dtype of an elementwise or reduction op, from its input dtype.
@@ -130,7 +131,14 @@ enum class OutRule : std::uint8_t {
   /* --- normalization (issue 7) --- */                                                         \
   X(NormStats, "norm_stats", Normalization, kFloating, Same, "")                                \
   X(NormForward, "norm_forward", Normalization, kFloating, Same, "")                            \
-  X(NormBackward, "norm_backward", Normalization, kFloating, Same, "")
+  X(NormBackward, "norm_backward", Normalization, kFloating, Same, "")                          \
+  /* --- pooling (issue 7) --- */                                                               \
+  X(MaxPool1d, "max_pool1d", Pooling, kFloating, Same, "")                                      \
+  X(AvgPool1d, "avg_pool1d", Pooling, kFloating, Same, "")                                      \
+  X(AvgPool1dBackward, "avg_pool1d_backward", Pooling, kFloating, Same, "")                     \
+  X(AdaptiveMaxPool1d, "adaptive_max_pool1d", Pooling, kFloating, Same, "")                     \
+  X(AdaptiveAvgPool1d, "adaptive_avg_pool1d", Pooling, kFloating, Same, "")                     \
+  X(AdaptiveAvgPool1dBackward, "adaptive_avg_pool1d_backward", Pooling, kFloating, Same, "")
 
 #define REEL_OP_ENUMERATOR(e, name, kind, dtypes, out, hint) e,
 enum class UnaryOp : std::uint8_t { REEL_UNARY_OPS(REEL_OP_ENUMERATOR) };

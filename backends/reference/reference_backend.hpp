@@ -16,6 +16,7 @@
 //   conv1d.cpp      conv1d forward, backward input, backward weight and bias
 //   pad1d.cpp       pad1d (zeros, reflect, replicate, circular) and its backward
 //   norm.cpp        norm statistics, normalization and its backward (batch/layer/group/instance)
+//   pool1d.cpp      max / avg / adaptive pooling over the last dim, and the avg backwards
 #include <cmath>
 #include <complex>
 #include <cstdint>
@@ -76,6 +77,15 @@ class ReferenceBackend : public Backend {
   void norm_backward_impl(const View& grad_in, const View& grad_weight, const View& grad_bias,
                           const View& grad_out, const View& in, const View& mean,
                           const View& var, const View& weight, const NormParams& p) override;
+  // --- pooling (issue 7) ---
+  void max_pool1d_impl(const View& out, const View& indices, const View& in,
+                       const Pool1dParams& p) override;
+  void avg_pool1d_impl(const View& out, const View& in, const Pool1dParams& p) override;
+  void avg_pool1d_backward_impl(const View& grad_in, const View& grad_out,
+                                const Pool1dParams& p) override;
+  void adaptive_max_pool1d_impl(const View& out, const View& indices, const View& in) override;
+  void adaptive_avg_pool1d_impl(const View& out, const View& in) override;
+  void adaptive_avg_pool1d_backward_impl(const View& grad_in, const View& grad_out) override;
 };
 
 // Small element-level helpers of the reference kernels (the CPU backend uses them too). The

@@ -588,6 +588,64 @@ TEST_CASE("parity: norm statistics, normalization and its gradient on every back
   }
 }
 
+// --- pooling (issue 7) ---
+TEST_CASE("parity: max/avg/adaptive pooling and the avg backwards, on every backend") {
+  RestoreCpu restore;
+  Missing missing;
+  int variant = 0;
+  for (DType t : all_dtypes()) {
+    if (!op_accepts(KernelOp::MaxPool1d, t)) continue;
+    for (int trial = 0; trial < 8; ++trial) {
+      ++variant;
+      Pool1dParams p;
+      p.kernel_size = rand_int(1, 4);
+      p.stride = rand_int(1, 3);
+      p.padding = rand_int(0, p.kernel_size / 2);
+      p.dilation = rand_int(1, 2);
+      p.ceil_mode = trial % 2 == 1;
+      p.count_include_pad = trial % 3 != 0;
+      const std::int64_t n = rand_int(1, 2), c = rand_int(1, 3);
+      const std::int64_t length = rand_int(p.dilation * (p.kernel_size - 1) + 1, 20);
+      const std::string ctx = fmt::format("pool1d {} N={} C={} L={} k={} s={} p={} d={} ceil={}", t,
+                                          n, c, length, p.kernel_size, p.stride, p.padding,
+                                          p.dilation, p.ceil_mode);
+      CAPTURE(ctx);
+      Operand x = make_operand(t, {n, c, length}, input_layout(variant), true);
+      const std::int64_t lmax = p.out_length(length, "max_pool1d");
+      Operand y = make_operand(t, {n, c, lmax}, output_layout(variant));
+      Operand idx = make_operand(kInt64, {n, c, lmax}, Layout::Contiguous);
+      compare(KernelOp::MaxPool1d, t, {x}, {y, idx},
+              [p](Backend& b, const std::vector<View>& v) { b.max_pool1d(v[1], v[2], v[0], p); },
+              {}, missing);
+      Pool1dParams a = p;
+      a.dilation = 1;
+      const std::int64_t lavg = a.out_length(length, "avg_pool1d");
+      Operand ya = make_operand(t, {n, c, lavg}, output_layout(variant + 1));
+      compare(KernelOp::AvgPool1d, t, {x}, {ya},
+              [a](Backend& b, const std::vector<View>& v) { b.avg_pool1d(v[1], v[0], a); },
+              tolerance_for(t, 10.0), missing);
+      Operand gy = make_operand(t, {n, c, lavg}, input_layout(variant + 1));
+      Operand gx = make_operand(t, {n, c, length}, output_layout(variant + 2));
+      compare(KernelOp::AvgPool1dBackward, t, {gy}, {gx},
+              [a](Backend& b, const std::vector<View>& v) { b.avg_pool1d_backward(v[1], v[0], a); },
+              tolerance_for(t, 10.0), missing);
+      const std::int64_t lad = rand_int(1, 2 * length);
+      Operand yad = make_operand(t, {n, c, lad}, output_layout(variant));
+      Operand iad = make_operand(kInt64, {n, c, lad}, Layout::Contiguous);
+      compare(KernelOp::AdaptiveMaxPool1d, t, {x}, {yad, iad},
+              [](Backend& b, const std::vector<View>& v) { b.adaptive_max_pool1d(v[1], v[2], v[0]); },
+              {}, missing);
+      compare(KernelOp::AdaptiveAvgPool1d, t, {x}, {yad},
+              [](Backend& b, const std::vector<View>& v) { b.adaptive_avg_pool1d(v[1], v[0]); },
+              tolerance_for(t, 10.0), missing);
+      Operand gad = make_operand(t, {n, c, lad}, input_layout(variant + 2));
+      compare(KernelOp::AdaptiveAvgPool1dBackward, t, {gad}, {gx},
+              [](Backend& b, const std::vector<View>& v) { b.adaptive_avg_pool1d_backward(v[1], v[0]); },
+              tolerance_for(t, 10.0), missing);
+    }
+  }
+}
+
 // Every KernelOp row needs a generator above; this list is the harness's half of that promise,
 // checked against the table so a new row without one fails here.
 TEST_CASE("parity: every primitive of the table has an input generator") {
@@ -598,7 +656,11 @@ TEST_CASE("parity: every primitive of the table has an input generator") {
       KernelOp::Conv1dForward, KernelOp::Conv1dBackwardInput, KernelOp::Conv1dBackwardWeight,
       KernelOp::Pad1d,         KernelOp::Pad1dBackward,
       // --- normalization (issue 7) ---
-      KernelOp::NormStats,     KernelOp::NormForward,   KernelOp::NormBackward};
+      KernelOp::NormStats,     KernelOp::NormForward,   KernelOp::NormBackward,
+      // --- pooling (issue 7) ---
+      KernelOp::MaxPool1d, KernelOp::AvgPool1d, KernelOp::AvgPool1dBackward,
+      KernelOp::AdaptiveMaxPool1d, KernelOp::AdaptiveAvgPool1d,
+      KernelOp::AdaptiveAvgPool1dBackward};
   for (KernelOp op : op_table::kKernelOps) {
     CAPTURE(op_name(op));
     CHECK(covered.count(op) == 1);
