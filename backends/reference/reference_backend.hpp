@@ -15,6 +15,8 @@
 //   random.cpp      random fill (Philox, backends/philox.hpp)
 //   conv1d.cpp      conv1d forward, backward input, backward weight and bias
 //   pad1d.cpp       pad1d (zeros, reflect, replicate, circular) and its backward
+//   softmax.cpp     softmax / log_softmax along a dim and their gradients (issue 7)
+//   loss.cpp        cross_entropy and nll_loss over class indices, and their gradients
 #include <cmath>
 #include <complex>
 #include <cstdint>
@@ -68,6 +70,23 @@ class ReferenceBackend : public Backend {
                   std::int64_t right) override;
   void pad1d_backward_impl(const View& grad_in, const View& grad_out, PadMode mode,
                            std::int64_t left, std::int64_t right) override;
+
+  // --- softmax and losses (issue 7) ---
+  void softmax_impl(const View& out, const View& in, int dim, bool log) override;
+  void softmax_backward_impl(const View& grad_in, const View& grad_out, const View& out, int dim,
+                             bool log) override;
+  void cross_entropy_impl(const View& losses, const View& lse, const View& target_weight,
+                          const View& in, const View& target, const View& weight,
+                          const CrossEntropyParams& p) override;
+  void cross_entropy_backward_impl(const View& grad_in, const View& grad_losses, const View& in,
+                                   const View& lse, const View& target, const View& weight,
+                                   const CrossEntropyParams& p) override;
+  void nll_loss_impl(const View& losses, const View& target_weight, const View& in,
+                     const View& target, const View& weight,
+                     const CrossEntropyParams& p) override;
+  void nll_loss_backward_impl(const View& grad_in, const View& grad_losses, const View& target,
+                              const View& weight, const CrossEntropyParams& p) override;
+  // --- end softmax and losses ---
 };
 
 // Small element-level helpers of the reference kernels (the CPU backend uses them too). The

@@ -534,6 +534,93 @@ TEST_CASE("parity: conv1d forward and gradients, pad1d and its gradient, on ever
   }
 }
 
+// --- softmax and losses (issue 7) ---
+TEST_CASE("parity: softmax, log_softmax, cross_entropy, nll_loss and gradients on every backend") {
+  RestoreCpu restore;
+  Missing missing;
+  int variant = 0;
+  for (DType t : all_dtypes()) {
+    if (!op_accepts(KernelOp::Softmax, t)) continue;
+    for (const Shape& shape : {Shape{7}, Shape{3, 5}, Shape{2, 3, 4}, Shape{4, 0, 3}}) {
+      for (int dim = 0; dim < static_cast<int>(shape.size()); ++dim) {
+        for (bool log : {false, true}) {
+          ++variant;
+          const std::string ctx = fmt::format("{} {} dim {} log {}", t, shape, dim, log);
+          CAPTURE(ctx);
+          Operand x = make_operand(t, shape, input_layout(variant));
+          Operand y = make_operand(t, shape, output_layout(variant));
+          compare(log ? KernelOp::LogSoftmax : KernelOp::Softmax, t, {x}, {y},
+                  [=](Backend& b, const std::vector<View>& v) { b.softmax(v[1], v[0], dim, log); },
+                  tolerance_for(t, 10.0), missing);
+          // The backward from a real forward output (a softmax's lies in (0, 1)).
+          Operand fy = make_operand(t, shape, Layout::Contiguous);
+          reference_backend().softmax(fy.view, x.view, dim, log);
+          Operand gy = make_operand(t, shape, input_layout(variant + 1));
+          Operand gx = make_operand(t, shape, output_layout(variant + 1));
+          compare(log ? KernelOp::LogSoftmaxBackward : KernelOp::SoftmaxBackward, t, {gy, fy},
+                  {gx},
+                  [=](Backend& b, const std::vector<View>& v) {
+                    b.softmax_backward(v[2], v[0], v[1], dim, log);
+                  },
+                  tolerance_for(t, 100.0), missing);
+        }
+      }
+    }
+    for (int trial = 0; trial < 8; ++trial) {
+      const std::int64_t n = rand_int(1, 3), c = rand_int(1, 6), l = rand_int(1, 4);
+      CrossEntropyParams p;
+      p.ignore_index = trial % 2 == 0 ? -100 : rand_int(0, c - 1);
+      p.label_smoothing = trial % 3 == 0 ? 0.0 : 0.25;
+      const bool weighted = trial % 4 < 2;
+      const std::string ctx = fmt::format("cross_entropy {} N={} C={} L={} ignore={} ls={} w={}",
+                                          t, n, c, l, p.ignore_index, p.label_smoothing, weighted);
+      CAPTURE(ctx);
+      Operand x = make_operand(t, {n, c, l}, input_layout(trial));
+      Operand target = make_operand(kInt64, {n, l}, Layout::Contiguous);
+      auto* tp = reinterpret_cast<std::int64_t*>(target.storage.data());
+      for (std::int64_t i = 0; i < target.elements; ++i) {
+        tp[i] = rand_int(0, 4) == 0 ? p.ignore_index : rand_int(0, c - 1);
+      }
+      Operand w = make_operand(t, {c}, Layout::Contiguous);
+      // Weights are positive in practice; the kernels don't care, so any values do.
+      Operand losses = make_operand(t, {n, l}, Layout::Contiguous);
+      Operand lse = make_operand(t, {n, l}, Layout::Contiguous);
+      Operand tw = make_operand(t, {n, l}, Layout::Contiguous);
+      const Tolerance tol = tolerance_for(t, 100.0);
+      compare(KernelOp::CrossEntropy, t, {x, target, w}, {losses, lse, tw},
+              [=](Backend& b, const std::vector<View>& v) {
+                b.cross_entropy(v[3], v[4], v[5], v[0], v[1], weighted ? v[2] : View{}, p);
+              },
+              tol, missing);
+      Operand flse = make_operand(t, {n, l}, Layout::Contiguous);
+      Operand scratch = make_operand(t, {n, l}, Layout::Contiguous);
+      reference_backend().cross_entropy(scratch.view, flse.view, View{}, x.view, target.view,
+                                        weighted ? w.view : View{}, p);
+      Operand gl = make_operand(t, {n, l}, input_layout(trial + 1));
+      Operand gx = make_operand(t, {n, c, l}, output_layout(trial));
+      compare(KernelOp::CrossEntropyBackward, t, {gl, x, flse, target, w}, {gx},
+              [=](Backend& b, const std::vector<View>& v) {
+                b.cross_entropy_backward(v[5], v[0], v[1], v[2], v[3], weighted ? v[4] : View{},
+                                         p);
+              },
+              tol, missing);
+      CrossEntropyParams pn = p;
+      pn.label_smoothing = 0.0;
+      compare(KernelOp::NllLoss, t, {x, target, w}, {losses, tw},
+              [=](Backend& b, const std::vector<View>& v) {
+                b.nll_loss(v[3], v[4], v[0], v[1], weighted ? v[2] : View{}, pn);
+              },
+              tol, missing);
+      compare(KernelOp::NllLossBackward, t, {gl, target, w}, {gx},
+              [=](Backend& b, const std::vector<View>& v) {
+                b.nll_loss_backward(v[3], v[0], v[1], weighted ? v[2] : View{}, pn);
+              },
+              tol, missing);
+    }
+  }
+}
+// --- end softmax and losses ---
+
 // Every KernelOp row needs a generator above; this list is the harness's half of that promise,
 // checked against the table so a new row without one fails here.
 TEST_CASE("parity: every primitive of the table has an input generator") {
@@ -542,7 +629,11 @@ TEST_CASE("parity: every primitive of the table has an input generator") {
       KernelOp::Matmul,        KernelOp::IndexSelect,   KernelOp::IndexAdd,
       KernelOp::Gather,        KernelOp::ScatterAdd,    KernelOp::Random,
       KernelOp::Conv1dForward, KernelOp::Conv1dBackwardInput, KernelOp::Conv1dBackwardWeight,
-      KernelOp::Pad1d,         KernelOp::Pad1dBackward};
+      KernelOp::Pad1d,         KernelOp::Pad1dBackward,
+      // --- softmax and losses (issue 7) ---
+      KernelOp::Softmax, KernelOp::LogSoftmax, KernelOp::SoftmaxBackward,
+      KernelOp::LogSoftmaxBackward, KernelOp::CrossEntropy, KernelOp::CrossEntropyBackward,
+      KernelOp::NllLoss, KernelOp::NllLossBackward};
   for (KernelOp op : op_table::kKernelOps) {
     CAPTURE(op_name(op));
     CHECK(covered.count(op) == 1);
