@@ -541,28 +541,69 @@ TEST_CASE("parity: softmax, log_softmax, cross_entropy, nll_loss and gradients o
   int variant = 0;
   for (DType t : all_dtypes()) {
     if (!op_accepts(KernelOp::Softmax, t)) continue;
-    for (const Shape& shape : {Shape{7}, Shape{3, 5}, Shape{2, 3, 4}, Shape{4, 0, 3}}) {
+    // Dense (every view contiguous: the CPU backend's SIMD path) and strided layouts; rows long
+    // enough for several SIMD widths and a thread split.
+    std::vector<std::pair<Shape, bool>> cases;
+    for (const Shape& shape : {Shape{7}, Shape{3, 5}, Shape{2, 3, 4}, Shape{4, 0, 3},
+                               Shape{5, 37, 19}, Shape{300, 129}}) {
+      for (bool dense : {true, false}) cases.emplace_back(shape, dense);
+    }
+    for (const auto& [shape, dense] : cases) {
+      auto in_layout = [dense = dense](int v) {
+        return dense ? Layout::Contiguous : input_layout(v);
+      };
+      auto out_layout = [dense = dense](int v) {
+        return dense ? Layout::Contiguous : output_layout(v);
+      };
       for (int dim = 0; dim < static_cast<int>(shape.size()); ++dim) {
         for (bool log : {false, true}) {
           ++variant;
-          const std::string ctx = fmt::format("{} {} dim {} log {}", t, shape, dim, log);
+          const std::string ctx =
+              fmt::format("{} {} dim {} log {} dense {}", t, shape, dim, log, dense);
           CAPTURE(ctx);
-          Operand x = make_operand(t, shape, input_layout(variant));
-          Operand y = make_operand(t, shape, output_layout(variant));
-          compare(log ? KernelOp::LogSoftmax : KernelOp::Softmax, t, {x}, {y},
-                  [=](Backend& b, const std::vector<View>& v) { b.softmax(v[1], v[0], dim, log); },
-                  tolerance_for(t, 10.0), missing);
-          // The backward from a real forward output (a softmax's lies in (0, 1)).
+          Operand x = make_operand(t, shape, in_layout(variant));
+          Operand y = make_operand(t, shape, out_layout(variant));
+          // The reference's output, which the backward is run from.
           Operand fy = make_operand(t, shape, Layout::Contiguous);
           reference_backend().softmax(fy.view, x.view, dim, log);
-          Operand gy = make_operand(t, shape, input_layout(variant + 1));
-          Operand gx = make_operand(t, shape, output_layout(variant + 1));
+          // Error scales where the result cancels. log_softmax: y = x - (m + log s), so
+          // |x| + |x - y|. The backward: its formula on |grad_out| with the subtraction made an
+          // addition (2|g| - (|g| - exp(y) S) = |g| + exp(y) S; softmax: 2 y|g| - y (|g| - S')).
+          Operand fwd_bound = y.clone();
+          {
+            Operand ax = abs_of(x), diff = fy.clone();
+            reference_backend().binary(BinaryOp::Sub, diff.view, x.view, fy.view);
+            Operand adiff = abs_of(diff), sum = fy.clone();
+            reference_backend().binary(BinaryOp::Add, sum.view, ax.view, adiff.view);
+            reference_backend().copy(fwd_bound.view, sum.view);
+          }
+          const std::vector<Operand> fwd_bounds{fwd_bound};
+          compare(log ? KernelOp::LogSoftmax : KernelOp::Softmax, t, {x}, {y},
+                  [=](Backend& b, const std::vector<View>& v) { b.softmax(v[1], v[0], dim, log); },
+                  tolerance_for(t, 10.0), missing, log ? &fwd_bounds : nullptr);
+          Operand gy = make_operand(t, shape, in_layout(variant + 1));
+          Operand gx = make_operand(t, shape, out_layout(variant + 1));
+          Operand bwd_bound = gx.clone();
+          {
+            Operand ag = abs_of(gy), minus = fy.clone(), twice = fy.clone(), bound = fy.clone();
+            reference_backend().softmax_backward(minus.view, ag.view, fy.view, dim, log);
+            if (log) {
+              reference_backend().binary(BinaryOp::Add, twice.view, ag.view, ag.view);
+            } else {
+              Operand prod = fy.clone();
+              reference_backend().binary(BinaryOp::Mul, prod.view, ag.view, fy.view);
+              reference_backend().binary(BinaryOp::Add, twice.view, prod.view, prod.view);
+            }
+            reference_backend().binary(BinaryOp::Sub, bound.view, twice.view, minus.view);
+            reference_backend().copy(bwd_bound.view, bound.view);
+          }
+          const std::vector<Operand> bwd_bounds{bwd_bound};
           compare(log ? KernelOp::LogSoftmaxBackward : KernelOp::SoftmaxBackward, t, {gy, fy},
                   {gx},
                   [=](Backend& b, const std::vector<View>& v) {
                     b.softmax_backward(v[2], v[0], v[1], dim, log);
                   },
-                  tolerance_for(t, 100.0), missing);
+                  tolerance_for(t, 10.0), missing, &bwd_bounds);
         }
       }
     }
