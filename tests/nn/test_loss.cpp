@@ -8,6 +8,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <limits>
 #include <functional>
 #include <map>
 #include <sstream>
@@ -381,4 +382,69 @@ TEST_CASE("loss modules: options, buffers, repr") {
   CHECK(nn::KLDivLoss(nn::KLDivLossOptions(nn::kBatchMean))->options().reduction_ ==
         nn::kBatchMean);
   CHECK(nn::L1LossOptions().reduction("sum").reduction_ == nn::kSum);
+}
+
+TEST_CASE("softmax kernels: PyTorch's values for infinities and NaN, rows and lanes") {
+  const double inf = std::numeric_limits<double>::infinity(), nan = std::nan("");
+  // torch.softmax / log_softmax of each row (1.13, float32 and float64 alike).
+  struct Row {
+    std::vector<double> x, softmax, log_softmax;
+  };
+  const std::vector<Row> rows = {
+      {{1.0, inf}, {nan, nan}, {nan, nan}},
+      {{-inf, -inf}, {nan, nan}, {nan, nan}},
+      {{1.0, nan}, {nan, nan}, {nan, nan}},
+      {{-inf, 0.0}, {0.0, 1.0}, {-inf, 0.0}},
+  };
+  test::on_cpu_backends([&] {
+    for (DType dt : {kFloat32, kFloat64}) {
+      for (const Row& r : rows) {
+        CAPTURE(r.x);
+        // Repeated to 2 x 40 rows, so the SIMD paths see full vectors: along dim 1 each row is
+        // one contiguous run; transposed (and made contiguous) the same values are lanes.
+        std::vector<double> flat;
+        for (int rep = 0; rep < 2; ++rep) {
+          for (int k = 0; k < 20; ++k) flat.insert(flat.end(), r.x.begin(), r.x.end());
+        }
+        // Each of the 2 rows holds 20 copies of the pattern: every entry of the pattern's
+        // expected result scales: softmax of repeated values divides by 20.
+        Tensor x = tensor(flat, Shape{2, static_cast<std::int64_t>(flat.size() / 2)},
+                          TensorOptions(dt));
+        for (bool lanes : {false, true}) {
+          CAPTURE(lanes);
+          Tensor xin = lanes ? x.t().contiguous() : x;
+          const std::int64_t d = lanes ? 0 : 1;
+          std::vector<double> sm = softmax(xin, d).to_vector<double>();
+          std::vector<double> lsm = log_softmax(xin, d).to_vector<double>();
+          for (std::size_t i = 0; i < sm.size(); ++i) {
+            // The element's position in the pattern.
+            const std::size_t col = lanes ? i / 2 : i % (flat.size() / 2);
+            const std::size_t j = col % r.x.size();
+            if (std::isnan(r.softmax[j])) {
+              CHECK(std::isnan(sm[i]));
+              CHECK(std::isnan(lsm[i]));
+            } else {
+              CHECK(sm[i] == doctest::Approx(r.softmax[j] / 20.0));
+              if (std::isinf(r.log_softmax[j])) CHECK(lsm[i] == r.log_softmax[j]);
+              else CHECK(lsm[i] == doctest::Approx(r.log_softmax[j] - std::log(20.0)));
+            }
+          }
+        }
+      }
+    }
+  });
+  CHECK(softmax(zeros({0, 3}), 1).sizes() == Shape{0, 3});
+  CHECK(log_softmax(zeros({3, 0}), 1).sizes() == Shape{3, 0});
+}
+
+TEST_CASE("cross_entropy: non-contiguous input, gradcheck through the reshape") {
+  const Tensor t = int64s({0, 2, 1}, {3});
+  expect_gradcheck([t](const auto& in) { return F::cross_entropy(in[0].t(), t); },
+                   {leaf({4, 3})});
+  expect_gradcheck(
+      [](const auto& in) {
+        return F::cross_entropy(in[0].permute({0, 2, 1}), int64s({0, 3, 1, 2, 2, 0}, {2, 3}),
+                                nn::CrossEntropyLossOptions().label_smoothing(0.3));
+      },
+      {leaf({2, 3, 4})});
 }
