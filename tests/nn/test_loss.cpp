@@ -448,3 +448,25 @@ TEST_CASE("cross_entropy: non-contiguous input, gradcheck through the reshape") 
       },
       {leaf({2, 3, 4})});
 }
+
+TEST_CASE("cross_entropy and nll_loss: (N, C, d1, d2) inputs equal the flattened (N, C, L) ones") {
+  manual_seed(11);
+  Tensor x = randn({2, 3, 4, 5}, kFloat64);
+  Tensor t = randint(0, 3, {2, 4, 5});
+  {
+    NoGradGuard no_grad;
+    t = where(eq(t, Scalar(1)), Scalar(-100), t.to(kFloat64)).to(kInt64);  // some ignored
+  }
+  Tensor w = tensor({0.5, 1.0, 2.0});
+  for (nn::Reduction r : {nn::kNone, nn::kMean, nn::kSum}) {
+    auto o = nn::CrossEntropyLossOptions().weight(w).label_smoothing(0.1).reduction(r);
+    Tensor a = F::cross_entropy(x, t, o);
+    Tensor b = F::cross_entropy(x.reshape({2, 3, 20}), t.reshape({2, 20}), o);
+    CHECK(a.sizes() == (r == nn::kNone ? Shape{2, 4, 5} : Shape{}));
+    CHECK(allclose(a.reshape({-1}), b.reshape({-1}), 1e-12, 1e-14));
+    auto on = nn::NLLLossOptions().weight(w).reduction(r);
+    Tensor c = F::nll_loss(log_softmax(x, 1), t, on);
+    Tensor d = F::nll_loss(log_softmax(x, 1).reshape({2, 3, 20}), t.reshape({2, 20}), on);
+    CHECK(allclose(c.reshape({-1}), d.reshape({-1}), 1e-12, 1e-14));
+  }
+}
