@@ -2,6 +2,7 @@
 // runs before its kernel, the one wording of a missing kernel, and the backend registry.
 #include "backends/backend.hpp"
 
+#include <initializer_list>
 #include <string>
 
 #include "backends/checked_math.hpp"
@@ -332,6 +333,105 @@ std::int64_t Pool1dParams::out_length(std::int64_t length, const char* op) const
   return out;
 }
 
+// --- softmax and losses (issue 7) ---
+namespace {
+
+void check_softmax_views(const char* op, const View& out, const View& in, int dim) {
+  check(out.shape == in.shape, "{}: the output has shape {} but the input has shape {}", op,
+        out.shape, in.shape);
+  check(out.dtype == in.dtype, "{}: expected an output of dtype {}, got {}", op, in.dtype,
+        out.dtype);
+  check(dim >= 0 && dim < static_cast<int>(in.shape.size()),
+        "{}: dim {} is out of range for a view of rank {}", op, dim, in.shape.size());
+}
+
+// in [N, C, L]; target [N, L] int64; weight [C] or null; every per-element output [N, L] (or
+// null where allowed) of in's dtype.
+void check_class_views(const char* op, const View& in, const View& target, const View& weight,
+                       std::initializer_list<const View*> per_element) {
+  check(in.shape.size() == 3, "{}: expected input of shape [N, C, L], got {}", op, in.shape);
+  check(target.dtype == kInt64, "{}: expected int64 class indices, got {}", op, target.dtype);
+  check(target.shape == Shape{in.shape[0], in.shape[2]},
+        "{}: expected target of shape [{}, {}] for input {}, got {}", op, in.shape[0],
+        in.shape[2], in.shape, target.shape);
+  if (weight.data != nullptr) {
+    check(weight.dtype == in.dtype && weight.shape == Shape{in.shape[1]},
+          "{}: expected a weight of shape [{}] and dtype {}, got {} of dtype {}", op,
+          in.shape[1], in.dtype, weight.shape, weight.dtype);
+  }
+  for (const View* v : per_element) {
+    if (v->data == nullptr) continue;
+    check(v->dtype == in.dtype && v->shape == target.shape,
+          "{}: expected per-element views of shape {} and dtype {}, got {} of dtype {}", op,
+          target.shape, in.dtype, v->shape, v->dtype);
+  }
+}
+
+void check_label_smoothing(const char* op, double s) {
+  check(s >= 0.0 && s <= 1.0, "{}: label_smoothing must be between 0.0 and 1.0. Got: {}", op, s);
+}
+
+}  // namespace
+
+void Backend::softmax(const View& out, const View& in, int dim, bool log) {
+  const KernelOp op = log ? KernelOp::LogSoftmax : KernelOp::Softmax;
+  check_softmax_views(op_name(op), out, in, dim);
+  require(op, in.dtype);
+  softmax_impl(out, in, dim, log);
+}
+
+void Backend::softmax_backward(const View& grad_in, const View& grad_out, const View& out,
+                               int dim, bool log) {
+  const KernelOp op = log ? KernelOp::LogSoftmaxBackward : KernelOp::SoftmaxBackward;
+  check_softmax_views(op_name(op), grad_out, out, dim);
+  check_softmax_views(op_name(op), grad_in, out, dim);
+  require(op, out.dtype);
+  softmax_backward_impl(grad_in, grad_out, out, dim, log);
+}
+
+void Backend::cross_entropy(const View& losses, const View& lse, const View& target_weight,
+                            const View& in, const View& target, const View& weight,
+                            const CrossEntropyParams& p) {
+  check(losses.data != nullptr && lse.data != nullptr,
+        "cross_entropy: losses and lse must be given");
+  check_class_views("cross_entropy", in, target, weight, {&losses, &lse, &target_weight});
+  check_label_smoothing("cross_entropy", p.label_smoothing);
+  require(KernelOp::CrossEntropy, in.dtype);
+  cross_entropy_impl(losses, lse, target_weight, in, target, weight, p);
+}
+
+void Backend::cross_entropy_backward(const View& grad_in, const View& grad_losses,
+                                     const View& in, const View& lse, const View& target,
+                                     const View& weight, const CrossEntropyParams& p) {
+  check(grad_in.shape == in.shape && grad_in.dtype == in.dtype,
+        "cross_entropy_backward: grad_in has shape {} and dtype {}, expected {} and {}",
+        grad_in.shape, grad_in.dtype, in.shape, in.dtype);
+  check_class_views("cross_entropy_backward", in, target, weight, {&grad_losses, &lse});
+  check_label_smoothing("cross_entropy_backward", p.label_smoothing);
+  require(KernelOp::CrossEntropyBackward, in.dtype);
+  cross_entropy_backward_impl(grad_in, grad_losses, in, lse, target, weight, p);
+}
+
+void Backend::nll_loss(const View& losses, const View& target_weight, const View& in,
+                       const View& target, const View& weight, const CrossEntropyParams& p) {
+  check(losses.data != nullptr, "nll_loss: losses must be given");
+  check_class_views("nll_loss", in, target, weight, {&losses, &target_weight});
+  check(p.label_smoothing == 0.0, "nll_loss: label_smoothing is cross_entropy's, got {}",
+        p.label_smoothing);
+  require(KernelOp::NllLoss, in.dtype);
+  nll_loss_impl(losses, target_weight, in, target, weight, p);
+}
+
+void Backend::nll_loss_backward(const View& grad_in, const View& grad_losses, const View& target,
+                                const View& weight, const CrossEntropyParams& p) {
+  check_class_views("nll_loss_backward", grad_in, target, weight, {&grad_losses});
+  check(p.label_smoothing == 0.0, "nll_loss_backward: label_smoothing is cross_entropy's, got {}",
+        p.label_smoothing);
+  require(KernelOp::NllLossBackward, grad_in.dtype);
+  nll_loss_backward_impl(grad_in, grad_losses, target, weight, p);
+}
+// --- end softmax and losses ---
+
 // --- the defaults: no kernel ---------------------------------------------------------------------
 void Backend::copy_impl(const View& out, const View&) { not_implemented(KernelOp::Copy, out.dtype); }
 void Backend::fill_impl(const View& out, Scalar) { not_implemented(KernelOp::Fill, out.dtype); }
@@ -399,6 +499,31 @@ void Backend::norm_backward_impl(const View&, const View&, const View&, const Vi
                                  const NormParams&) {
   not_implemented(KernelOp::NormBackward, in.dtype);
 }
+
+// --- softmax and losses (issue 7) ---
+void Backend::softmax_impl(const View&, const View& in, int, bool log) {
+  not_implemented(log ? KernelOp::LogSoftmax : KernelOp::Softmax, in.dtype);
+}
+void Backend::softmax_backward_impl(const View&, const View&, const View& out, int, bool log) {
+  not_implemented(log ? KernelOp::LogSoftmaxBackward : KernelOp::SoftmaxBackward, out.dtype);
+}
+void Backend::cross_entropy_impl(const View&, const View&, const View&, const View& in,
+                                 const View&, const View&, const CrossEntropyParams&) {
+  not_implemented(KernelOp::CrossEntropy, in.dtype);
+}
+void Backend::cross_entropy_backward_impl(const View&, const View&, const View& in, const View&,
+                                          const View&, const View&, const CrossEntropyParams&) {
+  not_implemented(KernelOp::CrossEntropyBackward, in.dtype);
+}
+void Backend::nll_loss_impl(const View&, const View&, const View& in, const View&, const View&,
+                            const CrossEntropyParams&) {
+  not_implemented(KernelOp::NllLoss, in.dtype);
+}
+void Backend::nll_loss_backward_impl(const View& grad_in, const View&, const View&, const View&,
+                                     const CrossEntropyParams&) {
+  not_implemented(KernelOp::NllLossBackward, grad_in.dtype);
+}
+// --- end softmax and losses ---
 
 // --- conv1d geometry --------------------------------------------------------------------------
 

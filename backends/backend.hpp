@@ -47,6 +47,13 @@ struct RandomSpec {
 
 enum class PadMode : std::uint8_t { Zeros, Reflect, Replicate, Circular };
 
+// --- softmax and losses (issue 7) ---
+// The options of cross_entropy / nll_loss over class indices (PyTorch's names).
+struct CrossEntropyParams {
+  std::int64_t ignore_index = -100;  // targets equal to it add nothing (loss and gradient 0)
+  double label_smoothing = 0.0;      // cross_entropy only; in [0, 1]
+};
+
 // conv1d geometry, with padding already resolved to (left, right) by the caller.
 struct Conv1dParams {
   std::int64_t stride = 1;
@@ -210,6 +217,40 @@ class Backend {
   void adaptive_avg_pool1d(const View& out, const View& in);
   void adaptive_avg_pool1d_backward(const View& grad_in, const View& grad_out);
 
+  // --- softmax and losses (issue 7) ---
+  // out = softmax(in) along `dim` (log_softmax when `log`), each slice shifted by its maximum
+  // so exp never overflows. out and in share shape and dtype; any strides.
+  void softmax(const View& out, const View& in, int dim, bool log);
+  // The gradient from grad_out and the forward's output y, along `dim`:
+  //   softmax:      grad_in = y * (grad_out - sum(grad_out * y))
+  //   log_softmax:  grad_in = grad_out - exp(y) * sum(grad_out)
+  void softmax_backward(const View& grad_in, const View& grad_out, const View& out, int dim,
+                        bool log);
+  // Cross-entropy of logits in[N, C, L] against int64 class indices target[N, L], per element:
+  //   losses[n, l] = (1 - s) * w[t] * (lse - x[t]) + s / C * sum_c w[c] * (lse - x[c])
+  // with t = target[n, l], lse = log(sum_c exp(x[c])) over the class dim, s = label_smoothing
+  // and w = weight (a null view: all ones). Also writes lse[n, l] (what the backward needs) and,
+  // when target_weight is not a null view, target_weight[n, l] = w[t] (the mean's divisor).
+  // Targets equal to ignore_index give 0 in all three; any other target outside [0, C) raises
+  // reel::Error naming it. losses, lse, target_weight: [N, L] of in's dtype.
+  void cross_entropy(const View& losses, const View& lse, const View& target_weight,
+                     const View& in, const View& target, const View& weight,
+                     const CrossEntropyParams& p);
+  // grad_in[n, c, l] = grad_losses[n, l] * ((1 - s) * w[t] * (p[c] - [c == t])
+  //                                          + s / C * (p[c] * sum(w) - w[c])),
+  // p[c] = exp(x[c] - lse[n, l]); 0 for ignored targets.
+  void cross_entropy_backward(const View& grad_in, const View& grad_losses, const View& in,
+                              const View& lse, const View& target, const View& weight,
+                              const CrossEntropyParams& p);
+  // The negative log-likelihood of log-probabilities in[N, C, L]: losses[n, l] = -w[t] * in[t]
+  // (label_smoothing must be 0); target_weight as cross_entropy's.
+  void nll_loss(const View& losses, const View& target_weight, const View& in,
+                const View& target, const View& weight, const CrossEntropyParams& p);
+  // grad_in[n, c, l] = -grad_losses[n, l] * w[t] * [c == t] (0 for ignored targets).
+  void nll_loss_backward(const View& grad_in, const View& grad_losses, const View& target,
+                         const View& weight, const CrossEntropyParams& p);
+  // --- end softmax and losses ---
+
  protected:
   // The kernels, called after the shared checks (and only for pairs `supports` accepts). Each
   // default raises "<op> is not implemented on the <backend> backend".
@@ -257,6 +298,23 @@ class Backend {
   virtual void adaptive_max_pool1d_impl(const View& out, const View& indices, const View& in);
   virtual void adaptive_avg_pool1d_impl(const View& out, const View& in);
   virtual void adaptive_avg_pool1d_backward_impl(const View& grad_in, const View& grad_out);
+  // --- softmax and losses (issue 7) ---
+  virtual void softmax_impl(const View& out, const View& in, int dim, bool log);
+  virtual void softmax_backward_impl(const View& grad_in, const View& grad_out, const View& out,
+                                     int dim, bool log);
+  virtual void cross_entropy_impl(const View& losses, const View& lse, const View& target_weight,
+                                  const View& in, const View& target, const View& weight,
+                                  const CrossEntropyParams& p);
+  virtual void cross_entropy_backward_impl(const View& grad_in, const View& grad_losses,
+                                           const View& in, const View& lse, const View& target,
+                                           const View& weight, const CrossEntropyParams& p);
+  virtual void nll_loss_impl(const View& losses, const View& target_weight, const View& in,
+                             const View& target, const View& weight,
+                             const CrossEntropyParams& p);
+  virtual void nll_loss_backward_impl(const View& grad_in, const View& grad_losses,
+                                      const View& target, const View& weight,
+                                      const CrossEntropyParams& p);
+  // --- end softmax and losses ---
 
   // The one wording of a missing kernel.
   [[noreturn]] void not_implemented(OpId op, DType t) const;

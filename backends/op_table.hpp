@@ -139,6 +139,22 @@ enum class OutRule : std::uint8_t {
   X(AdaptiveMaxPool1d, "adaptive_max_pool1d", Pooling, kFloating, Same, "")                     \
   X(AdaptiveAvgPool1d, "adaptive_avg_pool1d", Pooling, kFloating, Same, "")                     \
   X(AdaptiveAvgPool1dBackward, "adaptive_avg_pool1d_backward", Pooling, kFloating, Same, "")
+  REEL_KERNEL_OPS_SOFTMAX_AND_LOSSES(X)
+
+// --- softmax and losses (issue 7) ---
+// softmax / log_softmax along one dim and their gradients; cross_entropy is log_softmax fused
+// with the negative log-likelihood of class indices (weights, ignore_index, label smoothing),
+// nll_loss the same on log-probabilities the caller already has.
+#define REEL_KERNEL_OPS_SOFTMAX_AND_LOSSES(X)                                                   \
+  X(Softmax, "softmax", Reduction, kFloating, Same, "")                                         \
+  X(LogSoftmax, "log_softmax", Reduction, kFloating, Same, "")                                  \
+  X(SoftmaxBackward, "softmax_backward", BackwardHelper, kFloating, Same, "")                   \
+  X(LogSoftmaxBackward, "log_softmax_backward", BackwardHelper, kFloating, Same, "")            \
+  X(CrossEntropy, "cross_entropy", Reduction, kFloating, Same, "")                              \
+  X(CrossEntropyBackward, "cross_entropy_backward", BackwardHelper, kFloating, Same, "")        \
+  X(NllLoss, "nll_loss", Reduction, kFloating, Same, "")                                        \
+  X(NllLossBackward, "nll_loss_backward", BackwardHelper, kFloating, Same, "")
+// --- end softmax and losses ---
 
 #define REEL_OP_ENUMERATOR(e, name, kind, dtypes, out, hint) e,
 enum class UnaryOp : std::uint8_t { REEL_UNARY_OPS(REEL_OP_ENUMERATOR) };

@@ -10,6 +10,7 @@
 //   matmul          packed, blocked gemm (backends/cpu/gemm.hpp)
 //   conv1d          an algorithm per case: im2col + gemm, or direct for depthwise (conv1d.hpp);
 //                   complex dtypes and pad1d are the reference loops
+//   softmax         log_softmax too, and both gradients: SIMD rows over contiguous views
 // It derives from the reference backend: everything without a fast path (other ops and dtypes,
 // where, arg_reduce, indexing, pad1d, and every shape error) is the reference's implementation,
 // inherited rather than forwarded, so it is right by construction and the two backends raise
@@ -45,6 +46,11 @@ class CpuBackend final : public ReferenceBackend {
   void conv1d_backward_weight_impl(const View& grad_weight, const View& grad_bias,
                                    const View& grad_out, const View& in,
                                    const Conv1dParams& p) override;
+
+  // --- softmax and losses (issue 7) --- softmax.cpp: contiguous float32/float64
+  void softmax_impl(const View& out, const View& in, int dim, bool log) override;
+  void softmax_backward_impl(const View& grad_in, const View& grad_out, const View& out, int dim,
+                             bool log) override;
 };
 
 }  // namespace reel::backends

@@ -17,6 +17,8 @@
 //   pad1d.cpp       pad1d (zeros, reflect, replicate, circular) and its backward
 //   norm.cpp        norm statistics, normalization and its backward (batch/layer/group/instance)
 //   pool1d.cpp      max / avg / adaptive pooling over the last dim, and the avg backwards
+//   softmax.cpp     softmax / log_softmax along a dim and their gradients (issue 7)
+//   loss.cpp        cross_entropy and nll_loss over class indices, and their gradients
 #include <cmath>
 #include <complex>
 #include <cstdint>
@@ -86,6 +88,23 @@ class ReferenceBackend : public Backend {
   void adaptive_max_pool1d_impl(const View& out, const View& indices, const View& in) override;
   void adaptive_avg_pool1d_impl(const View& out, const View& in) override;
   void adaptive_avg_pool1d_backward_impl(const View& grad_in, const View& grad_out) override;
+
+  // --- softmax and losses (issue 7) ---
+  void softmax_impl(const View& out, const View& in, int dim, bool log) override;
+  void softmax_backward_impl(const View& grad_in, const View& grad_out, const View& out, int dim,
+                             bool log) override;
+  void cross_entropy_impl(const View& losses, const View& lse, const View& target_weight,
+                          const View& in, const View& target, const View& weight,
+                          const CrossEntropyParams& p) override;
+  void cross_entropy_backward_impl(const View& grad_in, const View& grad_losses, const View& in,
+                                   const View& lse, const View& target, const View& weight,
+                                   const CrossEntropyParams& p) override;
+  void nll_loss_impl(const View& losses, const View& target_weight, const View& in,
+                     const View& target, const View& weight,
+                     const CrossEntropyParams& p) override;
+  void nll_loss_backward_impl(const View& grad_in, const View& grad_losses, const View& target,
+                              const View& weight, const CrossEntropyParams& p) override;
+  // --- end softmax and losses ---
 };
 
 // Small element-level helpers of the reference kernels (the CPU backend uses them too). The

@@ -48,54 +48,45 @@ Tensor logsumexp(const Tensor& x, const Shape& dims, bool keepdim) {
   return out;
 }
 
-Tensor softmax(const Tensor& x, std::int64_t dim) {
-  check_floating(x, "softmax");
-  Shape d{wrap_dim(dim, x.dim(), "softmax")};
-  Tensor y;
-  {
-    NoGradGuard no_grad;
-    if (x.numel() == 0) {
-      y = empty(x.sizes(), x.options());
-    } else {
-      // A slice of all -inf gives NaN, as in PyTorch (no shift can make 0/0 meaningful).
-      Tensor e = exp(sub(x, amax(x, d, /*keepdim=*/true)));
-      y = div(e, sum(e, d, /*keepdim=*/true));
-    }
+// softmax and log_softmax run as one kernel each (the Softmax / LogSoftmax rows of the op
+// table), forward and backward: no amax, exp and sum temporaries.
+namespace {
+
+Tensor softmax_op(const Tensor& x, std::int64_t dim, bool log) {
+  const char* op = log ? "log_softmax" : "softmax";
+  check_floating(x, op);
+  const int d = static_cast<int>(wrap_dim(dim, x.dim(), op));
+  Tensor y = empty(x.sizes(), x.options());
+  if (x.numel() > 0) {
+    // A 0-d tensor is one slice of one element.
+    const Tensor xv = x.dim() == 0 ? x.detach().reshape({1}) : x.detach();
+    const Tensor yv = x.dim() == 0 ? y.reshape({1}) : y;
+    backend_for(x.device()).softmax(view_of(yv), view_of(xv), d, log);
   }
   if (autograd::needs_grad(x)) {
     autograd::SavedTensor sy(y, /*is_output=*/true);
-    // dx = y * (g - sum(g * y)) over the softmax dim (the Jacobian diag(y) - y y^T applied to g).
-    autograd::record("SoftmaxBackward", {&x}, y,
-                     [sy, d](std::span<const Tensor> g, autograd::GradMask) -> std::vector<Tensor> {
+    autograd::record(log ? "LogSoftmaxBackward" : "SoftmaxBackward", {&x}, y,
+                     [sy, d, log](std::span<const Tensor> g,
+                                  autograd::GradMask) -> std::vector<Tensor> {
                        Tensor yv = sy.unpack();
-                       return {mul(yv, sub(g[0], sum(mul(g[0], yv), d, /*keepdim=*/true)))};
+                       Tensor gx = empty(yv.sizes(), yv.options());
+                       if (gx.numel() == 0) return {gx};
+                       const bool scalar = yv.dim() == 0;
+                       Tensor go = g[0];
+                       backend_for(yv.device())
+                           .softmax_backward(view_of(scalar ? gx.reshape({1}) : gx),
+                                             view_of(scalar ? go.reshape({1}) : go),
+                                             view_of(scalar ? yv.reshape({1}) : yv), d, log);
+                       return {gx};
                      });
   }
   return y;
 }
 
-Tensor log_softmax(const Tensor& x, std::int64_t dim) {
-  check_floating(x, "log_softmax");
-  Shape d{wrap_dim(dim, x.dim(), "log_softmax")};
-  Tensor y;
-  {
-    NoGradGuard no_grad;
-    if (x.numel() == 0) {
-      y = empty(x.sizes(), x.options());
-    } else {
-      Tensor z = sub(x, amax(x, d, /*keepdim=*/true));
-      y = sub(z, log(sum(exp(z), d, /*keepdim=*/true)));
-    }
-  }
-  if (autograd::needs_grad(x)) {
-    autograd::SavedTensor sy(y, /*is_output=*/true);
-    // dx = g - softmax(x) * sum(g) over the dim, with softmax(x) = exp(y).
-    autograd::record("LogSoftmaxBackward", {&x}, y,
-                     [sy, d](std::span<const Tensor> g, autograd::GradMask) -> std::vector<Tensor> {
-                       return {sub(g[0], mul(exp(sy.unpack()), sum(g[0], d, /*keepdim=*/true)))};
-                     });
-  }
-  return y;
-}
+}  // namespace
+
+Tensor softmax(const Tensor& x, std::int64_t dim) { return softmax_op(x, dim, false); }
+
+Tensor log_softmax(const Tensor& x, std::int64_t dim) { return softmax_op(x, dim, true); }
 
 }  // namespace reel

@@ -646,6 +646,134 @@ TEST_CASE("parity: max/avg/adaptive pooling and the avg backwards, on every back
   }
 }
 
+// --- softmax and losses (issue 7) ---
+TEST_CASE("parity: softmax, log_softmax, cross_entropy, nll_loss and gradients on every backend") {
+  RestoreCpu restore;
+  Missing missing;
+  int variant = 0;
+  for (DType t : all_dtypes()) {
+    if (!op_accepts(KernelOp::Softmax, t)) continue;
+    // Dense (every view contiguous: the CPU backend's SIMD path) and strided layouts; rows long
+    // enough for several SIMD widths and a thread split.
+    std::vector<std::pair<Shape, bool>> cases;
+    for (const Shape& shape : {Shape{7}, Shape{3, 5}, Shape{2, 3, 4}, Shape{4, 0, 3},
+                               Shape{5, 37, 19}, Shape{300, 129}}) {
+      for (bool dense : {true, false}) cases.emplace_back(shape, dense);
+    }
+    for (const auto& [shape, dense] : cases) {
+      auto in_layout = [dense = dense](int v) {
+        return dense ? Layout::Contiguous : input_layout(v);
+      };
+      auto out_layout = [dense = dense](int v) {
+        return dense ? Layout::Contiguous : output_layout(v);
+      };
+      for (int dim = 0; dim < static_cast<int>(shape.size()); ++dim) {
+        for (bool log : {false, true}) {
+          ++variant;
+          const std::string ctx =
+              fmt::format("{} {} dim {} log {} dense {}", t, shape, dim, log, dense);
+          CAPTURE(ctx);
+          Operand x = make_operand(t, shape, in_layout(variant));
+          Operand y = make_operand(t, shape, out_layout(variant));
+          // The reference's output, which the backward is run from.
+          Operand fy = make_operand(t, shape, Layout::Contiguous);
+          reference_backend().softmax(fy.view, x.view, dim, log);
+          // Error scales where the result cancels. log_softmax: y = x - (m + log s), so
+          // |x| + |x - y|. The backward: its formula on |grad_out| with the subtraction made an
+          // addition (2|g| - (|g| - exp(y) S) = |g| + exp(y) S; softmax: 2 y|g| - y (|g| - S')).
+          Operand fwd_bound = y.clone();
+          {
+            Operand ax = abs_of(x), diff = fy.clone();
+            reference_backend().binary(BinaryOp::Sub, diff.view, x.view, fy.view);
+            Operand adiff = abs_of(diff), sum = fy.clone();
+            reference_backend().binary(BinaryOp::Add, sum.view, ax.view, adiff.view);
+            reference_backend().copy(fwd_bound.view, sum.view);
+          }
+          const std::vector<Operand> fwd_bounds{fwd_bound};
+          compare(log ? KernelOp::LogSoftmax : KernelOp::Softmax, t, {x}, {y},
+                  [=](Backend& b, const std::vector<View>& v) { b.softmax(v[1], v[0], dim, log); },
+                  tolerance_for(t, 10.0), missing, log ? &fwd_bounds : nullptr);
+          Operand gy = make_operand(t, shape, in_layout(variant + 1));
+          Operand gx = make_operand(t, shape, out_layout(variant + 1));
+          Operand bwd_bound = gx.clone();
+          {
+            Operand ag = abs_of(gy), minus = fy.clone(), twice = fy.clone(), bound = fy.clone();
+            reference_backend().softmax_backward(minus.view, ag.view, fy.view, dim, log);
+            if (log) {
+              reference_backend().binary(BinaryOp::Add, twice.view, ag.view, ag.view);
+            } else {
+              Operand prod = fy.clone();
+              reference_backend().binary(BinaryOp::Mul, prod.view, ag.view, fy.view);
+              reference_backend().binary(BinaryOp::Add, twice.view, prod.view, prod.view);
+            }
+            reference_backend().binary(BinaryOp::Sub, bound.view, twice.view, minus.view);
+            reference_backend().copy(bwd_bound.view, bound.view);
+          }
+          const std::vector<Operand> bwd_bounds{bwd_bound};
+          compare(log ? KernelOp::LogSoftmaxBackward : KernelOp::SoftmaxBackward, t, {gy, fy},
+                  {gx},
+                  [=](Backend& b, const std::vector<View>& v) {
+                    b.softmax_backward(v[2], v[0], v[1], dim, log);
+                  },
+                  tolerance_for(t, 10.0), missing, &bwd_bounds);
+        }
+      }
+    }
+    for (int trial = 0; trial < 8; ++trial) {
+      const std::int64_t n = rand_int(1, 3), c = rand_int(1, 6), l = rand_int(1, 4);
+      CrossEntropyParams p;
+      p.ignore_index = trial % 2 == 0 ? -100 : rand_int(0, c - 1);
+      p.label_smoothing = trial % 3 == 0 ? 0.0 : 0.25;
+      const bool weighted = trial % 4 < 2;
+      const std::string ctx = fmt::format("cross_entropy {} N={} C={} L={} ignore={} ls={} w={}",
+                                          t, n, c, l, p.ignore_index, p.label_smoothing, weighted);
+      CAPTURE(ctx);
+      Operand x = make_operand(t, {n, c, l}, input_layout(trial));
+      Operand target = make_operand(kInt64, {n, l}, Layout::Contiguous);
+      auto* tp = reinterpret_cast<std::int64_t*>(target.storage.data());
+      for (std::int64_t i = 0; i < target.elements; ++i) {
+        tp[i] = rand_int(0, 4) == 0 ? p.ignore_index : rand_int(0, c - 1);
+      }
+      Operand w = make_operand(t, {c}, Layout::Contiguous);
+      // Weights are positive in practice; the kernels don't care, so any values do.
+      Operand losses = make_operand(t, {n, l}, Layout::Contiguous);
+      Operand lse = make_operand(t, {n, l}, Layout::Contiguous);
+      Operand tw = make_operand(t, {n, l}, Layout::Contiguous);
+      const Tolerance tol = tolerance_for(t, 100.0);
+      compare(KernelOp::CrossEntropy, t, {x, target, w}, {losses, lse, tw},
+              [=](Backend& b, const std::vector<View>& v) {
+                b.cross_entropy(v[3], v[4], v[5], v[0], v[1], weighted ? v[2] : View{}, p);
+              },
+              tol, missing);
+      Operand flse = make_operand(t, {n, l}, Layout::Contiguous);
+      Operand scratch = make_operand(t, {n, l}, Layout::Contiguous);
+      reference_backend().cross_entropy(scratch.view, flse.view, View{}, x.view, target.view,
+                                        weighted ? w.view : View{}, p);
+      Operand gl = make_operand(t, {n, l}, input_layout(trial + 1));
+      Operand gx = make_operand(t, {n, c, l}, output_layout(trial));
+      compare(KernelOp::CrossEntropyBackward, t, {gl, x, flse, target, w}, {gx},
+              [=](Backend& b, const std::vector<View>& v) {
+                b.cross_entropy_backward(v[5], v[0], v[1], v[2], v[3], weighted ? v[4] : View{},
+                                         p);
+              },
+              tol, missing);
+      CrossEntropyParams pn = p;
+      pn.label_smoothing = 0.0;
+      compare(KernelOp::NllLoss, t, {x, target, w}, {losses, tw},
+              [=](Backend& b, const std::vector<View>& v) {
+                b.nll_loss(v[3], v[4], v[0], v[1], weighted ? v[2] : View{}, pn);
+              },
+              tol, missing);
+      compare(KernelOp::NllLossBackward, t, {gl, target, w}, {gx},
+              [=](Backend& b, const std::vector<View>& v) {
+                b.nll_loss_backward(v[3], v[0], v[1], weighted ? v[2] : View{}, pn);
+              },
+              tol, missing);
+    }
+  }
+}
+// --- end softmax and losses ---
+
 // Every KernelOp row needs a generator above; this list is the harness's half of that promise,
 // checked against the table so a new row without one fails here.
 TEST_CASE("parity: every primitive of the table has an input generator") {
@@ -660,7 +788,11 @@ TEST_CASE("parity: every primitive of the table has an input generator") {
       // --- pooling (issue 7) ---
       KernelOp::MaxPool1d, KernelOp::AvgPool1d, KernelOp::AvgPool1dBackward,
       KernelOp::AdaptiveMaxPool1d, KernelOp::AdaptiveAvgPool1d,
-      KernelOp::AdaptiveAvgPool1dBackward};
+      KernelOp::AdaptiveAvgPool1dBackward,
+      // --- softmax and losses (issue 7) ---
+      KernelOp::Softmax, KernelOp::LogSoftmax, KernelOp::SoftmaxBackward,
+      KernelOp::LogSoftmaxBackward, KernelOp::CrossEntropy, KernelOp::CrossEntropyBackward,
+      KernelOp::NllLoss, KernelOp::NllLossBackward};
   for (KernelOp op : op_table::kKernelOps) {
     CAPTURE(op_name(op));
     CHECK(covered.count(op) == 1);
