@@ -31,6 +31,8 @@ enum class OpKind : std::uint8_t {
   Indexing,        // index_select, gather, ... (int64 indices)
   Random,          // counter-based random fill
   Convolution,     // conv1d and its gradients, pad1d and its gradient
+  // --- optimizer updates (issue 7) ---
+  Optimizer,       // fused update of one parameter and its state (SGD, Adam, RMSprop, Adagrad)
 };
 
 // The output dtype of an elementwise or reduction op, from its input dtype.
@@ -125,7 +127,13 @@ enum class OutRule : std::uint8_t {
   X(Conv1dBackwardInput, "conv1d_backward_input", Convolution, kInexact, Same, "")              \
   X(Conv1dBackwardWeight, "conv1d_backward_weight", Convolution, kInexact, Same, "")            \
   X(Pad1d, "pad1d", Convolution, kAll, Same, "")                                                \
-  X(Pad1dBackward, "pad1d_backward", Convolution, kNumbers, Same, "")
+  X(Pad1dBackward, "pad1d_backward", Convolution, kNumbers, Same, "")                          \
+  /* --- optimizer updates (issue 7): floating only; complex parameters reach them as */        \
+  /* view_as_real views, as PyTorch's single-tensor optimizers do */                           \
+  X(SgdStep, "sgd_step", Optimizer, kFloating, Same, "")                                        \
+  X(AdamStep, "adam_step", Optimizer, kFloating, Same, "")                                      \
+  X(RmspropStep, "rmsprop_step", Optimizer, kFloating, Same, "")                                \
+  X(AdagradStep, "adagrad_step", Optimizer, kFloating, Same, "")
 
 #define REEL_OP_ENUMERATOR(e, name, kind, dtypes, out, hint) e,
 enum class UnaryOp : std::uint8_t { REEL_UNARY_OPS(REEL_OP_ENUMERATOR) };

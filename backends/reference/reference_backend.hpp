@@ -15,6 +15,7 @@
 //   random.cpp      random fill (Philox, backends/philox.hpp)
 //   conv1d.cpp      conv1d forward, backward input, backward weight and bias
 //   pad1d.cpp       pad1d (zeros, reflect, replicate, circular) and its backward
+//   optim.cpp       fused optimizer updates: sgd, adam/adamw, rmsprop, adagrad (issue 7)
 #include <cmath>
 #include <complex>
 #include <cstdint>
@@ -68,6 +69,17 @@ class ReferenceBackend : public Backend {
                   std::int64_t right) override;
   void pad1d_backward_impl(const View& grad_in, const View& grad_out, PadMode mode,
                            std::int64_t left, std::int64_t right) override;
+  // --- optimizer updates (issue 7) ---
+  void sgd_step_impl(const View& param, const View& grad, const View& momentum_buffer,
+                     const SgdStepParams& p) override;
+  void adam_step_impl(const View& param, const View& grad, const View& exp_avg,
+                      const View& exp_avg_sq, const View& max_exp_avg_sq,
+                      const AdamStepParams& p) override;
+  void rmsprop_step_impl(const View& param, const View& grad, const View& square_avg,
+                         const View& grad_avg, const View& momentum_buffer,
+                         const RmspropStepParams& p) override;
+  void adagrad_step_impl(const View& param, const View& grad, const View& sum,
+                         const AdagradStepParams& p) override;
 };
 
 // Small element-level helpers of the reference kernels (the CPU backend uses them too). The
