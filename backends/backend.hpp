@@ -73,6 +73,12 @@ struct Conv1dParams {
 // the scalars are cast to that dtype where PyTorch's kernels cast them. What depends on the
 // step count only (bias corrections, Adagrad's decayed lr) is computed by the caller in double,
 // as PyTorch computes it in Python.
+//
+// `complex_param`: the views are a complex parameter's view_as_real views. PyTorch does some of
+// the update on the complex tensors themselves — the weight decay term of Adam, RMSprop and
+// Adagrad, and all of SGD — and complex arithmetic rounds a product before adding it, where
+// ATen's real kernels fuse `x.add_(y, alpha=a)` into one fused multiply-add; the flag selects
+// the rounding PyTorch applies to those steps.
 struct SgdStepParams {
   double lr = 0.0;
   double momentum = 0.0;
@@ -81,6 +87,7 @@ struct SgdStepParams {
   bool nesterov = false;
   bool maximize = false;
   bool first_step = false;  // the momentum buffer is new: it is set to the gradient (clone)
+  bool complex_param = false;  // the views are a complex parameter's view_as_real (see above)
 };
 
 struct AdamStepParams {
@@ -94,6 +101,7 @@ struct AdamStepParams {
   bool amsgrad = false;
   bool maximize = false;
   bool decoupled_weight_decay = false;  // AdamW
+  bool complex_param = false;  // the views are a complex parameter's view_as_real (see above)
 };
 
 struct RmspropStepParams {
@@ -104,6 +112,7 @@ struct RmspropStepParams {
   double momentum = 0.0;
   bool centered = false;
   bool maximize = false;
+  bool complex_param = false;  // the views are a complex parameter's view_as_real (see above)
 };
 
 struct AdagradStepParams {
@@ -111,6 +120,7 @@ struct AdagradStepParams {
   double eps = 1e-10;
   double weight_decay = 0.0;
   bool maximize = false;
+  bool complex_param = false;  // the views are a complex parameter's view_as_real (see above)
 };
 
 // The interface. Every primitive has a public entry point here that runs the checks every

@@ -12,13 +12,18 @@
 //             buf = momentum·buf + g/d, p = p − lr·buf (momentum > 0) or p = p − lr·g/d
 //   Adagrad   g = ±g (+ wd·p);  sum = sum + g·g;  p = p − clr·g / (sqrt(sum) + eps)
 //
-// Each line is written the way ATen's CPU kernels evaluate the tensor op it replaces, so float32
-// results stay within about an ulp of PyTorch's: `x.add_(y, alpha=a)` is x + a·y,
-// `x.mul_(b)` is x·b, `x.addcmul_(y, z, value=c)` is x + c·y·z and `x.addcdiv_(y, z, value=c)`
-// is x + c·y/z (left to right), with each Python float scalar cast to T first, and each
-// intermediate rounded to T where PyTorch stores it in a tensor. (ATen's vectorized `add` uses a
-// fused multiply-add, which can differ from this by an ulp.)
+// Each line is written the way ATen's CPU kernels evaluate the tensor op it replaces, with each
+// Python float scalar cast to T first and each intermediate rounded to T where PyTorch stores it
+// in a tensor:
+//   x.add_(y, alpha=a)             fma(y, a, x)      (Vectorized::fmadd; the scalar tail is
+//                                                     contracted to an FMA by the compiler)
+//   x.addcmul_(y, z, value=c)      fma(c·y, z, x)
+//   x.addcdiv_(y, z, value=c)      x + c·y/z         (left to right, no FMA)
+//   x.mul_(b), x / b, sqrt         plain
+// so the updates agree bit for bit with PyTorch's CPU results on FMA hardware (what
+// tests/nn/test_optim_golden.cpp checks them against), and otherwise differ by about an ulp.
 #include <algorithm>
+#include <cmath>
 
 #include "backends/reference/reference_backend.hpp"
 #include "backends/strided_loop.hpp"
@@ -33,6 +38,17 @@ const Strides& strides_or(const View& v, const View& param) {
   return v.data != nullptr ? v.strides : param.strides;
 }
 
+// x.add_(y, alpha=a) and x.addcmul_(y, z, value=c), as ATen evaluates them: add(alpha) is fused
+// for real tensors and rounds the product first for complex ones (see complex_param).
+template <typename T>
+T add_alpha(T x, T y, T alpha, bool complex_tensor = false) {
+  return complex_tensor ? x + alpha * y : std::fma(y, alpha, x);
+}
+template <typename T>
+T addcmul(T x, T y, T z, T value) {
+  return std::fma(value * y, z, x);
+}
+
 template <typename T>
 void sgd_loop(const View& param, const View& grad, const View& buf_view, const SgdStepParams& p) {
   T* pp = param.ptr<T>();
@@ -42,18 +58,19 @@ void sgd_loop(const View& param, const View& grad, const View& buf_view, const S
   const T momentum = static_cast<T>(p.momentum);
   const T one_minus_dampening = static_cast<T>(1.0 - p.dampening);
   const T neg_lr = static_cast<T>(-p.lr);
+  const bool c = p.complex_param;  // PyTorch's SGD runs on the complex tensors
   for_each_offset(
       param.shape,
       [&](std::int64_t op, std::int64_t og, std::int64_t ob) {
         T d = p.maximize ? -pg[og] : pg[og];
-        if (p.weight_decay != 0.0) d = d + wd * pp[op];
+        if (p.weight_decay != 0.0) d = add_alpha(d, pp[op], wd, c);
         if (p.momentum != 0.0) {
           T buf = p.first_step ? d : pb[ob] * momentum;
-          if (!p.first_step) buf = buf + one_minus_dampening * d;
+          if (!p.first_step) buf = add_alpha(buf, d, one_minus_dampening, c);
           pb[ob] = buf;
-          d = p.nesterov ? d + momentum * buf : buf;
+          d = p.nesterov ? add_alpha(d, buf, momentum, c) : buf;
         }
-        pp[op] = pp[op] + neg_lr * d;
+        pp[op] = add_alpha(pp[op], d, neg_lr, c);
       },
       param.strides, grad.strides, strides_or(buf_view, param));
 }
@@ -73,6 +90,7 @@ void adam_loop(const View& param, const View& grad, const View& m_view, const Vi
   const T bc2_sqrt = static_cast<T>(p.bias_correction2_sqrt);
   const T eps = static_cast<T>(p.eps);
   const T neg_step_size = static_cast<T>(-p.step_size);
+  const bool c = p.complex_param;  // the weight decay term is added before view_as_real
   for_each_offset(
       param.shape,
       [&](std::int64_t op, std::int64_t og, std::int64_t om, std::int64_t ov, std::int64_t ox) {
@@ -81,12 +99,12 @@ void adam_loop(const View& param, const View& grad, const View& m_view, const Vi
         if (p.decoupled_weight_decay) {
           x = x * decay;  // AdamW: param.mul_(1 - lr * weight_decay), always applied
         } else if (p.weight_decay != 0.0) {
-          g = g + wd * x;
+          g = add_alpha(g, x, wd, c);
         }
         T m = pm[om] * beta1;
-        m = m + one_minus_beta1 * g;
+        m = add_alpha(m, g, one_minus_beta1);
         T v = pv[ov] * beta2;
-        v = v + one_minus_beta2 * g * g;
+        v = addcmul(v, g, g, one_minus_beta2);
         pm[om] = m;
         pv[ov] = v;
         T second = v;
@@ -118,20 +136,21 @@ void rmsprop_loop(const View& param, const View& grad, const View& sq_view, cons
   const T momentum = static_cast<T>(p.momentum);
   const T neg_lr = static_cast<T>(-p.lr);
   const T minus_one = static_cast<T>(-1.0);
+  const bool c = p.complex_param;  // the weight decay term is added before view_as_real
   for_each_offset(
       param.shape,
       [&](std::int64_t op, std::int64_t og, std::int64_t os, std::int64_t oa, std::int64_t ob) {
         T g = p.maximize ? -pg[og] : pg[og];
-        if (p.weight_decay != 0.0) g = g + wd * pp[op];
+        if (p.weight_decay != 0.0) g = add_alpha(g, pp[op], wd, c);
         T s = ps[os] * alpha;
-        s = s + one_minus_alpha * g * g;
+        s = addcmul(s, g, g, one_minus_alpha);
         ps[os] = s;
         T avg;
         if (p.centered) {
           T a = pa[oa] * alpha;
-          a = a + one_minus_alpha * g;
+          a = add_alpha(a, g, one_minus_alpha);
           pa[oa] = a;
-          avg = std::sqrt(s + minus_one * a * a);  // square_avg.addcmul(ga, ga, value=-1).sqrt_()
+          avg = std::sqrt(addcmul(s, a, a, minus_one));  // square_avg.addcmul(ga, ga, value=-1).sqrt_()
         } else {
           avg = std::sqrt(s);
         }
@@ -140,7 +159,7 @@ void rmsprop_loop(const View& param, const View& grad, const View& sq_view, cons
           T b = pb[ob] * momentum;
           b = b + g / avg;  // addcdiv_(grad, avg), value 1
           pb[ob] = b;
-          pp[op] = pp[op] + neg_lr * b;
+          pp[op] = add_alpha(pp[op], b, neg_lr);
         } else {
           pp[op] = pp[op] + neg_lr * g / avg;
         }
@@ -158,12 +177,13 @@ void adagrad_loop(const View& param, const View& grad, const View& sum_view,
   const T wd = static_cast<T>(p.weight_decay);
   const T eps = static_cast<T>(p.eps);
   const T neg_clr = static_cast<T>(-p.clr);
+  const bool c = p.complex_param;  // the weight decay term is added before view_as_real
   for_each_offset(
       param.shape,
       [&](std::int64_t op, std::int64_t og, std::int64_t os) {
         T g = p.maximize ? -pg[og] : pg[og];
-        if (p.weight_decay != 0.0) g = g + wd * pp[op];
-        const T s = ps[os] + T(1) * g * g;  // state_sum.addcmul_(grad, grad, value=1)
+        if (p.weight_decay != 0.0) g = add_alpha(g, pp[op], wd, c);
+        const T s = addcmul(ps[os], g, g, T(1));  // state_sum.addcmul_(grad, grad, value=1)
         ps[os] = s;
         const T std_ = std::sqrt(s) + eps;
         pp[op] = pp[op] + neg_clr * g / std_;

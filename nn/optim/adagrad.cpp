@@ -55,6 +55,7 @@ void Adagrad::update(const Tensor& param, const Tensor& grad, const OptimizerOpt
   p.eps = o.eps();
   p.weight_decay = o.weight_decay();
   p.maximize = o.maximize();
+  p.complex_param = param.is_complex();
   const Tensor& sum = state.at("sum");
   if (param.numel() > 0) {
     backend_for(param.device())

@@ -46,6 +46,7 @@ void adam_update(const char* name, const Tensor& param, const Tensor& grad,
   p.amsgrad = amsgrad;
   p.maximize = maximize;
   p.decoupled_weight_decay = decoupled;
+  p.complex_param = param.is_complex();
   const double bias_correction1 = 1 - std::pow(beta1, step);
   const double bias_correction2 = 1 - std::pow(beta2, step);
   p.step_size = lr / bias_correction1;

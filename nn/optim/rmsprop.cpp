@@ -42,6 +42,7 @@ void RMSprop::update(const Tensor& param, const Tensor& grad, const OptimizerOpt
   p.momentum = o.momentum();
   p.centered = o.centered();
   p.maximize = o.maximize();
+  p.complex_param = param.is_complex();
   if (!state.has("step")) {
     state.set("step", detail::step_counter(kInt64));  // PyTorch: state['step'] = 0 (an int)
     state.set("square_avg", zeros_like(param));

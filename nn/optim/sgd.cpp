@@ -43,6 +43,7 @@ void SGD::update(const Tensor& param, const Tensor& grad, const OptimizerOptions
   p.weight_decay = o.weight_decay();
   p.nesterov = o.nesterov();
   p.maximize = o.maximize();
+  p.complex_param = param.is_complex();
   Tensor buf;
   if (p.momentum != 0.0) {
     if (!state.has("momentum_buffer")) {

@@ -579,6 +579,7 @@ TEST_CASE("parity: fused optimizer updates (sgd, adam/adamw, rmsprop, adagrad) o
         p.nesterov = k == 3;
         p.maximize = k == 1 || k == 3;
         p.first_step = k == 2;
+        p.complex_param = k == 3;
         if (p.momentum == 0.0) {
           compare(KernelOp::SgdStep, t, {grad}, {out()},
                   [p](Backend& b, const std::vector<View>& v) { b.sgd_step(v[1], v[0], View{}, p); },
@@ -596,6 +597,7 @@ TEST_CASE("parity: fused optimizer updates (sgd, adam/adamw, rmsprop, adagrad) o
         p.amsgrad = k == 1 || k == 3;
         p.maximize = k == 2;
         p.decoupled_weight_decay = k >= 2;
+        p.complex_param = k == 1;
         p.step_size = p.lr / (1 - std::pow(p.beta1, 3.0));
         p.bias_correction2_sqrt = std::sqrt(1 - std::pow(p.beta2, 3.0));
         if (p.amsgrad) {
@@ -618,6 +620,7 @@ TEST_CASE("parity: fused optimizer updates (sgd, adam/adamw, rmsprop, adagrad) o
         p.momentum = k >= 2 ? 0.5 : 0.0;
         p.weight_decay = k == 3 ? 0.1 : 0.0;
         p.maximize = k == 2;
+        p.complex_param = k == 3;
         // Centered: square_avg - grad_avg^2 after the update must stay >= 0, so grad_avg
         // starts at 0 (as it does in use) and square_avg non-negative.
         Operand grad_avg = out();
@@ -639,6 +642,7 @@ TEST_CASE("parity: fused optimizer updates (sgd, adam/adamw, rmsprop, adagrad) o
         p.clr = 0.05;
         p.weight_decay = k == 1 ? 0.1 : 0.0;
         p.maximize = k == 1;
+        p.complex_param = k == 1;
         compare(KernelOp::AdagradStep, t, {grad}, {out(), out(true)},
                 [p](Backend& b, const std::vector<View>& v) { b.adagrad_step(v[1], v[0], v[2], p); },
                 tol, missing);
