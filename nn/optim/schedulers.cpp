@@ -128,7 +128,14 @@ SchedulerStateDict LRScheduler::state_dict() {
 
 void LRScheduler::load_state_dict(const SchedulerStateDict& sd) {
   // base_lrs / _last_lr have one entry per group: a dict of another optimizer lacks or adds keys.
-  load_state("LRScheduler", sd, [this](const Visitor& v) { visit_state(v); });
+  // A value refused half-way (a non-integer counter) restores what was there.
+  const SchedulerStateDict backup = state_dict();
+  try {
+    load_state("LRScheduler", sd, [this](const Visitor& v) { visit_state(v); });
+  } catch (const Error&) {
+    load_state("LRScheduler", backup, [this](const Visitor& v) { visit_state(v); });
+    throw;
+  }
 }
 
 // --- StepLR ---------------------------------------------------------------------------------------
@@ -568,7 +575,14 @@ SchedulerStateDict ReduceLROnPlateau::state_dict() {
 }
 
 void ReduceLROnPlateau::load_state_dict(const SchedulerStateDict& sd) {
-  load_state("ReduceLROnPlateau", sd, [this](const detail::StateVisitor& v) { visit_state(v); });
+  const SchedulerStateDict backup = state_dict();
+  try {
+    load_state("ReduceLROnPlateau", sd, [this](const detail::StateVisitor& v) { visit_state(v); });
+  } catch (const Error&) {
+    load_state("ReduceLROnPlateau", backup,
+               [this](const detail::StateVisitor& v) { visit_state(v); });
+    throw;
+  }
 }
 
 }  // namespace reel::optim

@@ -367,6 +367,13 @@ TEST_CASE("optim: scheduler errors") {
     sd = step.state_dict();
     sd.emplace_back("surprise", 1.0);
     check_error([&] { step.load_state_dict(sd); }, {"unexpected key 'surprise'"});
+    sd = step.state_dict();
+    for (auto& [k, v] : sd) {
+      if (k == "last_epoch") v = 7;
+      if (k == "_step_count") v = 2.5;
+    }
+    check_error([&] { step.load_state_dict(sd); }, {"'_step_count' must be an integer, got 2.5"});
+    CHECK(step.last_epoch() == 0);  // nothing changed
   }
   check_error([&] { ReduceLROnPlateau(sgd, ReduceLROnPlateauOptions().factor(1.0)); },
               {"Factor should be < 1.0"});
@@ -384,4 +391,31 @@ TEST_CASE("optim: schedulers set initial_lr once and a constructed scheduler has
   CHECK(sgd.param_groups()[0].options().get("initial_lr") == 0.1);
   ExponentialLR exp(sgd, 0.5);  // initial_lr kept (setdefault)
   CHECK(exp.base_lrs() == std::vector<double>{0.1});
+}
+
+TEST_CASE("optim: training a Conv1d module lowers its loss; a moved module's state is refused") {
+  manual_seed(7);
+  nn::Conv1d conv(nn::Conv1dOptions(2, 3, 3));
+  const Tensor x = randn({4, 2, 10});
+  const Tensor target = randn({4, 3, 8});
+  AdamW opt(conv->parameters(), AdamWOptions(0.05));
+  auto loss_fn = [&] {
+    opt.zero_grad();
+    Tensor d = conv(x) - target;
+    Tensor loss = (d * d).mean();
+    loss.backward();
+    return loss;
+  };
+  const double first = opt.step(loss_fn).item<double>();
+  double last = first;
+  for (int i = 0; i < 30; ++i) last = opt.step(loss_fn).item<double>();
+  CHECK(last < 0.8 * first);
+  // Module::to(kFloat64) keeps the handles the optimizer holds (set_data) but its state stays
+  // float32: the next step refuses it clearly instead of mixing dtypes.
+  conv->to(kFloat64);
+  const Tensor x64 = x.to(kFloat64), t64 = target.to(kFloat64);
+  opt.zero_grad();
+  Tensor d = conv(x64) - t64;
+  (d * d).mean().backward();
+  check_error([&] { opt.step(); }, {"AdamW", "dtype float32", "float64"});
 }
