@@ -150,7 +150,8 @@ void rmsprop_loop(const View& param, const View& grad, const View& sq_view, cons
           T a = pa[oa] * alpha;
           a = add_alpha(a, g, one_minus_alpha);
           pa[oa] = a;
-          avg = std::sqrt(addcmul(s, a, a, minus_one));  // square_avg.addcmul(ga, ga, value=-1).sqrt_()
+          // square_avg.addcmul(grad_avg, grad_avg, value=-1).sqrt_()
+          avg = std::sqrt(addcmul(s, a, a, minus_one));
         } else {
           avg = std::sqrt(s);
         }

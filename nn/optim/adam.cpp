@@ -91,8 +91,9 @@ void Adam::check_options(const OptimizerOptions& options) const {
 void Adam::update(const Tensor& param, const Tensor& grad, const OptimizerOptions& options,
                   OptimizerParamState& state) {
   const auto& o = static_cast<const AdamOptions&>(options);
-  detail::adam_update(name().c_str(), param, grad, state, o.lr(), std::get<0>(o.betas()), std::get<1>(o.betas()),
-                      o.eps(), o.weight_decay(), o.amsgrad(), o.maximize(), false);
+  detail::adam_update(name().c_str(), param, grad, state, o.lr(), std::get<0>(o.betas()),
+                      std::get<1>(o.betas()), o.eps(), o.weight_decay(), o.amsgrad(),
+                      o.maximize(), false);
 }
 
 AdamW::AdamW(const std::vector<OptimizerParamGroup>& param_groups, const AdamWOptions& defaults)
@@ -112,8 +113,9 @@ void AdamW::check_options(const OptimizerOptions& options) const {
 void AdamW::update(const Tensor& param, const Tensor& grad, const OptimizerOptions& options,
                    OptimizerParamState& state) {
   const auto& o = static_cast<const AdamWOptions&>(options);
-  detail::adam_update(name().c_str(), param, grad, state, o.lr(), std::get<0>(o.betas()), std::get<1>(o.betas()),
-                      o.eps(), o.weight_decay(), o.amsgrad(), o.maximize(), true);
+  detail::adam_update(name().c_str(), param, grad, state, o.lr(), std::get<0>(o.betas()),
+                      std::get<1>(o.betas()), o.eps(), o.weight_decay(), o.amsgrad(),
+                      o.maximize(), true);
 }
 
 }  // namespace reel::optim

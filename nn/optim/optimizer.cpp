@@ -52,7 +52,7 @@ void OptimizerOptions::define(std::string key, double value) {
   entries_.push_back({std::move(key), value, false});
 }
 
-// --- param groups and state -----------------------------------------------------------------------
+// --- param groups and state ----------------------------------------------------------------------
 OptimizerParamGroup::OptimizerParamGroup(std::vector<Tensor> params) : params_(std::move(params)) {}
 OptimizerParamGroup::OptimizerParamGroup(std::vector<Tensor> params,
                                          const OptimizerOptions& options)
@@ -105,7 +105,7 @@ void OptimizerParamState::set(std::string_view name, Tensor value) {
   entries_.emplace_back(std::string(name), std::move(value));
 }
 
-// --- the optimizer --------------------------------------------------------------------------------
+// --- the optimizer -------------------------------------------------------------------------------
 Optimizer::Optimizer(std::string name, std::unique_ptr<OptimizerOptions> defaults)
     : name_(std::move(name)), defaults_(std::move(defaults)) {}
 
@@ -317,7 +317,9 @@ void Optimizer::load_state_dict(const OptimizerStateDict& sd) {
     // Every option this optimizer knows must be there.
     for (const auto& e : defaults_->entries()) {
       bool found = false;
-      for (const auto& [key, v] : group_options[static_cast<std::int64_t>(g)]) found |= key == e.key;
+      for (const auto& [key, v] : group_options[static_cast<std::int64_t>(g)]) {
+        found |= key == e.key;
+      }
       check(found, "{}: {}: param group {} lacks the option '{}'", name_, op, g, e.key);
     }
   }
@@ -379,7 +381,7 @@ void Optimizer::load_state_dict(const OptimizerStateDict& sd) {
   }
 }
 
-// --- helpers ---------------------------------------------------------------------------------------
+// --- helpers -------------------------------------------------------------------------------------
 namespace detail {
 
 backends::View optim_view(const Tensor& t) {

@@ -138,7 +138,7 @@ void LRScheduler::load_state_dict(const SchedulerStateDict& sd) {
   }
 }
 
-// --- StepLR ---------------------------------------------------------------------------------------
+// --- StepLR --------------------------------------------------------------------------------------
 StepLR::StepLR(Optimizer& optimizer, std::int64_t step_size, double gamma)
     : LRScheduler(optimizer), step_size_(step_size), gamma_(gamma) {
   check(step_size > 0, "StepLR: step_size must be positive, got {}", step_size);
@@ -165,7 +165,7 @@ void StepLR::visit_state(const Visitor& visit) {
   visit("gamma", gamma_);
 }
 
-// --- MultiStepLR ----------------------------------------------------------------------------------
+// --- MultiStepLR ---------------------------------------------------------------------------------
 MultiStepLR::MultiStepLR(Optimizer& optimizer, std::vector<std::int64_t> milestones, double gamma)
     : LRScheduler(optimizer), milestones_(std::move(milestones)), gamma_(gamma) {
   std::sort(milestones_.begin(), milestones_.end());
@@ -193,7 +193,7 @@ void MultiStepLR::visit_state(const Visitor& visit) {
   visit("gamma", gamma_);
 }
 
-// --- ExponentialLR --------------------------------------------------------------------------------
+// --- ExponentialLR -------------------------------------------------------------------------------
 ExponentialLR::ExponentialLR(Optimizer& optimizer, double gamma)
     : LRScheduler(optimizer), gamma_(gamma) {
   init();
@@ -219,7 +219,7 @@ void ExponentialLR::visit_state(const Visitor& visit) {
   visit("gamma", gamma_);
 }
 
-// --- CosineAnnealingLR ----------------------------------------------------------------------------
+// --- CosineAnnealingLR ---------------------------------------------------------------------------
 CosineAnnealingLR::CosineAnnealingLR(Optimizer& optimizer, std::int64_t T_max, double eta_min)
     : LRScheduler(optimizer), T_max_(T_max), eta_min_(eta_min) {
   check(T_max > 0, "CosineAnnealingLR: T_max must be positive, got {}", T_max);
@@ -266,7 +266,7 @@ void CosineAnnealingLR::visit_state(const Visitor& visit) {
   visit("eta_min", eta_min_);
 }
 
-// --- LinearLR -------------------------------------------------------------------------------------
+// --- LinearLR ------------------------------------------------------------------------------------
 LinearLR::LinearLR(Optimizer& optimizer, double start_factor, double end_factor,
                    std::int64_t total_iters)
     : LRScheduler(optimizer),
@@ -317,7 +317,7 @@ void LinearLR::visit_state(const Visitor& visit) {
   visit_int(visit, "total_iters", total_iters_);
 }
 
-// --- OneCycleLR -----------------------------------------------------------------------------------
+// --- OneCycleLR ----------------------------------------------------------------------------------
 OneCycleLROptions OneCycleLROptions::from_epochs(double max_lr, std::int64_t epochs,
                                                  std::int64_t steps_per_epoch) {
   OneCycleLROptions o(max_lr, 0);
@@ -427,11 +427,13 @@ void OneCycleLR::visit_state(const Visitor& visit) {
   visit_int(visit, "total_steps", total_steps_);
 }
 
-// --- SequentialLR ---------------------------------------------------------------------------------
+// --- SequentialLR --------------------------------------------------------------------------------
 SequentialLR::SequentialLR(Optimizer& optimizer,
                            std::vector<std::shared_ptr<LRScheduler>> schedulers,
                            std::vector<std::int64_t> milestones)
-    : LRScheduler(optimizer), schedulers_(std::move(schedulers)), milestones_(std::move(milestones)) {
+    : LRScheduler(optimizer),
+      schedulers_(std::move(schedulers)),
+      milestones_(std::move(milestones)) {
   check(!schedulers_.empty(), "SequentialLR: expects at least one scheduler");
   for (std::size_t i = 0; i < schedulers_.size(); ++i) {
     check(schedulers_[i] != nullptr, "SequentialLR: scheduler {} is null", i);
@@ -479,7 +481,7 @@ void SequentialLR::visit_state(const Visitor& visit) {
   }
 }
 
-// --- ReduceLROnPlateau ----------------------------------------------------------------------------
+// --- ReduceLROnPlateau ---------------------------------------------------------------------------
 ReduceLROnPlateau::ReduceLROnPlateau(Optimizer& optimizer, const ReduceLROnPlateauOptions& o)
     : optimizer_(&optimizer),
       mode_(o.mode()),

@@ -226,7 +226,9 @@ std::vector<double> momenta(const Optimizer& opt) {
 
 std::shared_ptr<LRScheduler> make_scheduler(const std::string& name, Optimizer& o) {
   if (name == "step") return std::make_shared<StepLR>(o, 7, 0.5);
-  if (name == "multistep") return std::make_shared<MultiStepLR>(o, std::vector<std::int64_t>{10, 30, 30, 75}, 0.3);
+  if (name == "multistep") {
+    return std::make_shared<MultiStepLR>(o, std::vector<std::int64_t>{10, 30, 30, 75}, 0.3);
+  }
   if (name == "exponential") return std::make_shared<ExponentialLR>(o, 0.97);
   if (name == "cosine") return std::make_shared<CosineAnnealingLR>(o, 30, 0.001);
   if (name == "cosine_long") return std::make_shared<CosineAnnealingLR>(o, 100);
@@ -370,7 +372,9 @@ TEST_CASE("optim golden: schedulers give PyTorch 1.13's learning rates over 100 
     const std::string base = kDir + "/sched_" + name;
     check_rows(run.lrs, rows(load_npy(base + "_lr.npy")), "lr");
     std::ifstream momentum_file(base + "_momentum.npy");
-    if (momentum_file.good()) check_rows(run.momentum, rows(load_npy(base + "_momentum.npy")), "momentum");
+    if (momentum_file.good()) {
+      check_rows(run.momentum, rows(load_npy(base + "_momentum.npy")), "momentum");
+    }
   }
 }
 
