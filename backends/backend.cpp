@@ -525,6 +525,95 @@ void Backend::nll_loss_backward_impl(const View& grad_in, const View&, const Vie
 }
 // --- end softmax and losses ---
 
+// --- optimizer updates (issue 7) ---
+namespace {
+
+// Every view of a fused optimizer update has the parameter's shape and dtype; optional state is
+// a null view only when the options don't use it; nothing is written through a broadcast
+// (stride-0) dim, which would update one element several times.
+void check_optim_view(const char* op, const char* what, const View& v, const View& param,
+                      bool needed, bool written) {
+  if (v.data == nullptr) {
+    check(!needed, "{}: the {} is required by these options but was not given", op, what);
+    return;
+  }
+  check(v.shape == param.shape, "{}: the {} has shape {} but the parameter has shape {}", op,
+        what, v.shape, param.shape);
+  check(v.dtype == param.dtype, "{}: the {} has dtype {} but the parameter has dtype {}", op,
+        what, v.dtype, param.dtype);
+  check(v.strides.size() == v.shape.size(), "{}: the {} has {} strides for {} dims", op, what,
+        v.strides.size(), v.shape.size());
+  for (int d = 0; d < v.shape.size(); ++d) {
+    check(v.strides[d] >= 0, "{}: the {} has a negative stride", op, what);
+    check(!written || v.strides[d] != 0 || v.shape[d] <= 1,
+          "{}: the {} is written in place and cannot be a broadcast (stride 0) view", op, what);
+  }
+}
+
+}  // namespace
+
+void Backend::sgd_step(const View& param, const View& grad, const View& momentum_buffer,
+                       const SgdStepParams& p) {
+  const char* op = "sgd_step";
+  check_optim_view(op, "parameter", param, param, true, true);
+  check_optim_view(op, "gradient", grad, param, true, false);
+  check_optim_view(op, "momentum buffer", momentum_buffer, param, p.momentum != 0.0, true);
+  require(KernelOp::SgdStep, param.dtype);
+  sgd_step_impl(param, grad, momentum_buffer, p);
+}
+
+void Backend::adam_step(const View& param, const View& grad, const View& exp_avg,
+                        const View& exp_avg_sq, const View& max_exp_avg_sq,
+                        const AdamStepParams& p) {
+  const char* op = "adam_step";
+  check_optim_view(op, "parameter", param, param, true, true);
+  check_optim_view(op, "gradient", grad, param, true, false);
+  check_optim_view(op, "exp_avg", exp_avg, param, true, true);
+  check_optim_view(op, "exp_avg_sq", exp_avg_sq, param, true, true);
+  check_optim_view(op, "max_exp_avg_sq", max_exp_avg_sq, param, p.amsgrad, true);
+  require(KernelOp::AdamStep, param.dtype);
+  adam_step_impl(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, p);
+}
+
+void Backend::rmsprop_step(const View& param, const View& grad, const View& square_avg,
+                           const View& grad_avg, const View& momentum_buffer,
+                           const RmspropStepParams& p) {
+  const char* op = "rmsprop_step";
+  check_optim_view(op, "parameter", param, param, true, true);
+  check_optim_view(op, "gradient", grad, param, true, false);
+  check_optim_view(op, "square_avg", square_avg, param, true, true);
+  check_optim_view(op, "grad_avg", grad_avg, param, p.centered, true);
+  check_optim_view(op, "momentum buffer", momentum_buffer, param, p.momentum > 0.0, true);
+  require(KernelOp::RmspropStep, param.dtype);
+  rmsprop_step_impl(param, grad, square_avg, grad_avg, momentum_buffer, p);
+}
+
+void Backend::adagrad_step(const View& param, const View& grad, const View& sum,
+                           const AdagradStepParams& p) {
+  const char* op = "adagrad_step";
+  check_optim_view(op, "parameter", param, param, true, true);
+  check_optim_view(op, "gradient", grad, param, true, false);
+  check_optim_view(op, "sum", sum, param, true, true);
+  require(KernelOp::AdagradStep, param.dtype);
+  adagrad_step_impl(param, grad, sum, p);
+}
+
+void Backend::sgd_step_impl(const View& param, const View&, const View&, const SgdStepParams&) {
+  not_implemented(KernelOp::SgdStep, param.dtype);
+}
+void Backend::adam_step_impl(const View& param, const View&, const View&, const View&,
+                             const View&, const AdamStepParams&) {
+  not_implemented(KernelOp::AdamStep, param.dtype);
+}
+void Backend::rmsprop_step_impl(const View& param, const View&, const View&, const View&,
+                                const View&, const RmspropStepParams&) {
+  not_implemented(KernelOp::RmspropStep, param.dtype);
+}
+void Backend::adagrad_step_impl(const View& param, const View&, const View&,
+                                const AdagradStepParams&) {
+  not_implemented(KernelOp::AdagradStep, param.dtype);
+}
+
 // --- conv1d geometry --------------------------------------------------------------------------
 
 std::int64_t Conv1dParams::out_length(std::int64_t length, std::int64_t kernel_size) const {

@@ -106,6 +106,63 @@ struct Pool1dParams {
   std::int64_t out_length(std::int64_t length, const char* op) const;
 };
 
+// --- optimizer updates (issue 7) ---
+// The scalar hyperparameters of the fused optimizer updates (Backend::sgd_step, ...). Each
+// update is PyTorch 1.13's single-tensor implementation (torch/optim/*.py, foreach=False) of
+// one parameter, done in one pass in the parameter's dtype with PyTorch's order of operations;
+// the scalars are cast to that dtype where PyTorch's kernels cast them. What depends on the
+// step count only (bias corrections, Adagrad's decayed lr) is computed by the caller in double,
+// as PyTorch computes it in Python.
+//
+// `complex_param`: the views are a complex parameter's view_as_real views. PyTorch does some of
+// the update on the complex tensors themselves — the weight decay term of Adam, RMSprop and
+// Adagrad, and all of SGD — and complex arithmetic rounds a product before adding it, where
+// ATen's real kernels fuse `x.add_(y, alpha=a)` into one fused multiply-add; the flag selects
+// the rounding PyTorch applies to those steps.
+struct SgdStepParams {
+  double lr = 0.0;
+  double momentum = 0.0;
+  double dampening = 0.0;
+  double weight_decay = 0.0;
+  bool nesterov = false;
+  bool maximize = false;
+  bool first_step = false;  // the momentum buffer is new: it is set to the gradient (clone)
+  bool complex_param = false;  // the views are a complex parameter's view_as_real (see above)
+};
+
+struct AdamStepParams {
+  double beta1 = 0.9;
+  double beta2 = 0.999;
+  double eps = 1e-8;
+  double weight_decay = 0.0;
+  double lr = 1e-3;                     // AdamW's decoupled decay: param *= 1 - lr * weight_decay
+  double step_size = 1e-3;              // lr / (1 - beta1^step)
+  double bias_correction2_sqrt = 1.0;   // sqrt(1 - beta2^step)
+  bool amsgrad = false;
+  bool maximize = false;
+  bool decoupled_weight_decay = false;  // AdamW
+  bool complex_param = false;  // the views are a complex parameter's view_as_real (see above)
+};
+
+struct RmspropStepParams {
+  double lr = 1e-2;
+  double alpha = 0.99;
+  double eps = 1e-8;
+  double weight_decay = 0.0;
+  double momentum = 0.0;
+  bool centered = false;
+  bool maximize = false;
+  bool complex_param = false;  // the views are a complex parameter's view_as_real (see above)
+};
+
+struct AdagradStepParams {
+  double clr = 1e-2;  // lr / (1 + (step - 1) * lr_decay)
+  double eps = 1e-10;
+  double weight_decay = 0.0;
+  bool maximize = false;
+  bool complex_param = false;  // the views are a complex parameter's view_as_real (see above)
+};
+
 // The interface. Every primitive has a public entry point here that runs the checks every
 // backend shares — the op table's dtype rule (op_table.hpp), the output dtype, shapes where
 // they are the same for everyone — and then asks the backend: if `supports(op, dtype)` says
@@ -251,6 +308,22 @@ class Backend {
                          const View& weight, const CrossEntropyParams& p);
   // --- end softmax and losses ---
 
+  // --- optimizer updates (issue 7) ---
+  // One parameter's update in place: `param` and the state views are read and written, `grad`
+  // is read. Every view has param's shape and dtype (floating; a complex parameter is passed as
+  // its view_as_real views). Optional state is a null view (data == nullptr) when the options
+  // don't use it: SGD's momentum_buffer when momentum == 0, Adam's max_exp_avg_sq without
+  // amsgrad, RMSprop's grad_avg when not centered and momentum_buffer when momentum == 0.
+  void sgd_step(const View& param, const View& grad, const View& momentum_buffer,
+                const SgdStepParams& p);
+  void adam_step(const View& param, const View& grad, const View& exp_avg,
+                 const View& exp_avg_sq, const View& max_exp_avg_sq, const AdamStepParams& p);
+  void rmsprop_step(const View& param, const View& grad, const View& square_avg,
+                    const View& grad_avg, const View& momentum_buffer,
+                    const RmspropStepParams& p);
+  void adagrad_step(const View& param, const View& grad, const View& sum,
+                    const AdagradStepParams& p);
+
  protected:
   // The kernels, called after the shared checks (and only for pairs `supports` accepts). Each
   // default raises "<op> is not implemented on the <backend> backend".
@@ -315,6 +388,17 @@ class Backend {
                                       const View& target, const View& weight,
                                       const CrossEntropyParams& p);
   // --- end softmax and losses ---
+  // --- optimizer updates (issue 7) ---
+  virtual void sgd_step_impl(const View& param, const View& grad, const View& momentum_buffer,
+                             const SgdStepParams& p);
+  virtual void adam_step_impl(const View& param, const View& grad, const View& exp_avg,
+                              const View& exp_avg_sq, const View& max_exp_avg_sq,
+                              const AdamStepParams& p);
+  virtual void rmsprop_step_impl(const View& param, const View& grad, const View& square_avg,
+                                 const View& grad_avg, const View& momentum_buffer,
+                                 const RmspropStepParams& p);
+  virtual void adagrad_step_impl(const View& param, const View& grad, const View& sum,
+                                 const AdagradStepParams& p);
 
   // The one wording of a missing kernel.
   [[noreturn]] void not_implemented(OpId op, DType t) const;

@@ -33,6 +33,8 @@ enum class OpKind : std::uint8_t {
   Convolution,     // conv1d and its gradients, pad1d and its gradient
   Normalization,   // per-group statistics, normalization and its gradient (batch/layer/group/instance norm)
   Pooling,         // max/avg/adaptive pooling over the last dim and their gradients
+  // --- optimizer updates (issue 7) ---
+  Optimizer,       // fused update of one parameter and its state (SGD, Adam, RMSprop, Adagrad)
 };
 
 // The output dtype of an elementwise or reduction op, from its input dtype.
@@ -155,6 +157,12 @@ enum class OutRule : std::uint8_t {
   X(NllLoss, "nll_loss", Reduction, kFloating, Same, "")                                        \
   X(NllLossBackward, "nll_loss_backward", BackwardHelper, kFloating, Same, "")
 // --- end softmax and losses ---
+  /* --- optimizer updates (issue 7): floating only; complex parameters reach them as */        \
+  /* view_as_real views, as PyTorch's single-tensor optimizers do */                           \
+  X(SgdStep, "sgd_step", Optimizer, kFloating, Same, "")                                        \
+  X(AdamStep, "adam_step", Optimizer, kFloating, Same, "")                                      \
+  X(RmspropStep, "rmsprop_step", Optimizer, kFloating, Same, "")                                \
+  X(AdagradStep, "adagrad_step", Optimizer, kFloating, Same, "")
 
 #define REEL_OP_ENUMERATOR(e, name, kind, dtypes, out, hint) e,
 enum class UnaryOp : std::uint8_t { REEL_UNARY_OPS(REEL_OP_ENUMERATOR) };

@@ -74,6 +74,7 @@ MAP = {
     "autograd/gradcheck.cpp": "engine",
     "nn/*": "nn",
     "nn/functional/*": "nn",
+    "nn/optim/*": "nn",  # optimizers and learning-rate schedulers (issue 7)
     "reel.hpp": "umbrella",
 }
 

@@ -19,6 +19,7 @@
 //   pool1d.cpp      max / avg / adaptive pooling over the last dim, and the avg backwards
 //   softmax.cpp     softmax / log_softmax along a dim and their gradients (issue 7)
 //   loss.cpp        cross_entropy and nll_loss over class indices, and their gradients
+//   optim.cpp       fused optimizer updates: sgd, adam/adamw, rmsprop, adagrad (issue 7)
 #include <cmath>
 #include <complex>
 #include <cstdint>
@@ -105,6 +106,17 @@ class ReferenceBackend : public Backend {
   void nll_loss_backward_impl(const View& grad_in, const View& grad_losses, const View& target,
                               const View& weight, const CrossEntropyParams& p) override;
   // --- end softmax and losses ---
+  // --- optimizer updates (issue 7) ---
+  void sgd_step_impl(const View& param, const View& grad, const View& momentum_buffer,
+                     const SgdStepParams& p) override;
+  void adam_step_impl(const View& param, const View& grad, const View& exp_avg,
+                      const View& exp_avg_sq, const View& max_exp_avg_sq,
+                      const AdamStepParams& p) override;
+  void rmsprop_step_impl(const View& param, const View& grad, const View& square_avg,
+                         const View& grad_avg, const View& momentum_buffer,
+                         const RmspropStepParams& p) override;
+  void adagrad_step_impl(const View& param, const View& grad, const View& sum,
+                         const AdagradStepParams& p) override;
 };
 
 // Small element-level helpers of the reference kernels (the CPU backend uses them too). The

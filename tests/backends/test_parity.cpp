@@ -6,7 +6,8 @@
 // The rows drive the loops: a new elementwise or reduction row is covered with no new test
 // code. Elementwise and reduction ops run over layouts (contiguous, transposed, broadcast
 // stride-0, sliced with a storage offset, empty, 0-d); the primitives with an entry point of
-// their own (KernelOp rows: copy, fill, where, matmul, indexing, random, conv1d, pad1d) each
+// their own (KernelOp rows: copy, fill, where, matmul, indexing, random, conv1d, pad1d, the
+// fused optimizer updates) each
 // have an input generator below, and a check that every KernelOp row has one.
 //
 // A backend that has no kernel for a pair (Backend::supports says no) is not compared there;
@@ -774,6 +775,122 @@ TEST_CASE("parity: softmax, log_softmax, cross_entropy, nll_loss and gradients o
 }
 // --- end softmax and losses ---
 
+// --- optimizer updates (issue 7) ---
+// Each fused update over every layout the harness sweeps (the gradient may be a broadcast view;
+// what is written may not), with the options that switch parts of the update on and off.
+namespace {
+
+// Second-moment state is a running mean of squares: keep it non-negative, as in use.
+void make_nonnegative(Operand& o) {
+  visit_dtype(o.view.dtype, [&]<typename T>() {
+    if constexpr (std::is_floating_point_v<T>) {
+      T* p = reinterpret_cast<T*>(o.storage.data());
+      for (std::int64_t i = 0; i < o.elements; ++i) p[i] = std::abs(p[i]);
+    }
+  });
+}
+
+}  // namespace
+
+TEST_CASE("parity: fused optimizer updates (sgd, adam/adamw, rmsprop, adagrad) on every backend") {
+  RestoreCpu restore;
+  Missing missing;
+  int variant = 0;
+  for (DType t : all_dtypes()) {
+    if (!op_accepts(KernelOp::SgdStep, t)) continue;
+    for (const Shape& shape : sweep_shapes()) {
+      if (numel_of(shape) == 0) continue;  // the optimizers never call a kernel on no elements
+      ++variant;
+      const std::string ctx = fmt::format("optimizer updates {} {} variant {}", t, shape, variant);
+      CAPTURE(ctx);
+      auto out = [&](bool nonneg = false) {
+        Operand o = make_operand(t, shape, output_layout(variant));
+        if (nonneg) make_nonnegative(o);
+        return o;
+      };
+      Operand grad = make_operand(t, shape, input_layout(variant));
+      const Tolerance tol = tolerance_for(t, 10.0);
+      for (int k = 0; k < 4; ++k) {
+        SgdStepParams p;
+        p.lr = 0.1;
+        p.momentum = k == 0 ? 0.0 : 0.9;
+        p.dampening = k == 2 ? 0.25 : 0.0;
+        p.weight_decay = k >= 2 ? 0.01 : 0.0;
+        p.nesterov = k == 3;
+        p.maximize = k == 1 || k == 3;
+        p.first_step = k == 2;
+        p.complex_param = k == 3;
+        if (p.momentum == 0.0) {
+          compare(KernelOp::SgdStep, t, {grad}, {out()},
+                  [p](Backend& b, const std::vector<View>& v) { b.sgd_step(v[1], v[0], View{}, p); },
+                  tol, missing);
+        } else {
+          compare(KernelOp::SgdStep, t, {grad}, {out(), out()},
+                  [p](Backend& b, const std::vector<View>& v) { b.sgd_step(v[1], v[0], v[2], p); },
+                  tol, missing);
+        }
+      }
+      for (int k = 0; k < 4; ++k) {
+        AdamStepParams p;
+        p.lr = 0.01;
+        p.weight_decay = k == 0 ? 0.0 : 0.05;
+        p.amsgrad = k == 1 || k == 3;
+        p.maximize = k == 2;
+        p.decoupled_weight_decay = k >= 2;
+        p.complex_param = k == 1;
+        p.step_size = p.lr / (1 - std::pow(p.beta1, 3.0));
+        p.bias_correction2_sqrt = std::sqrt(1 - std::pow(p.beta2, 3.0));
+        if (p.amsgrad) {
+          compare(KernelOp::AdamStep, t, {grad}, {out(), out(), out(true), out(true)},
+                  [p](Backend& b, const std::vector<View>& v) {
+                    b.adam_step(v[1], v[0], v[2], v[3], v[4], p);
+                  },
+                  tol, missing);
+        } else {
+          compare(KernelOp::AdamStep, t, {grad}, {out(), out(), out(true)},
+                  [p](Backend& b, const std::vector<View>& v) {
+                    b.adam_step(v[1], v[0], v[2], v[3], View{}, p);
+                  },
+                  tol, missing);
+        }
+      }
+      for (int k = 0; k < 4; ++k) {
+        RmspropStepParams p;
+        p.centered = k == 1 || k == 3;
+        p.momentum = k >= 2 ? 0.5 : 0.0;
+        p.weight_decay = k == 3 ? 0.1 : 0.0;
+        p.maximize = k == 2;
+        p.complex_param = k == 3;
+        // Centered: square_avg - grad_avg^2 after the update must stay >= 0, so grad_avg
+        // starts at 0 (as it does in use) and square_avg non-negative.
+        Operand grad_avg = out();
+        std::fill(grad_avg.storage.begin(), grad_avg.storage.end(), 0);
+        std::vector<Operand> outs = {out(), out(true)};
+        if (p.centered) outs.push_back(grad_avg);
+        if (p.momentum > 0.0) outs.push_back(out());
+        compare(KernelOp::RmspropStep, t, {grad}, outs,
+                [p](Backend& b, const std::vector<View>& v) {
+                  std::size_t at = 3;
+                  const View ga = p.centered ? v[at++] : View{};
+                  const View buf = p.momentum > 0.0 ? v[at++] : View{};
+                  b.rmsprop_step(v[1], v[0], v[2], ga, buf, p);
+                },
+                tol, missing);
+      }
+      for (int k = 0; k < 2; ++k) {
+        AdagradStepParams p;
+        p.clr = 0.05;
+        p.weight_decay = k == 1 ? 0.1 : 0.0;
+        p.maximize = k == 1;
+        p.complex_param = k == 1;
+        compare(KernelOp::AdagradStep, t, {grad}, {out(), out(true)},
+                [p](Backend& b, const std::vector<View>& v) { b.adagrad_step(v[1], v[0], v[2], p); },
+                tol, missing);
+      }
+    }
+  }
+}
+
 // Every KernelOp row needs a generator above; this list is the harness's half of that promise,
 // checked against the table so a new row without one fails here.
 TEST_CASE("parity: every primitive of the table has an input generator") {
@@ -792,7 +909,10 @@ TEST_CASE("parity: every primitive of the table has an input generator") {
       // --- softmax and losses (issue 7) ---
       KernelOp::Softmax, KernelOp::LogSoftmax, KernelOp::SoftmaxBackward,
       KernelOp::LogSoftmaxBackward, KernelOp::CrossEntropy, KernelOp::CrossEntropyBackward,
-      KernelOp::NllLoss, KernelOp::NllLossBackward};
+      KernelOp::NllLoss, KernelOp::NllLossBackward,
+      // --- optimizer updates (issue 7) ---
+      KernelOp::SgdStep,       KernelOp::AdamStep,      KernelOp::RmspropStep,
+      KernelOp::AdagradStep};
   for (KernelOp op : op_table::kKernelOps) {
     CAPTURE(op_name(op));
     CHECK(covered.count(op) == 1);
