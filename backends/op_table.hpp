@@ -140,14 +140,10 @@ enum class OutRule : std::uint8_t {
   X(AvgPool1dBackward, "avg_pool1d_backward", Pooling, kFloating, Same, "")                     \
   X(AdaptiveMaxPool1d, "adaptive_max_pool1d", Pooling, kFloating, Same, "")                     \
   X(AdaptiveAvgPool1d, "adaptive_avg_pool1d", Pooling, kFloating, Same, "")                     \
-  X(AdaptiveAvgPool1dBackward, "adaptive_avg_pool1d_backward", Pooling, kFloating, Same, "")
-  REEL_KERNEL_OPS_SOFTMAX_AND_LOSSES(X)
-
-// --- softmax and losses (issue 7) ---
-// softmax / log_softmax along one dim and their gradients; cross_entropy is log_softmax fused
-// with the negative log-likelihood of class indices (weights, ignore_index, label smoothing),
-// nll_loss the same on log-probabilities the caller already has.
-#define REEL_KERNEL_OPS_SOFTMAX_AND_LOSSES(X)                                                   \
+  X(AdaptiveAvgPool1dBackward, "adaptive_avg_pool1d_backward", Pooling, kFloating, Same, "")    \
+  /* --- softmax and losses (issue 7): softmax / log_softmax along one dim and their */         \
+  /* gradients; cross_entropy = log_softmax fused with the NLL of class indices (weights, */    \
+  /* ignore_index, label smoothing); nll_loss the same on given log-probabilities */            \
   X(Softmax, "softmax", Reduction, kFloating, Same, "")                                         \
   X(LogSoftmax, "log_softmax", Reduction, kFloating, Same, "")                                  \
   X(SoftmaxBackward, "softmax_backward", BackwardHelper, kFloating, Same, "")                   \
@@ -155,8 +151,7 @@ enum class OutRule : std::uint8_t {
   X(CrossEntropy, "cross_entropy", Reduction, kFloating, Same, "")                              \
   X(CrossEntropyBackward, "cross_entropy_backward", BackwardHelper, kFloating, Same, "")        \
   X(NllLoss, "nll_loss", Reduction, kFloating, Same, "")                                        \
-  X(NllLossBackward, "nll_loss_backward", BackwardHelper, kFloating, Same, "")
-// --- end softmax and losses ---
+  X(NllLossBackward, "nll_loss_backward", BackwardHelper, kFloating, Same, "")                  \
   /* --- optimizer updates (issue 7): floating only; complex parameters reach them as */        \
   /* view_as_real views, as PyTorch's single-tensor optimizers do */                           \
   X(SgdStep, "sgd_step", Optimizer, kFloating, Same, "")                                        \
