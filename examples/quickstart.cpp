@@ -1,4 +1,5 @@
-// quickstart: tensors, a few ops, and a tiny linear regression trained with autograd.
+// quickstart: tensors, a few ops, and a tiny linear regression trained with nn::Linear,
+// a loss and optim::SGD.
 // The README's quickstart is this file's body; keep the two in sync.
 //
 //   ./scripts/demo        (or: build/examples/quickstart)
@@ -20,25 +21,20 @@ int main() {
   Tensor x = randn({64, 2});
   Tensor y = matmul(x, tensor({{2.0f}, {-3.0f}})) + 0.5f;
 
-  Tensor w = zeros({2, 1}, TensorOptions().requires_grad());
-  Tensor bias = zeros({1}, TensorOptions().requires_grad());
-  const double lr = 0.1;
+  // The model and the training step, as in LibTorch: a Linear layer, a loss, an optimizer.
+  nn::Linear model(2, 1);
+  optim::SGD optimizer(model->parameters(), optim::SGDOptions(0.1));
   float first_loss = 0, last_loss = 0;
   for (int step = 0; step < 30; ++step) {
-    Tensor loss = (matmul(x, w) + bias - y).pow(2).mean();
-    loss.backward();  // fills w.grad() and bias.grad()
-    {
-      NoGradGuard no_grad;  // the update itself is not part of the model
-      w.sub_(w.grad(), lr);
-      bias.sub_(bias.grad(), lr);
-      w.zero_grad();
-      bias.zero_grad();
-    }
+    optimizer.zero_grad();
+    Tensor loss = nn::functional::mse_loss(model(x), y);
+    loss.backward();   // fills the gradients of model->weight and model->bias
+    optimizer.step();  // one fused SGD update per parameter
     last_loss = loss.item<float>();
     if (step == 0) first_loss = last_loss;
     if (step % 5 == 0) fmt::print("step {:2d}  loss {:.6f}\n", step, last_loss);
   }
-  fmt::print("w =\n{}\nbias =\n{}\n", w, bias);
+  fmt::print("{}\nweight =\n{}\nbias =\n{}\n", model->pretty(), model->weight, model->bias);
 
   // A smoke check for CI (the example also runs as a test): training must have made progress.
   return last_loss < 0.01f * first_loss ? 0 : 1;
