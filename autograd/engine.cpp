@@ -6,10 +6,9 @@
 // that feeds it a gradient has run, and its grad_buffer is complete.
 #include "autograd/engine.hpp"
 
-#include <deque>
+#include <atomic>
 #include <queue>
 #include <unordered_map>
-#include <unordered_set>
 
 #include "autograd/record.hpp"
 #include "tensor/ops.hpp"
@@ -89,10 +88,24 @@ class Leaves {
     Tensor grad;
   };
 
+  // A linear search while there are few leaves (no hashing for a small model's backward), an
+  // index once there are many.
   Slot& slot(const std::shared_ptr<TensorImpl>& leaf) {
-    auto [it, added] = index_.try_emplace(leaf.get(), slots_.size());
-    if (added) slots_.push_back({leaf, 0, Tensor()});
-    return slots_[it->second];
+    const TensorImpl* key = leaf.get();
+    if (index_.empty()) {
+      for (Slot& s : slots_) {
+        if (s.leaf.get() == key) return s;
+      }
+    } else if (auto it = index_.find(key); it != index_.end()) {
+      return slots_[it->second];
+    }
+    slots_.push_back({leaf, 0, Tensor()});
+    if (!index_.empty()) {
+      index_.emplace(key, slots_.size() - 1);
+    } else if (slots_.size() > kLinear) {
+      for (std::size_t i = 0; i < slots_.size(); ++i) index_.emplace(slots_[i].leaf.get(), i);
+    }
+    return slots_.back();
   }
 
   static void flush(Slot& s) {
@@ -112,9 +125,13 @@ class Leaves {
     }
   }
 
+  static constexpr std::size_t kLinear = 16;
+  std::vector<Slot> slots_;  // references are used only until the next slot() call
   std::unordered_map<const TensorImpl*, std::size_t> index_;
-  std::deque<Slot> slots_;  // stable references while slots are added
 };
+
+// Numbers the walks before each pass, so a node's visited mark needs no clearing.
+std::atomic<std::uint64_t> g_pass{0};
 
 }  // namespace
 
@@ -162,12 +179,17 @@ void backward(std::span<const Tensor> roots, std::span<const Tensor> grads, bool
   // roots, plus one per root that is itself the leaf.
   Leaves leaves;
   {
-    std::unordered_set<const Node*> seen;
+    const std::uint64_t pass = g_pass.fetch_add(1) + 1;
+    auto first_visit = [pass](Node* n) {
+      if (n->seen_in_pass == pass) return false;
+      n->seen_in_pass = pass;
+      return true;
+    };
     std::vector<Node*> stack;
     for (const Tensor& root : roots) {
       if (root.is_leaf()) {
         leaves.expect(root.impl_ptr());
-      } else if (seen.insert(root.grad_fn().get()).second) {
+      } else if (first_visit(root.grad_fn().get())) {
         stack.push_back(root.grad_fn().get());
       }
     }
@@ -176,7 +198,7 @@ void backward(std::span<const Tensor> roots, std::span<const Tensor> grads, bool
       stack.pop_back();
       for (const Edge& edge : node->next_edges) {
         if (edge.leaf) leaves.expect(edge.leaf);
-        else if (edge.node && seen.insert(edge.node.get()).second) stack.push_back(edge.node.get());
+        else if (edge.node && first_visit(edge.node.get())) stack.push_back(edge.node.get());
       }
     }
   }

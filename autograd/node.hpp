@@ -97,6 +97,7 @@ struct Node {
   // Scratch for one backward pass: the summed incoming gradient of each output.
   std::vector<Tensor> grad_buffer;
   bool queued = false;
+  std::uint64_t seen_in_pass = 0;  // the engine's walk before a pass: visited mark
 };
 
 }  // namespace reel::autograd

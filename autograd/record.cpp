@@ -129,6 +129,15 @@ BaseLayout layout_like(const Geometry& base, const Geometry& view, DType dtype, 
     check(base.strides[d] >= 0, "internal: a view's base with a negative stride {}", base.strides);
     if (base.shape[d] > 0) span += (base.shape[d] - 1) * base.strides[d];
   }
+  // The view lies inside its base (it was made from it): never write outside the buffer.
+  std::int64_t first = view.offset - base.offset, last = first;
+  for (int d = 0; d < view.shape.size(); ++d) {
+    if (view.shape[d] > 0) last += (view.shape[d] - 1) * view.strides[d];
+  }
+  check(numel_of(view.shape) == 0 || (first >= 0 && last < span),
+        "internal: a view (shape {}, strides {}, offset {}) outside its base (shape {}, strides {}, "
+        "offset {})",
+        view.shape, view.strides, view.offset, base.shape, base.strides, base.offset);
   Tensor buffer = empty({span}, TensorOptions(dtype).device(device));
   return {make_tensor(buffer.storage(), base.shape, base.strides, 0, dtype),
           make_tensor(buffer.storage(), view.shape, view.strides, view.offset - base.offset, dtype)};
@@ -241,6 +250,11 @@ void Tensor::refresh_view_grad_fn() const {
   if (!v.grad_fn && v.requires_grad) return;  // a leaf made from a view with requires_grad_()
   std::shared_ptr<autograd::Node> old = v.grad_fn;
   Tensor base(v.view_base);  // never itself a view: its fields are current
+  if (base.impl().storage != v.storage) {
+    // The base was given new data (set_data): the view no longer views it.
+    v.view_base.reset();
+    return;
+  }
   if (!base.impl().requires_grad) {
     v.grad_fn.reset();
     v.requires_grad = false;

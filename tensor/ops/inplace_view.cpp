@@ -61,6 +61,10 @@ Tensor& inplace_on_view(Tensor& self, const char* op, bool needs_old,
                         const std::function<Tensor(const Tensor&)>& fn) {
   TensorImpl& impl = self.impl();
   Tensor base(impl.view_base);
+  check(base.impl().storage == impl.storage,
+        "{}: the view's base was given new data (set_data) after the view was made; an in-place "
+        "operation that records a gradient on the view is not supported",
+        op);
   check(!(base.is_leaf() && base.requires_grad()),
         "{}: a view of a leaf Variable that requires grad is being used in an in-place operation.",
         op);
