@@ -76,6 +76,10 @@ SavedTensor::SavedTensor(const Tensor& t, bool is_output) {
     // A detached alias: same storage (so the version check still works), no grad_fn, so the
     // output -> node -> saved output cycle never forms.
     tensor_ = t.detach();
+  } else if (t.impl().view_base) {
+    // A differentiable view holds its base, whose grad_fn may later become a CopySlices entry
+    // that leads back to this one: keep only the data (backward needs no more), so no cycle.
+    tensor_ = t.detach();
   } else {
     tensor_ = t;
   }
