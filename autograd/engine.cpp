@@ -7,6 +7,7 @@
 #include "autograd/engine.hpp"
 
 #include <atomic>
+#include <deque>
 #include <queue>
 #include <unordered_map>
 
@@ -61,7 +62,26 @@ void apply_hook(const TensorHookFn& hook, Tensor& grad) {
 // count comes from a walk of the graph before the pass), so a post-accumulate hook signals
 // "this gradient is ready" while the rest of the pass goes on.
 class Leaves {
+  struct Slot;
+
  public:
+  // The slots live in a per-thread pool reused across passes (a pass allocates nothing for
+  // them once warm); a backward run by a hook inside this one takes the next pool entry.
+  Leaves() {
+    thread_local std::deque<std::vector<Slot>> pool;
+    thread_local std::size_t depth = 0;
+    if (pool.size() <= depth) pool.emplace_back();
+    slots_ = &pool[depth];
+    depth_ = &depth;
+    ++depth;
+  }
+  ~Leaves() {
+    slots_->clear();  // keeps no leaf alive between passes
+    --*depth_;
+  }
+  Leaves(const Leaves&) = delete;
+  Leaves& operator=(const Leaves&) = delete;
+
   void expect(const std::shared_ptr<TensorImpl>& leaf) { ++slot(leaf).pending; }
 
   void deliver(const std::shared_ptr<TensorImpl>& leaf, Tensor g) {
@@ -73,7 +93,7 @@ class Leaves {
   // Leaves still pending when the pass ends (a node that feeds them was never reached because
   // its inputs got no gradient) hold what they received: accumulate it now, in first-seen order.
   void flush_rest() {
-    for (Slot& s : slots_) {
+    for (Slot& s : *slots_) {
       if (s.pending > 0) {
         s.pending = 0;
         flush(s);
@@ -92,20 +112,21 @@ class Leaves {
   // index once there are many.
   Slot& slot(const std::shared_ptr<TensorImpl>& leaf) {
     const TensorImpl* key = leaf.get();
+    std::vector<Slot>& slots = *slots_;
     if (index_.empty()) {
-      for (Slot& s : slots_) {
+      for (Slot& s : slots) {
         if (s.leaf.get() == key) return s;
       }
     } else if (auto it = index_.find(key); it != index_.end()) {
-      return slots_[it->second];
+      return slots[it->second];
     }
-    slots_.push_back({leaf, 0, Tensor()});
+    slots.push_back({leaf, 0, Tensor()});
     if (!index_.empty()) {
-      index_.emplace(key, slots_.size() - 1);
-    } else if (slots_.size() > kLinear) {
-      for (std::size_t i = 0; i < slots_.size(); ++i) index_.emplace(slots_[i].leaf.get(), i);
+      index_.emplace(key, slots.size() - 1);
+    } else if (slots.size() > kLinear) {
+      for (std::size_t i = 0; i < slots.size(); ++i) index_.emplace(slots[i].leaf.get(), i);
     }
-    return slots_.back();
+    return slots.back();
   }
 
   static void flush(Slot& s) {
@@ -126,7 +147,8 @@ class Leaves {
   }
 
   static constexpr std::size_t kLinear = 16;
-  std::vector<Slot> slots_;  // references are used only until the next slot() call
+  std::vector<Slot>* slots_;  // references are used only until the next slot() call
+  std::size_t* depth_;
   std::unordered_map<const TensorImpl*, std::size_t> index_;
 };
 
@@ -154,29 +176,9 @@ void backward(std::span<const Tensor> roots, std::span<const Tensor> grads, bool
     }
   } cleanup{reached};
 
-  // Seeds, checked before anything runs.
-  std::vector<Tensor> seeds(roots.size());
-  for (std::size_t i = 0; i < roots.size(); ++i) {
-    const Tensor& root = roots[i];
-    check(root.requires_grad(),
-          "backward: element {} of tensors does not require grad and does not have a grad_fn", i);
-    Tensor seed = grads[i];
-    if (!seed.defined()) {
-      check(root.numel() == 1,
-            "backward: grad can be implicitly created only for scalar outputs (got shape {})",
-            root.sizes());
-      seed = ones_like(root);
-    } else {
-      check(seed.sizes() == root.sizes(),
-            "backward: Mismatch in shape: grad_output[{}] has a shape of {} and output[{}] has a "
-            "shape of {}.",
-            i, seed.sizes(), i, root.sizes());
-    }
-    seeds[i] = std::move(seed);
-  }
-
   // How many gradients each leaf will receive: one per edge from a node reachable from the
-  // roots, plus one per root that is itself the leaf.
+  // roots, plus one per root that is itself the leaf. The walk only marks and counts, so the
+  // roots' checks below may still fail after it.
   Leaves leaves;
   {
     const std::uint64_t pass = g_pass.fetch_add(1) + 1;
@@ -185,8 +187,12 @@ void backward(std::span<const Tensor> roots, std::span<const Tensor> grads, bool
       n->seen_in_pass = pass;
       return true;
     };
-    std::vector<Node*> stack;
+    // Reused across passes (no allocation per backward); a hook's nested backward runs after
+    // this walk is over.
+    thread_local std::vector<Node*> stack;
+    stack.clear();
     for (const Tensor& root : roots) {
+      if (!root.requires_grad()) continue;  // reported below
       if (root.is_leaf()) {
         leaves.expect(root.impl_ptr());
       } else if (first_visit(root.grad_fn().get())) {
@@ -205,12 +211,26 @@ void backward(std::span<const Tensor> roots, std::span<const Tensor> grads, bool
 
   for (std::size_t i = 0; i < roots.size(); ++i) {
     const Tensor& root = roots[i];
+    check(root.requires_grad(),
+          "backward: element {} of tensors does not require grad and does not have a grad_fn", i);
+    Tensor seed = grads[i];
+    if (!seed.defined()) {
+      check(root.numel() == 1,
+            "backward: grad can be implicitly created only for scalar outputs (got shape {})",
+            root.sizes());
+      seed = ones_like(root);
+    } else {
+      check(seed.sizes() == root.sizes(),
+            "backward: Mismatch in shape: grad_output[{}] has a shape of {} and output[{}] has a "
+            "shape of {}.",
+            i, seed.sizes(), i, root.sizes());
+    }
     if (root.is_leaf()) {
-      leaves.deliver(root.impl_ptr(), std::move(seeds[i]));
+      leaves.deliver(root.impl_ptr(), std::move(seed));
       continue;
     }
     Node* node = root.grad_fn().get();
-    add_to_buffer(*node, root.impl().output_nr, seeds[i]);
+    add_to_buffer(*node, root.impl().output_nr, seed);
     if (!node->queued) {
       node->queued = true;
       reached.push_back(root.grad_fn());

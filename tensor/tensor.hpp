@@ -56,15 +56,16 @@ struct TensorImpl {
   enum class ViewCreation : std::uint8_t { kTracked, kNoGradMode, kComplexPart };
   ViewCreation view_creation = ViewCreation::kTracked;
   std::uint32_t output_nr = 0;
-  std::shared_ptr<autograd::Node> grad_fn;
-  std::shared_ptr<TensorImpl> grad;
   // A differentiable view (made by a view op in grad mode) keeps the tensor it views, never
   // itself such a view (a view of a view points at the first one's base). An in-place op on the
   // view rewrites the base's history (CopySlices); the view's grad_fn is then regenerated from
   // the base's new history when next read, which `view_version` (the storage version when the
-  // grad_fn was set) detects. See docs/architecture.md, "The tape".
-  std::shared_ptr<TensorImpl> view_base;
+  // grad_fn was set) detects. See docs/architecture.md, "The tape". Beside requires_grad, which
+  // every op reads with it.
   std::uint32_t view_version = 0;
+  std::shared_ptr<TensorImpl> view_base;
+  std::shared_ptr<autograd::Node> grad_fn;
+  std::shared_ptr<TensorImpl> grad;
   // Hooks registered on a leaf, and where the hooks of a non-leaf went (autograd/node.hpp).
   std::shared_ptr<autograd::TensorHooks> hooks;
 
@@ -182,11 +183,23 @@ class Tensor {
   Tensor conj() const;
 
   // --- autograd -------------------------------------------------------------------------------
-  bool requires_grad() const { sync_view(); return impl().requires_grad; }
+  bool requires_grad() const {
+    const TensorImpl& i = impl();
+    sync_view(i);
+    return i.requires_grad;
+  }
   Tensor& requires_grad_(bool value = true);
   Tensor set_requires_grad(bool value) { requires_grad_(value); return *this; }
-  bool is_leaf() const { sync_view(); return impl().grad_fn == nullptr; }
-  const std::shared_ptr<autograd::Node>& grad_fn() const { sync_view(); return impl().grad_fn; }
+  bool is_leaf() const {
+    const TensorImpl& i = impl();
+    sync_view(i);
+    return i.grad_fn == nullptr;
+  }
+  const std::shared_ptr<autograd::Node>& grad_fn() const {
+    const TensorImpl& i = impl();
+    sync_view(i);
+    return i.grad_fn;
+  }
   // The grad_fn's name ("MulBackward"), or nullptr for a leaf: what printing shows, without
   // the tensor core seeing autograd's Node.
   const char* grad_fn_name() const;
@@ -282,8 +295,7 @@ class Tensor {
  private:
   // A differentiable view whose storage was written since its grad_fn was set gets its grad_fn
   // regenerated from its base (autograd/record.cpp): one compare for non-views.
-  void sync_view() const {
-    const TensorImpl& i = impl();
+  void sync_view(const TensorImpl& i) const {
     if (i.view_base && i.view_version != i.storage->version()) [[unlikely]] refresh_view_grad_fn();
   }
   void refresh_view_grad_fn() const;
