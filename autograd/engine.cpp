@@ -6,7 +6,10 @@
 // that feeds it a gradient has run, and its grad_buffer is complete.
 #include "autograd/engine.hpp"
 
+#include <atomic>
+#include <deque>
 #include <queue>
+#include <unordered_map>
 
 #include "autograd/record.hpp"
 #include "tensor/ops.hpp"
@@ -42,6 +45,116 @@ void add_to_buffer(Node& node, std::uint32_t output_nr, const Tensor& g) {
   slot = slot.defined() ? slot + g : g;
 }
 
+// A hook's return value replaces the gradient; it must keep its shape.
+void apply_hook(const TensorHookFn& hook, Tensor& grad) {
+  Tensor replaced = hook(grad);
+  if (!replaced.defined()) return;
+  check(replaced.sizes() == grad.sizes(),
+        "backward: a hook returned a gradient of shape {} for a tensor of shape {} (hooks may "
+        "replace the gradient, not change its shape)",
+        replaced.sizes(), grad.sizes());
+  grad = std::move(replaced);
+}
+
+// Leaves (PyTorch's AccumulateGrad): each leaf's gradients from all edges of this pass are
+// summed first, then its hooks run, the sum goes into .grad(), and its post-accumulate hooks
+// run, once per backward. A leaf is flushed as soon as every node that feeds it has run (the
+// count comes from a walk of the graph before the pass), so a post-accumulate hook signals
+// "this gradient is ready" while the rest of the pass goes on.
+class Leaves {
+  struct Slot;
+
+ public:
+  // The slots live in a per-thread pool reused across passes (a pass allocates nothing for
+  // them once warm); a backward run by a hook inside this one takes the next pool entry.
+  Leaves() {
+    thread_local std::deque<std::vector<Slot>> pool;
+    thread_local std::size_t depth = 0;
+    if (pool.size() <= depth) pool.emplace_back();
+    slots_ = &pool[depth];
+    depth_ = &depth;
+    ++depth;
+  }
+  ~Leaves() {
+    slots_->clear();  // keeps no leaf alive between passes
+    --*depth_;
+  }
+  Leaves(const Leaves&) = delete;
+  Leaves& operator=(const Leaves&) = delete;
+
+  void expect(const std::shared_ptr<TensorImpl>& leaf) { ++slot(leaf).pending; }
+
+  void deliver(const std::shared_ptr<TensorImpl>& leaf, Tensor g) {
+    Slot& s = slot(leaf);
+    if (g.defined()) s.grad = s.grad.defined() ? s.grad + g : std::move(g);
+    if (--s.pending == 0) flush(s);
+  }
+
+  // Leaves still pending when the pass ends (a node that feeds them was never reached because
+  // its inputs got no gradient) hold what they received: accumulate it now, in first-seen order.
+  void flush_rest() {
+    for (Slot& s : *slots_) {
+      if (s.pending > 0) {
+        s.pending = 0;
+        flush(s);
+      }
+    }
+  }
+
+ private:
+  struct Slot {
+    std::shared_ptr<TensorImpl> leaf;
+    std::int64_t pending = 0;
+    Tensor grad;
+  };
+
+  // A linear search while there are few leaves (no hashing for a small model's backward), an
+  // index once there are many.
+  Slot& slot(const std::shared_ptr<TensorImpl>& leaf) {
+    const TensorImpl* key = leaf.get();
+    std::vector<Slot>& slots = *slots_;
+    if (index_.empty()) {
+      for (Slot& s : slots) {
+        if (s.leaf.get() == key) return s;
+      }
+    } else if (auto it = index_.find(key); it != index_.end()) {
+      return slots[it->second];
+    }
+    slots.push_back({leaf, 0, Tensor()});
+    if (!index_.empty()) {
+      index_.emplace(key, slots.size() - 1);
+    } else if (slots.size() > kLinear) {
+      for (std::size_t i = 0; i < slots.size(); ++i) index_.emplace(slots[i].leaf.get(), i);
+    }
+    return slots.back();
+  }
+
+  static void flush(Slot& s) {
+    if (!s.grad.defined()) return;
+    Tensor g = std::move(s.grad);
+    s.grad = Tensor();
+    std::shared_ptr<TensorHooks> hooks = s.leaf->hooks;  // a hook may register or remove hooks
+    if (hooks && !hooks->pre.empty()) {
+      auto pre = hooks->pre;
+      for (auto& [handle, hook] : pre) apply_hook(hook, g);
+    }
+    accumulate_leaf(*s.leaf, std::move(g));
+    if (hooks && !hooks->post.empty()) {
+      auto post = hooks->post;
+      Tensor leaf(s.leaf);
+      for (auto& [handle, hook] : post) hook(leaf);
+    }
+  }
+
+  static constexpr std::size_t kLinear = 16;
+  std::vector<Slot>* slots_;  // references are used only until the next slot() call
+  std::size_t* depth_;
+  std::unordered_map<const TensorImpl*, std::size_t> index_;
+};
+
+// Numbers the walks before each pass, so a node's visited mark needs no clearing.
+std::atomic<std::uint64_t> g_pass{0};
+
 }  // namespace
 
 void backward(std::span<const Tensor> roots, std::span<const Tensor> grads, bool retain_graph) {
@@ -51,6 +164,50 @@ void backward(std::span<const Tensor> roots, std::span<const Tensor> grads, bool
   std::priority_queue<Node*, std::vector<Node*>, LaterFirst> ready;
   // Keeps every node reached alive for the whole pass, even after released entries drop edges.
   std::vector<std::shared_ptr<Node>> reached;
+  // A pass that throws (a hook, a freed graph) leaves no half-summed gradients or queued marks
+  // behind for the next one.
+  struct Cleanup {
+    std::vector<std::shared_ptr<Node>>& nodes;
+    ~Cleanup() {
+      for (auto& n : nodes) {
+        n->queued = false;
+        n->grad_buffer.clear();
+      }
+    }
+  } cleanup{reached};
+
+  // How many gradients each leaf will receive: one per edge from a node reachable from the
+  // roots, plus one per root that is itself the leaf. The walk only marks and counts, so the
+  // roots' checks below may still fail after it.
+  Leaves leaves;
+  {
+    const std::uint64_t pass = g_pass.fetch_add(1) + 1;
+    auto first_visit = [pass](Node* n) {
+      if (n->seen_in_pass == pass) return false;
+      n->seen_in_pass = pass;
+      return true;
+    };
+    // Reused across passes (no allocation per backward); a hook's nested backward runs after
+    // this walk is over.
+    thread_local std::vector<Node*> stack;
+    stack.clear();
+    for (const Tensor& root : roots) {
+      if (!root.requires_grad()) continue;  // reported below
+      if (root.is_leaf()) {
+        leaves.expect(root.impl_ptr());
+      } else if (first_visit(root.grad_fn().get())) {
+        stack.push_back(root.grad_fn().get());
+      }
+    }
+    while (!stack.empty()) {
+      Node* node = stack.back();
+      stack.pop_back();
+      for (const Edge& edge : node->next_edges) {
+        if (edge.leaf) leaves.expect(edge.leaf);
+        else if (edge.node && first_visit(edge.node.get())) stack.push_back(edge.node.get());
+      }
+    }
+  }
 
   for (std::size_t i = 0; i < roots.size(); ++i) {
     const Tensor& root = roots[i];
@@ -69,7 +226,7 @@ void backward(std::span<const Tensor> roots, std::span<const Tensor> grads, bool
             i, seed.sizes(), i, root.sizes());
     }
     if (root.is_leaf()) {
-      accumulate_leaf(root.impl(), seed);
+      leaves.deliver(root.impl_ptr(), std::move(seed));
       continue;
     }
     Node* node = root.grad_fn().get();
@@ -101,6 +258,12 @@ void backward(std::span<const Tensor> roots, std::span<const Tensor> grads, bool
         grad_outputs[o] = zeros(m.shape, TensorOptions(m.dtype).device(m.device));
       }
     }
+    // Tensor hooks of the outputs (the gradient is complete now), then retain_grad, which
+    // stores what the hooks made of it (PyTorch 2's order).
+    if (!node->hooks.empty()) {
+      std::vector<NodeHook> hooks = node->hooks;  // a hook may register or remove hooks
+      for (const NodeHook& h : hooks) apply_hook(h.fn, grad_outputs[h.output_nr]);
+    }
     for (auto& [output_nr, weak] : node->retained) {
       if (auto impl = weak.lock()) {
         Tensor g = grad_outputs[output_nr];
@@ -119,15 +282,20 @@ void backward(std::span<const Tensor> roots, std::span<const Tensor> grads, bool
             "internal: {} returned {} gradients for {} inputs", node->name, grad_inputs.size(),
             node->next_edges.size());
     }
-    if (!retain_graph) node->backward = nullptr;  // frees what the entry saved
+    if (!retain_graph) {
+      // Frees what the entry saved. Its hooks go too: the entry can't run again, and a hook
+      // that captured its own tensor would otherwise keep this node alive through it.
+      node->backward = nullptr;
+      node->hooks.clear();
+    }
 
     for (std::size_t i = 0; i < grad_inputs.size(); ++i) {
       const Edge& edge = node->next_edges[i];
-      if (!edge.is_valid() || !grad_inputs[i].defined()) continue;
       if (edge.leaf) {
-        accumulate_leaf(*edge.leaf, std::move(grad_inputs[i]));
+        leaves.deliver(edge.leaf, std::move(grad_inputs[i]));
         continue;
       }
+      if (!edge.is_valid() || !grad_inputs[i].defined()) continue;
       add_to_buffer(*edge.node, edge.output_nr, grad_inputs[i]);
       if (!edge.node->queued) {
         edge.node->queued = true;
@@ -136,6 +304,7 @@ void backward(std::span<const Tensor> roots, std::span<const Tensor> grads, bool
       }
     }
   }
+  leaves.flush_rest();
 }
 
 }  // namespace reel::autograd

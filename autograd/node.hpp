@@ -52,6 +52,26 @@ struct OutputMeta {
   Device device;
 };
 
+// Tensor hooks (Tensor::register_hook). A non-leaf's hooks live on its grad_fn, keyed by
+// output_nr, as PyTorch's tensor pre-hooks: they stay with the history they were registered on
+// (a hook registered before an in-place op sees the gradient of the old value) and outlive the
+// Tensor handle. A leaf has no node, so its hooks live on its TensorImpl.
+using TensorHookFn = std::function<Tensor(const Tensor&)>;
+using PostAccumulateHookFn = std::function<void(Tensor&)>;
+
+struct NodeHook {
+  std::uint32_t output_nr = 0;
+  unsigned handle = 0;
+  TensorHookFn fn;
+};
+
+struct TensorHooks {
+  std::vector<std::pair<unsigned, TensorHookFn>> pre;            // leaf: before accumulation
+  std::vector<std::pair<unsigned, PostAccumulateHookFn>> post;  // leaf: after .grad() is set
+  // Non-leaf hooks: the node each went to, for remove_hook (weak: no cycle through the node).
+  std::vector<std::pair<unsigned, std::weak_ptr<Node>>> on_nodes;
+};
+
 // Fields are public: the engine (autograd/engine.cpp) and record (autograd/record.cpp) are
 // the only writers; everything else reads.
 // Tape entries alive now (a test checks forwards without backward don't pile them up).
@@ -72,9 +92,12 @@ struct Node {
   BackwardFn backward;  // empty once a backward without retain_graph has run through it
   // Non-leaf outputs that asked for retain_grad(): (output_nr, the tensor).
   std::vector<std::pair<std::uint32_t, std::weak_ptr<TensorImpl>>> retained;
+  // Hooks of non-leaf outputs, in registration order; run before `retained` is filled.
+  std::vector<NodeHook> hooks;
   // Scratch for one backward pass: the summed incoming gradient of each output.
   std::vector<Tensor> grad_buffer;
   bool queued = false;
+  std::uint64_t seen_in_pass = 0;  // the engine's walk before a pass: visited mark
 };
 
 }  // namespace reel::autograd

@@ -59,5 +59,27 @@ class SavedTensor {
 
 // Marks a non-leaf so its .grad() is filled during backward (Tensor::retain_grad).
 void retain_grad_of(const Tensor& t);
+// After an in-place op gave `t` a new grad_fn (it was `from`): a retain_grad() moves with it,
+// as in PyTorch (hooks stay on the old history).
+void move_retained_grad(const std::shared_ptr<TensorImpl>& t, const Node* from);
+
+// --- in-place ops on views (CopySlices) -------------------------------------------------------
+// A tensor's place on its storage: what as_strided takes.
+struct Geometry {
+  Shape shape;
+  Strides strides;
+  std::int64_t offset = 0;
+};
+inline Geometry geometry_of(const Tensor& t) {
+  return {t.sizes(), t.strides(), t.storage_offset()};
+}
+// The backward of a view given by its geometry on the storage of `base` (PyTorch's
+// AsStridedBackward): `grad` (the view's shape) written into zeros of the base's shape. Dims of
+// stride 0 (an expand) sum their gradients.
+Tensor view_grad_to_base(const Tensor& grad, const Geometry& base, const Geometry& view);
+// The backward of CopySlices: from the base-shaped `grad`, `*rest` gets grad with the view's
+// region zeroed (base shape), `*region` the region (view shape). Either may be null.
+void split_base_grad(const Tensor& grad, const Geometry& base, const Geometry& view, Tensor* rest,
+                     Tensor* region);
 
 }  // namespace reel::autograd

@@ -166,14 +166,15 @@ Tensor& Tensor::mutable_grad_set(const Tensor& g) {
 void Tensor::zero_grad() { impl().grad.reset(); }
 
 Tensor Tensor::detach() const {
-  Tensor out = make_tensor(storage(), sizes(), strides(), storage_offset(), dtype());
-  out.impl().is_view = true;
-  return out;
+  // An alias outside autograd (PyTorch's non-differentiable view): it shares the storage, so
+  // the version counter too, but no view_base: in-place ops on it never touch this history.
+  return make_tensor(storage(), sizes(), strides(), storage_offset(), dtype());
 }
 
 Tensor& Tensor::detach_() {
   impl().grad_fn.reset();
   impl().requires_grad = false;
+  impl().view_base.reset();  // no longer part of its base's history
   return *this;
 }
 
@@ -186,6 +187,7 @@ void Tensor::set_data(const Tensor& new_data) const {
         "the new data is {}",
         src.dtype);
   if (&self == &src) return;
+  self.view_base.reset();  // the new data is not a view of the old base
   const std::uint32_t old_version = self.storage->version();
   self.storage = src.storage;
   self.shape = src.shape;

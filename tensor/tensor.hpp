@@ -35,6 +35,7 @@ namespace reel {
 
 namespace autograd {
 struct Node;
+struct TensorHooks;
 }
 
 class Tensor;
@@ -50,9 +51,23 @@ struct TensorImpl {
   bool requires_grad = false;  // for a leaf: the user asked; for a non-leaf: grad_fn != null
   bool retains_grad = false;
   bool is_view = false;  // made by a view op from another tensor (shares its storage)
-  std::shared_ptr<autograd::Node> grad_fn;
+  // Why a view has no view_base (PyTorch's CreationMeta): an in-place op that records a
+  // gradient refuses such a view. detach() makes no view at all (an alias outside autograd).
+  enum class ViewCreation : std::uint8_t { kTracked, kNoGradMode, kComplexPart };
+  ViewCreation view_creation = ViewCreation::kTracked;
   std::uint32_t output_nr = 0;
+  // A differentiable view (made by a view op in grad mode) keeps the tensor it views, never
+  // itself such a view (a view of a view points at the first one's base). An in-place op on the
+  // view rewrites the base's history (CopySlices); the view's grad_fn is then regenerated from
+  // the base's new history when next read, which `view_version` (the storage version when the
+  // grad_fn was set) detects. See docs/architecture.md, "The tape". Beside requires_grad, which
+  // every op reads with it.
+  std::uint32_t view_version = 0;
+  std::shared_ptr<TensorImpl> view_base;
+  std::shared_ptr<autograd::Node> grad_fn;
   std::shared_ptr<TensorImpl> grad;
+  // Hooks registered on a leaf, and where the hooks of a non-leaf went (autograd/node.hpp).
+  std::shared_ptr<autograd::TensorHooks> hooks;
 
   Device device() const { return storage->device(); }
   void* data() const {
@@ -168,11 +183,23 @@ class Tensor {
   Tensor conj() const;
 
   // --- autograd -------------------------------------------------------------------------------
-  bool requires_grad() const { return impl().requires_grad; }
+  bool requires_grad() const {
+    const TensorImpl& i = impl();
+    sync_view(i);
+    return i.requires_grad;
+  }
   Tensor& requires_grad_(bool value = true);
   Tensor set_requires_grad(bool value) { requires_grad_(value); return *this; }
-  bool is_leaf() const { return impl().grad_fn == nullptr; }
-  const std::shared_ptr<autograd::Node>& grad_fn() const { return impl().grad_fn; }
+  bool is_leaf() const {
+    const TensorImpl& i = impl();
+    sync_view(i);
+    return i.grad_fn == nullptr;
+  }
+  const std::shared_ptr<autograd::Node>& grad_fn() const {
+    const TensorImpl& i = impl();
+    sync_view(i);
+    return i.grad_fn;
+  }
   // The grad_fn's name ("MulBackward"), or nullptr for a leaf: what printing shows, without
   // the tensor core seeing autograd's Node.
   const char* grad_fn_name() const;
@@ -183,6 +210,30 @@ class Tensor {
   void backward(const Tensor& gradient = Tensor(), bool retain_graph = false) const;
   void retain_grad() const;
   bool retains_grad() const { return impl().retains_grad; }
+  // Tensor hooks, as PyTorch's. `fn(grad)` returns a replacement gradient, or nothing (a void
+  // function, or an undefined Tensor) to keep it. On a non-leaf it runs once per backward, when
+  // this tensor's gradient is complete, before it goes on to grad_fn (and before retain_grad
+  // stores it); on a leaf, before the gradient is accumulated into .grad(). Hooks run in
+  // registration order, under the backward's no-grad mode. Returns a handle for remove_hook.
+  // A hook that captures the tensor it is registered on makes a reference cycle (as in
+  // PyTorch; a non-leaf's hooks are dropped when a backward without retain_graph frees them).
+  template <typename F>
+  unsigned register_hook(F&& fn) const {
+    if constexpr (std::is_void_v<std::invoke_result_t<F&, const Tensor&>>) {
+      return register_hook_fn([f = std::forward<F>(fn)](const Tensor& g) mutable -> Tensor {
+        f(g);
+        return Tensor();
+      });
+    } else {
+      return register_hook_fn(std::function<Tensor(const Tensor&)>(std::forward<F>(fn)));
+    }
+  }
+  unsigned register_hook_fn(std::function<Tensor(const Tensor&)> fn) const;
+  // PyTorch 2.1's: on a leaf that requires grad, `fn(tensor)` runs after backward has
+  // accumulated the tensor's gradient into .grad() (once per backward).
+  unsigned register_post_accumulate_grad_hook(std::function<void(Tensor&)> fn) const;
+  // Removes the hook with that handle (either kind); an unknown handle is an error.
+  void remove_hook(unsigned handle) const;
   Tensor detach() const;  // shares storage, cut from the tape
   Tensor& detach_();
   // PyTorch's `t.data = new_data` (TensorImpl::set_data): this tensor now views new_data's
@@ -242,6 +293,13 @@ class Tensor {
   Tensor& masked_fill_(const Tensor& mask, Scalar value);
 
  private:
+  // A differentiable view whose storage was written since its grad_fn was set gets its grad_fn
+  // regenerated from its base (autograd/record.cpp): one compare for non-views.
+  void sync_view(const TensorImpl& i) const {
+    if (i.view_base && i.view_version != i.storage->version()) [[unlikely]] refresh_view_grad_fn();
+  }
+  void refresh_view_grad_fn() const;
+
   std::shared_ptr<TensorImpl> impl_;
 };
 

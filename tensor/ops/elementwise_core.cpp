@@ -123,10 +123,8 @@ Tensor& inplace_with_grad(Tensor& self, const char* op,
   TensorImpl& impl = self.impl();
   check(!(self.is_leaf() && self.requires_grad()),
         "{}: a leaf Variable that requires grad is being used in an in-place operation.", op);
-  check(!impl.is_view || !self.requires_grad(),
-        "{}: in-place operation on a view of a tensor that requires grad is not supported; use "
-        "the out-of-place form",
-        op);
+  if (impl.view_base) return inplace_on_view(self, op, /*needs_old=*/true, fn);
+  check_inplace_view(self, op);
   // The old value, on its own storage, carrying self's place on the tape.
   Tensor old = self.detach().clone();
   old.impl().grad_fn = impl.grad_fn;
@@ -141,12 +139,14 @@ Tensor& inplace_with_grad(Tensor& self, const char* op,
         self.dtype());
   backend_for(self.device()).copy(view_of(self), view_of(result));
   self.bump_version();
+  std::shared_ptr<autograd::Node> previous = std::move(impl.grad_fn);
   impl.grad_fn = result.impl().grad_fn;
   impl.output_nr = result.impl().output_nr;
   impl.requires_grad = result.requires_grad();
   if (impl.grad_fn) {
     // The entry's output metadata now describes self.
     impl.grad_fn->outputs[impl.output_nr].shape = impl.shape;
+    autograd::move_retained_grad(self.impl_ptr(), previous.get());
   }
   return self;
 }

@@ -34,8 +34,23 @@ inline DType to_inexact(DType t) { return is_inexact(t) ? t : kFloat32; }
 
 // The in-place pattern with autograd: computes `fn(self_before)` out of place (recording its
 // tape entry against a private copy of self's old value), writes the result into self's
-// storage and moves self's grad_fn to the new entry. Leaves that require grad and views of
-// tensors that require grad raise the error PyTorch raises.
+// storage and moves self's grad_fn to the new entry. Leaves that require grad raise the error
+// PyTorch raises; on a differentiable view it is inplace_on_view.
 Tensor& inplace_with_grad(Tensor& self, const char* op, const std::function<Tensor(const Tensor&)>& fn);
+
+// --- in-place ops on views (tensor/ops/inplace_view.cpp) --------------------------------------
+// An in-place op that records a gradient on a view (self.impl().view_base set): as PyTorch's
+// CopySlices. `fn(old)` computes the view's new value out of place (`old` carries the view's
+// history; undefined unless `needs_old`: copy_ and fill_ don't read it); the result is written
+// into the view; the base's grad_fn becomes a CopySlices entry whose gradient goes to the base's
+// old history with the view's region zeroed, and the region to `fn`'s result (so through fn's
+// entry to `old`, the view of the old history, and to fn's other operands). The view's grad_fn
+// is regenerated from the base's new history when next read. Errors as PyTorch: a view of a
+// leaf that requires grad, a written-to view whose elements overlap.
+Tensor& inplace_on_view(Tensor& self, const char* op, bool needs_old,
+                        const std::function<Tensor(const Tensor&)>& fn);
+// For an in-place op that records a gradient on self: raises PyTorch's error when self is a
+// view autograd does not track (made in no-grad mode, or a real/imag view of complex data).
+void check_inplace_view(const Tensor& self, const char* op);
 
 }  // namespace reel::detail

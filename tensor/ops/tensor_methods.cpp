@@ -56,6 +56,24 @@ Tensor Tensor::to(Device target) const {
 
 Tensor Tensor::to(Device target, DType target_dtype) const { return to(target).to(target_dtype); }
 
+namespace {
+// copy_'s value with autograd: src broadcast to `shape` and cast to `dtype`, as a new tensor
+// whose entry sends the gradient to src only.
+Tensor copied_from(const Tensor& src, const Shape& shape, DType dtype) {
+  Tensor out = detail::copy_as(src.detach().expand(shape), dtype);
+  if (src.requires_grad()) {
+    Shape src_shape = src.sizes();
+    DType src_dtype = src.dtype();
+    autograd::record("CopyBackward", {&src}, out,
+                     [src_shape, src_dtype](std::span<const Tensor> g,
+                                            autograd::GradMask) -> std::vector<Tensor> {
+                       return {sum_to(g[0], src_shape).to(src_dtype)};
+                     });
+  }
+  return out;
+}
+}  // namespace
+
 Tensor& Tensor::copy_(const Tensor& src) {
   check(src.device() == device(), "copy_: expected src on {} (self's device), got {}", device(),
         src.device());
@@ -66,21 +84,26 @@ Tensor& Tensor::copy_(const Tensor& src) {
   if (record) {
     check(!(is_leaf() && requires_grad()),
           "copy_: a leaf Variable that requires grad is being used in an in-place operation.");
+    if (impl().view_base) {
+      return detail::inplace_on_view(*this, "copy_", /*needs_old=*/false, [&](const Tensor&) {
+        return copied_from(src, sizes(), dtype());
+      });
+    }
+    detail::check_inplace_view(*this, "copy_");
   }
   backend_for(device()).copy(view_of(*this), view_of(src.expand(sizes())));
   bump_version();
   if (record) {
-    check(!impl().is_view,
-          "copy_: in-place operation on a view of a tensor that requires grad is not supported");
     Shape src_shape = src.sizes();
     DType src_dtype = src.dtype();
     // self's old history is overwritten: its gradient flows only to src.
-    impl().grad_fn.reset();
+    std::shared_ptr<autograd::Node> previous = std::move(impl().grad_fn);
     autograd::record("CopyBackward", {&src}, *this,
                      [src_shape, src_dtype](std::span<const Tensor> g,
                                             autograd::GradMask) -> std::vector<Tensor> {
                        return {sum_to(g[0], src_shape).to(src_dtype)};
                      });
+    autograd::move_retained_grad(impl_ptr(), previous.get());
   }
   return *this;
 }
@@ -143,11 +166,21 @@ Tensor& Tensor::div_(const Tensor& o) { return reel::div_(*this, o); }
 Tensor& Tensor::div_(Scalar o) { return reel::div_(*this, detail::wrap_scalar(o, *this)); }
 Tensor& Tensor::zero_() { return fill_(0); }
 Tensor& Tensor::fill_(Scalar value) {
-  check(!(autograd::needs_grad(*this) && is_leaf()),
+  bool grad = autograd::needs_grad(*this);
+  check(!(grad && is_leaf()),
         "fill_: a leaf Variable that requires grad is being used in an in-place operation.");
+  if (grad && impl().view_base) {
+    // The region's new value depends on nothing: CopySlices sends zeros there.
+    return detail::inplace_on_view(*this, "fill_", /*needs_old=*/false, [&](const Tensor&) {
+      Tensor filled = empty(sizes(), options());
+      backend_for(device()).fill(view_of(filled), value);
+      return filled;
+    });
+  }
+  if (grad) detail::check_inplace_view(*this, "fill_");
   backend_for(device()).fill(view_of(*this), value);
   bump_version();
-  if (autograd::needs_grad(*this)) {
+  if (grad) {
     // The old values are gone: nothing flows back through a fill.
     impl().grad_fn.reset();
     impl().requires_grad = false;

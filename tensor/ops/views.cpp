@@ -12,10 +12,27 @@ namespace reel {
 
 namespace {
 
+// A view of `base`. Made in grad mode with base's dtype, it is a differentiable view: it keeps
+// the tensor it views (base's own base when base is one), so an in-place op on it can rewrite
+// that tensor's history (tensor/ops/inplace_view.cpp). Otherwise it records why not, and a view
+// of it inherits that (PyTorch's CreationMeta). No allocation: one shared_ptr copy.
 Tensor make_view(const Tensor& base, const Shape& shape, const Strides& strides,
                  std::int64_t offset, DType dtype) {
   Tensor v = make_tensor(base.storage(), shape, strides, offset, dtype);
-  v.impl().is_view = true;
+  TensorImpl& vi = v.impl();
+  const TensorImpl& bi = base.impl();
+  vi.is_view = true;
+  using Creation = TensorImpl::ViewCreation;
+  if (bi.is_view && !bi.view_base) {
+    vi.view_creation = bi.view_creation;  // a view of an untracked view is untracked
+  } else if (dtype != bi.dtype) {
+    vi.view_creation = Creation::kComplexPart;
+  } else if (!GradMode::is_enabled()) {
+    vi.view_creation = Creation::kNoGradMode;
+  } else {
+    vi.view_base = bi.view_base ? bi.view_base : base.impl_ptr();
+    vi.view_version = bi.storage->version();
+  }
   return v;
 }
 Tensor make_view(const Tensor& base, const Shape& shape, const Strides& strides,
