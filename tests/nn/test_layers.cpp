@@ -15,6 +15,7 @@
 
 #include <doctest/doctest.h>
 
+#include "golden.hpp"
 #include "reel.hpp"
 #include "support.hpp"
 
@@ -23,7 +24,7 @@ namespace F = reel::nn::functional;
 
 namespace {
 
-const std::string kGoldenDir = std::string(REEL_TEST_DATA_DIR) + "/nn/golden/layers";
+const std::string kGoldenDir = test::golden::dir("layers");
 
 struct Case {
   std::string line, id, kind;
@@ -35,18 +36,14 @@ struct Case {
 };
 
 std::vector<Case> read_index() {
-  std::ifstream in(kGoldenDir + "/index.txt");
-  REQUIRE(in.good());
   std::vector<Case> cases;
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty() || line[0] == '#') continue;
+  for (const std::string& line : test::golden::index_lines(kGoldenDir + "/index.txt")) {
     Case c;
     c.line = line;
     std::istringstream ss(line);
     std::string dtype, shape, params;
     ss >> c.id >> c.kind >> dtype >> shape >> params;
-    c.dtype = dtype == "float64" ? kFloat64 : kFloat32;
+    c.dtype = test::golden::parse_dtype(dtype);
     if (shape != "scalar") {
       std::istringstream sh(shape);
       std::string part;
