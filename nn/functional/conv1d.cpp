@@ -98,16 +98,7 @@ Tensor conv1d_op(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in,
 }  // namespace
 
 void check_conv1d_options(const Conv1dFuncOptions& o, std::string_view op) {
-  // In ATen's words (check_shape_forward, _convolution). For groups, torch.nn.Conv1d's
-  // constructor says "groups must be a positive integer" where F.conv1d says "non-positive
-  // groups is not supported": one message carries both, so either caller reads PyTorch's.
-  check(o.stride_ > 0, "{}: non-positive stride is not supported (stride={})", op, o.stride_);
-  check(o.dilation_ > 0, "{}: non-positive dilation is not supported (dilation={})", op,
-        o.dilation_);
-  check(o.groups_ > 0,
-        "{}: non-positive groups is not supported (groups must be a positive integer, but got "
-        "groups={})",
-        op, o.groups_);
+  detail::check_conv_stride_dilation_groups(op, o.stride_, o.dilation_, o.groups_);
   if (const auto* n = std::get_if<std::int64_t>(&o.padding_)) {
     check(*n >= 0, "{}: negative padding is not supported (padding={})", op, *n);
   } else {

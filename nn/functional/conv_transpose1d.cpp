@@ -110,13 +110,7 @@ Tensor conv_transpose1d_op(const Tensor& x_in, const Tensor& w_in, const Tensor&
 }  // namespace
 
 void check_conv_transpose1d_options(const ConvTranspose1dFuncOptions& o, std::string_view op) {
-  check(o.stride_ > 0, "{}: non-positive stride is not supported (stride={})", op, o.stride_);
-  check(o.dilation_ > 0, "{}: non-positive dilation is not supported (dilation={})", op,
-        o.dilation_);
-  check(o.groups_ > 0,
-        "{}: non-positive groups is not supported (groups must be a positive integer, but got "
-        "groups={})",
-        op, o.groups_);
+  detail::check_conv_stride_dilation_groups(op, o.stride_, o.dilation_, o.groups_);
   check(o.padding_ >= 0, "{}: negative padding is not supported (padding={})", op, o.padding_);
   check(o.output_padding_ >= 0, "{}: negative output_padding is not supported (output_padding={})",
         op, o.output_padding_);

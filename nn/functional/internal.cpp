@@ -25,6 +25,16 @@ void check_conv_ranks(std::string_view op, const Tensor& input, const Tensor& we
         weight_layout, weight.sizes());
 }
 
+void check_conv_stride_dilation_groups(std::string_view op, std::int64_t stride,
+                                       std::int64_t dilation, std::int64_t groups) {
+  check(stride > 0, "{}: non-positive stride is not supported (stride={})", op, stride);
+  check(dilation > 0, "{}: non-positive dilation is not supported (dilation={})", op, dilation);
+  check(groups > 0,
+        "{}: non-positive groups is not supported (groups must be a positive integer, but got "
+        "groups={})",
+        op, groups);
+}
+
 void check_conv_dtypes_devices(std::string_view op, const Tensor& input, const Tensor& weight,
                                const Tensor& bias) {
   check(is_inexact(input.dtype()),
