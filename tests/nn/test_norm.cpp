@@ -135,6 +135,16 @@ Layer wrap(Holder h) {
   return l;
 }
 
+// wrap, plus the running statistics of a BatchNorm1d or InstanceNorm1d.
+template <typename Holder>
+Layer wrap_with_stats(Holder h) {
+  Layer l = wrap(h);
+  l.running_mean = h->running_mean;
+  l.running_var = h->running_var;
+  l.num_batches_tracked = h->num_batches_tracked;
+  return l;
+}
+
 Layer make_layer(const Case& c) {
   const std::int64_t ch = c.channels();
   Layer l;
@@ -142,20 +152,12 @@ Layer make_layer(const Case& c) {
     auto o = nn::BatchNorm1dOptions(ch).affine(c.affine);
     if (c.running()) o.momentum(c.momentum);
     else o.eps(c.eps);
-    nn::BatchNorm1d m(o);
-    l = wrap(m);
-    l.running_mean = m->running_mean;
-    l.running_var = m->running_var;
-    l.num_batches_tracked = m->num_batches_tracked;
+    l = wrap_with_stats(nn::BatchNorm1d(o));
   } else if (c.kind == "in" || c.kind == "in_eval" || c.kind == "run_in") {
     auto o = nn::InstanceNorm1dOptions(ch).affine(c.affine).track_running_stats(c.kind != "in");
     if (c.running()) o.momentum(*c.momentum);
     else o.eps(c.eps);
-    nn::InstanceNorm1d m(o);
-    l = wrap(m);
-    l.running_mean = m->running_mean;
-    l.running_var = m->running_var;
-    l.num_batches_tracked = m->num_batches_tracked;
+    l = wrap_with_stats(nn::InstanceNorm1d(o));
   } else if (c.kind == "ln") {
     l = wrap(nn::LayerNorm(nn::LayerNormOptions(c.normalized_shape()).eps(c.eps).elementwise_affine(c.affine)));
   } else if (c.kind == "gn") {
