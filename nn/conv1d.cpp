@@ -2,10 +2,7 @@
 // and hands every call to nn::functional::conv1d.
 #include "nn/conv1d.hpp"
 
-#include <cmath>
-
-#include "autograd/grad_mode.hpp"
-#include "nn/init.hpp"
+#include "nn/conv_common.hpp"
 
 namespace reel::nn {
 
@@ -15,23 +12,11 @@ namespace {
 // F's own function, so the two can't drift apart; the rest are arguments only the module has
 // (F reads channels and kernel size off the tensors, and words its errors about them).
 void validate(const Conv1dOptions& o) {
-  check(o.in_channels_ > 0, "Conv1d: in_channels must be positive, but got in_channels={}",
-        o.in_channels_);
-  check(o.out_channels_ > 0, "Conv1d: out_channels must be positive, but got out_channels={}",
-        o.out_channels_);
-  check(o.kernel_size_ > 0, "Conv1d: kernel_size must be positive, but got kernel_size={}",
-        o.kernel_size_);
+  detail::check_conv_module_sizes("Conv1d", o.in_channels_, o.out_channels_, o.kernel_size_);
   // before the divisibility checks below: they divide by groups
   functional::check_conv1d_options(o.func_, "Conv1d");
-  const std::int64_t groups = o.func_.groups_;
-  check(o.in_channels_ % groups == 0,
-        "Conv1d: in_channels must be divisible by groups (in_channels={}, groups={})",
-        o.in_channels_, groups);
-  check(o.out_channels_ % groups == 0,
-        "Conv1d: out_channels must be divisible by groups (out_channels={}, groups={})",
-        o.out_channels_, groups);
-  check(is_inexact(o.dtype_),
-        "Conv1d: dtype must be float32, float64, complex64 or complex128, but got {}", o.dtype_);
+  detail::check_conv_module_groups_dtype("Conv1d", o.in_channels_, o.out_channels_,
+                                         o.func_.groups_, o.dtype_);
 }
 
 }  // namespace
@@ -50,14 +35,7 @@ void Conv1dImpl::reset_parameters() {
   // PyTorch's _ConvNd.reset_parameters: kaiming_uniform_(weight, a=sqrt(5)) gives
   // bound = 1/sqrt(fan_in), fan_in = (in_channels/groups) * kernel_size; the bias uses the same
   // bound. So both are U(-sqrt(k), sqrt(k)) with k = groups / (in_channels * kernel_size).
-  init::kaiming_uniform_(weight, std::sqrt(5.0));
-  if (bias.defined()) {
-    auto [fan_in, fan_out] = init::calculate_fan_in_and_fan_out(weight);
-    if (fan_in != 0) {
-      double bound = 1.0 / std::sqrt(static_cast<double>(fan_in));
-      init::uniform_(bias, -bound, bound);
-    }
-  }
+  detail::reset_conv_parameters(weight, bias);
 }
 
 Tensor Conv1dImpl::forward(const Tensor& input) const {

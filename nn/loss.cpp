@@ -6,6 +6,23 @@
 
 namespace reel::nn {
 
+namespace {
+
+// A buffer `name` holding t, registered only when t is given (PyTorch's weight=None registers
+// none); undefined otherwise.
+Tensor optional_buffer(Module& m, const char* name, const Tensor& t) {
+  return t.defined() ? m.register_buffer(name, t) : Tensor();
+}
+
+// The module's options with its own weight buffer, which Module::to may have moved or cast.
+template <typename Options>
+Options with_weight(Options o, const Tensor& weight) {
+  o.weight_ = weight;
+  return o;
+}
+
+}  // namespace
+
 L1LossImpl::L1LossImpl(L1LossOptions options) : options_(std::move(options)) {}
 
 Tensor L1LossImpl::forward(const Tensor& input, const Tensor& target) const {
@@ -32,46 +49,37 @@ Tensor HuberLossImpl::forward(const Tensor& input, const Tensor& target) const {
 
 CrossEntropyLossImpl::CrossEntropyLossImpl(CrossEntropyLossOptions options)
     : options_(std::move(options)) {
-  if (options_.weight_.defined()) weight = register_buffer("weight", options_.weight_);
+  weight = optional_buffer(*this, "weight", options_.weight_);
 }
 
 Tensor CrossEntropyLossImpl::forward(const Tensor& input, const Tensor& target) const {
-  CrossEntropyLossOptions o = options_;
-  o.weight_ = weight;
-  return functional::cross_entropy(input, target, o);
+  return functional::cross_entropy(input, target, with_weight(options_, weight));
 }
 
 NLLLossImpl::NLLLossImpl(NLLLossOptions options) : options_(std::move(options)) {
-  if (options_.weight_.defined()) weight = register_buffer("weight", options_.weight_);
+  weight = optional_buffer(*this, "weight", options_.weight_);
 }
 
 Tensor NLLLossImpl::forward(const Tensor& input, const Tensor& target) const {
-  NLLLossOptions o = options_;
-  o.weight_ = weight;
-  return functional::nll_loss(input, target, o);
+  return functional::nll_loss(input, target, with_weight(options_, weight));
 }
 
 BCELossImpl::BCELossImpl(BCELossOptions options) : options_(std::move(options)) {
-  if (options_.weight_.defined()) weight = register_buffer("weight", options_.weight_);
+  weight = optional_buffer(*this, "weight", options_.weight_);
 }
 
 Tensor BCELossImpl::forward(const Tensor& input, const Tensor& target) const {
-  BCELossOptions o = options_;
-  o.weight_ = weight;
-  return functional::binary_cross_entropy(input, target, o);
+  return functional::binary_cross_entropy(input, target, with_weight(options_, weight));
 }
 
 BCEWithLogitsLossImpl::BCEWithLogitsLossImpl(BCEWithLogitsLossOptions options)
     : options_(std::move(options)) {
-  if (options_.weight_.defined()) weight = register_buffer("weight", options_.weight_);
-  if (options_.pos_weight_.defined()) {
-    pos_weight = register_buffer("pos_weight", options_.pos_weight_);
-  }
+  weight = optional_buffer(*this, "weight", options_.weight_);
+  pos_weight = optional_buffer(*this, "pos_weight", options_.pos_weight_);
 }
 
 Tensor BCEWithLogitsLossImpl::forward(const Tensor& input, const Tensor& target) const {
-  BCEWithLogitsLossOptions o = options_;
-  o.weight_ = weight;
+  BCEWithLogitsLossOptions o = with_weight(options_, weight);
   o.pos_weight_ = pos_weight;
   return functional::binary_cross_entropy_with_logits(input, target, o);
 }

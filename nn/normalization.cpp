@@ -6,6 +6,7 @@
 #include <string>
 
 #include "autograd/grad_mode.hpp"
+#include "nn/functional/internal.hpp"
 
 namespace reel::nn {
 
@@ -37,33 +38,45 @@ void check_num_features(const char* layer, const char* what, std::int64_t n) {
   check(n > 0, "{}: {} must be positive, but got {}={}", layer, what, what, n);
 }
 
+// PyTorch's _NormBase.__init__, shared by BatchNorm1d and InstanceNorm1d: the checks, then
+// weight, bias, running_mean, running_var, num_batches_tracked in that order (absent ones are
+// registered as None, kept out of state_dict). The caller then runs its reset_parameters().
+template <typename Impl, typename Options>
+void register_norm_state(Impl& m, const char* layer, const Options& o) {
+  check_num_features(layer, "num_features", o.num_features_);
+  check_eps(layer, o.eps_);
+  const std::int64_t c = o.num_features_;
+  m.weight = m.register_parameter("weight", o.affine_ ? empty({c}) : Tensor(), o.affine_);
+  m.bias = m.register_parameter("bias", o.affine_ ? empty({c}) : Tensor(), o.affine_);
+  const bool track = o.track_running_stats_;
+  m.running_mean = m.register_buffer("running_mean", track ? zeros({c}) : Tensor());
+  m.running_var = m.register_buffer("running_var", track ? ones({c}) : Tensor());
+  m.num_batches_tracked = m.register_buffer(
+      "num_batches_tracked", track ? zeros({}, TensorOptions(kInt64)) : Tensor());
+}
+
+// _NormBase.reset_running_stats: running_mean = 0, running_var = 1, num_batches_tracked = 0,
+// when the statistics are tracked.
+template <typename Impl>
+void reset_norm_running_stats(Impl& m, bool track_running_stats) {
+  if (!track_running_stats) return;
+  NoGradGuard no_grad;
+  m.running_mean.zero_();
+  m.running_var.fill_(1);
+  m.num_batches_tracked.zero_();
+}
+
 }  // namespace
 
 // --- BatchNorm1d ---------------------------------------------------------------------------------
 
 BatchNorm1dImpl::BatchNorm1dImpl(BatchNormOptions options) : options_(std::move(options)) {
-  const auto& o = options_;
-  check_num_features("BatchNorm1d", "num_features", o.num_features_);
-  check_eps("BatchNorm1d", o.eps_);
-  const std::int64_t c = o.num_features_;
-  // PyTorch's _NormBase.__init__ order: weight, bias, running_mean, running_var,
-  // num_batches_tracked (absent ones are registered as None, kept out of state_dict).
-  weight = register_parameter("weight", o.affine_ ? empty({c}) : Tensor(), o.affine_);
-  bias = register_parameter("bias", o.affine_ ? empty({c}) : Tensor(), o.affine_);
-  const bool track = o.track_running_stats_;
-  running_mean = register_buffer("running_mean", track ? zeros({c}) : Tensor());
-  running_var = register_buffer("running_var", track ? ones({c}) : Tensor());
-  num_batches_tracked =
-      register_buffer("num_batches_tracked", track ? zeros({}, TensorOptions(kInt64)) : Tensor());
+  register_norm_state(*this, "BatchNorm1d", options_);
   reset_parameters();
 }
 
 void BatchNorm1dImpl::reset_running_stats() {
-  if (!options_.track_running_stats_) return;
-  NoGradGuard no_grad;
-  running_mean.zero_();
-  running_var.fill_(1);
-  num_batches_tracked.zero_();
+  reset_norm_running_stats(*this, options_.track_running_stats_);
 }
 
 void BatchNorm1dImpl::reset_parameters() {
@@ -116,26 +129,12 @@ std::string BatchNorm1dImpl::repr() const {
 
 InstanceNorm1dImpl::InstanceNorm1dImpl(InstanceNormOptions options)
     : options_(std::move(options)) {
-  const auto& o = options_;
-  check_num_features("InstanceNorm1d", "num_features", o.num_features_);
-  check_eps("InstanceNorm1d", o.eps_);
-  const std::int64_t c = o.num_features_;
-  weight = register_parameter("weight", o.affine_ ? empty({c}) : Tensor(), o.affine_);
-  bias = register_parameter("bias", o.affine_ ? empty({c}) : Tensor(), o.affine_);
-  const bool track = o.track_running_stats_;
-  running_mean = register_buffer("running_mean", track ? zeros({c}) : Tensor());
-  running_var = register_buffer("running_var", track ? ones({c}) : Tensor());
-  num_batches_tracked =
-      register_buffer("num_batches_tracked", track ? zeros({}, TensorOptions(kInt64)) : Tensor());
+  register_norm_state(*this, "InstanceNorm1d", options_);
   reset_parameters();
 }
 
 void InstanceNorm1dImpl::reset_running_stats() {
-  if (!options_.track_running_stats_) return;
-  NoGradGuard no_grad;
-  running_mean.zero_();
-  running_var.fill_(1);
-  num_batches_tracked.zero_();
+  reset_norm_running_stats(*this, options_.track_running_stats_);
 }
 
 void InstanceNorm1dImpl::reset_parameters() {
@@ -154,18 +153,17 @@ Tensor InstanceNorm1dImpl::forward(const Tensor& input) {
   check(input.size(feature_dim) == o.num_features_ || !(o.affine_ || o.track_running_stats_),
         "InstanceNorm1d: expected input's size at dim={} to match num_features ({}), but got: {}.",
         feature_dim, o.num_features_, input.size(feature_dim));
-  const bool batched = input.dim() == 3;
-  const Tensor x = batched ? input : input.unsqueeze(0);
-  Tensor y = functional::instance_norm(
-      x, functional::InstanceNormFuncOptions()
-             .running_mean(running_mean)
-             .running_var(running_var)
-             .weight(weight)
-             .bias(bias)
-             .use_input_stats(is_training() || !o.track_running_stats_)
-             .momentum(o.momentum_)
-             .eps(o.eps_));
-  return batched ? y : y.squeeze(0);
+  return functional::detail::on_batched(input, [&](const Tensor& x) {
+    return functional::instance_norm(
+        x, functional::InstanceNormFuncOptions()
+               .running_mean(running_mean)
+               .running_var(running_var)
+               .weight(weight)
+               .bias(bias)
+               .use_input_stats(is_training() || !o.track_running_stats_)
+               .momentum(o.momentum_)
+               .eps(o.eps_));
+  });
 }
 
 std::string InstanceNorm1dImpl::repr() const {

@@ -30,6 +30,11 @@ constexpr std::int64_t kSoftmaxGrain = 32768;  // elements per task
 
 struct Blocks {
   std::int64_t outer = 1, n = 1, inner = 1;
+  std::int64_t block() const { return n * inner; }  // the elements of one outer index
+  // The outer indices per parallel task: about kSoftmaxGrain elements, at least one.
+  std::int64_t grain() const {
+    return std::max<std::int64_t>(1, kSoftmaxGrain / std::max<std::int64_t>(block(), 1));
+  }
 };
 
 Blocks blocks_of(const Shape& shape, int dim) {
@@ -89,10 +94,8 @@ void softmax_lanes(const TypedKernels<T>& k, const T* x, T* y, std::int64_t n, s
 template <class T>
 void softmax_blocks(const T* x, T* y, const Blocks& b, bool log) {
   const auto& k = simd_kernels().get<T>();
-  const std::int64_t block = b.n * b.inner;
-  const std::int64_t grain =
-      std::max<std::int64_t>(1, kSoftmaxGrain / std::max<std::int64_t>(block, 1));
-  parallel_for(0, b.outer, grain, [&](std::int64_t o0, std::int64_t o1) {
+  const std::int64_t block = b.block();
+  parallel_for(0, b.outer, b.grain(), [&](std::int64_t o0, std::int64_t o1) {
     std::vector<T> m(b.inner), s(b.inner);
     for (std::int64_t o = o0; o < o1; ++o) {
       if (b.inner == 1) {
@@ -123,10 +126,8 @@ void softmax_backward_apply(const TypedKernels<T>& k, const T* g, const T* y, T*
 template <class T>
 void softmax_backward_blocks(const T* g, const T* y, T* dx, const Blocks& b, bool log) {
   const auto& k = simd_kernels().get<T>();
-  const std::int64_t block = b.n * b.inner;
-  const std::int64_t grain =
-      std::max<std::int64_t>(1, kSoftmaxGrain / std::max<std::int64_t>(block, 1));
-  parallel_for(0, b.outer, grain, [&](std::int64_t o0, std::int64_t o1) {
+  const std::int64_t block = b.block();
+  parallel_for(0, b.outer, b.grain(), [&](std::int64_t o0, std::int64_t o1) {
     std::vector<T> s(b.inner), t(b.inner);
     for (std::int64_t o = o0; o < o1; ++o) {
       const T* gb = g + o * block;

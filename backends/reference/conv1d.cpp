@@ -36,6 +36,7 @@
 //
 // Layout: views may have any (non-negative) strides; every element is addressed through them,
 // so the reference needs no contiguous copy. Outputs are overwritten, never accumulated into.
+#include "backends/reference/array3.hpp"
 #include "backends/reference/reference_backend.hpp"
 
 namespace reel::backends {
@@ -45,17 +46,7 @@ namespace {
 using reference::acc_t;
 using reference::cast_value;
 
-// A strided 3-d array: a(i, j, k) is element [i][j][k] of the view.
-template <typename T>
-struct Array3 {
-  T* data;
-  std::int64_t s0, s1, s2;
-  explicit Array3(const View& v)
-      : data(v.ptr<T>()), s0(v.strides[0]), s1(v.strides[1]), s2(v.strides[2]) {}
-  T& operator()(std::int64_t i, std::int64_t j, std::int64_t k) const {
-    return data[i * s0 + j * s1 + k * s2];
-  }
-};
+using reference::Array3;
 
 // The sizes every conv1d kernel works with, read off (and checked against) the views.
 struct ConvGeometry {
@@ -70,12 +61,7 @@ struct ConvGeometry {
 };
 
 void check_rank3(const char* op, const char* name, const View& v) {
-  check(v.shape.size() == 3 && v.strides.size() == 3,
-        "{}: expected {} to be a 3-d view [N, C, L] (or [Cout, Cin/groups, K]), got shape {}", op,
-        name, v.shape);
-  for (int d = 0; d < 3; ++d) {
-    check(v.strides[d] >= 0, "{}: {} has a negative stride {}", op, name, v.strides);
-  }
+  reference::check_rank3(op, name, v, "[N, C, L] (or [Cout, Cin/groups, K])");
 }
 
 // Validates every view and parameter so that the loops below can never index out of bounds.

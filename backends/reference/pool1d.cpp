@@ -17,6 +17,7 @@
 #include <cmath>
 #include <limits>
 
+#include "backends/reference/array3.hpp"
 #include "backends/reference/reference_backend.hpp"
 
 namespace reel::backends {
@@ -26,23 +27,10 @@ namespace {
 using reference::acc_t;
 using reference::cast_value;
 
-template <typename T>
-struct Array3 {
-  T* data;
-  std::int64_t s0, s1, s2;
-  explicit Array3(const View& v)
-      : data(v.ptr<T>()), s0(v.strides[0]), s1(v.strides[1]), s2(v.strides[2]) {}
-  T& operator()(std::int64_t i, std::int64_t j, std::int64_t k) const {
-    return data[i * s0 + j * s1 + k * s2];
-  }
-};
+using reference::Array3;
 
 void check_rank3(const char* op, const char* name, const View& v) {
-  check(v.shape.size() == 3 && v.strides.size() == 3,
-        "{}: expected {} to be a 3-d view [N, C, L], got shape {}", op, name, v.shape);
-  for (int d = 0; d < 3; ++d) {
-    check(v.strides[d] >= 0, "{}: {} has a negative stride {}", op, name, v.strides);
-  }
+  reference::check_rank3(op, name, v, "[N, C, L]");
 }
 
 // in [N, C, L] and out [N, C, Lout] (and indices, when not null, int64 of out's shape).

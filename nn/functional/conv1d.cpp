@@ -14,6 +14,7 @@
 #include <variant>
 
 #include "autograd/record.hpp"
+#include "nn/functional/internal.hpp"
 #include "nn/functional/pad.hpp"
 #include "tensor/ops.hpp"
 
@@ -21,13 +22,7 @@ namespace reel::nn::functional {
 
 namespace {
 
-// A contiguous version of t for the kernels, made without a tape entry (the conv's own entry
-// is recorded against the caller's tensors).
-Tensor contiguous_no_grad(const Tensor& t) {
-  if (!t.defined() || t.is_contiguous()) return t;
-  NoGradGuard no_grad;
-  return t.contiguous();
-}
+using detail::contiguous_no_grad;
 
 backends::View null_view() { return backends::View{}; }
 
@@ -103,16 +98,7 @@ Tensor conv1d_op(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in,
 }  // namespace
 
 void check_conv1d_options(const Conv1dFuncOptions& o, std::string_view op) {
-  // In ATen's words (check_shape_forward, _convolution). For groups, torch.nn.Conv1d's
-  // constructor says "groups must be a positive integer" where F.conv1d says "non-positive
-  // groups is not supported": one message carries both, so either caller reads PyTorch's.
-  check(o.stride_ > 0, "{}: non-positive stride is not supported (stride={})", op, o.stride_);
-  check(o.dilation_ > 0, "{}: non-positive dilation is not supported (dilation={})", op,
-        o.dilation_);
-  check(o.groups_ > 0,
-        "{}: non-positive groups is not supported (groups must be a positive integer, but got "
-        "groups={})",
-        op, o.groups_);
+  detail::check_conv_stride_dilation_groups(op, o.stride_, o.dilation_, o.groups_);
   if (const auto* n = std::get_if<std::int64_t>(&o.padding_)) {
     check(*n >= 0, "{}: negative padding is not supported (padding={})", op, *n);
   } else {
@@ -161,31 +147,11 @@ std::pair<std::int64_t, std::int64_t> resolve_padding(const Conv1dFuncOptions& o
 
 Tensor conv1d(const Tensor& input, const Tensor& weight, const Tensor& bias,
               const Conv1dFuncOptions& o) {
-  check(input.defined(), "conv1d: the input tensor is undefined");
-  check(weight.defined(), "conv1d: the weight tensor is undefined");
-  check(input.dim() == 2 || input.dim() == 3,
-        "conv1d: Expected 2D (unbatched) or 3D (batched) input to conv1d, but got input of size: {}",
-        input.sizes());
-  check(weight.dim() == 3,
-        "conv1d: expected weight to be 3-dimensional (out_channels, in_channels/groups, "
-        "kernel_size), but got weight of size {}",
-        weight.sizes());
+  detail::check_conv_ranks("conv1d", input, weight,
+                           "(out_channels, in_channels/groups, kernel_size)");
   check_conv1d_options(o);
+  detail::check_conv_dtypes_devices("conv1d", input, weight, bias);
 
-  check(is_inexact(input.dtype()),
-        "conv1d: expected a float32, float64, complex64 or complex128 input, but got input of "
-        "dtype {}",
-        input.dtype());
-  check(weight.dtype() == input.dtype() && (!bias.defined() || bias.dtype() == input.dtype()),
-        "conv1d: expected input, weight and bias to have the same dtype, but got input {}, "
-        "weight {} and bias {}",
-        input.dtype(), weight.dtype(), bias.defined() ? fmt::format("{}", bias.dtype()) : "none");
-  check(weight.device() == input.device() && (!bias.defined() || bias.device() == input.device()),
-        "conv1d: expected input, weight and bias to be on the same device, but got input on {}, "
-        "weight on {} and bias on {}",
-        input.device(), weight.device(), bias.defined() ? bias.device().str() : "none");
-
-  const bool batched = input.dim() == 3;
   const std::int64_t groups = o.groups_;
   const std::int64_t c_out = weight.size(0), k = weight.size(2);
   const std::int64_t c_in = input.size(-2), length = input.size(-1);
@@ -208,14 +174,14 @@ Tensor conv1d(const Tensor& input, const Tensor& weight, const Tensor& bias,
   backends::Conv1dParams params{o.stride_, left, right, o.dilation_, groups};
   const std::int64_t l_out = params.out_length(length, k);  // checked: raises on overflow
 
-  Tensor x = batched ? input : input.unsqueeze(0);
-  if (o.padding_mode_ != kZeros && (left > 0 || right > 0)) {
-    // nn.Conv1d's padding_mode: pad once in that mode, then convolve without padding.
-    x = pad1d(x, left, right, o.padding_mode_);
-    params.pad_left = params.pad_right = 0;
-  }
-  Tensor out = conv1d_op(x, weight, bias, params, l_out);
-  return batched ? out : out.squeeze(0);
+  return detail::on_batched(input, [&, left = left, right = right](Tensor x) {
+    if (o.padding_mode_ != kZeros && (left > 0 || right > 0)) {
+      // nn.Conv1d's padding_mode: pad once in that mode, then convolve without padding.
+      x = pad1d(x, left, right, o.padding_mode_);
+      params.pad_left = params.pad_right = 0;
+    }
+    return conv1d_op(x, weight, bias, params, l_out);
+  });
 }
 
 }  // namespace reel::nn::functional

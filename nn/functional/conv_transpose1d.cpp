@@ -25,17 +25,14 @@
 #include <optional>
 
 #include "autograd/record.hpp"
+#include "nn/functional/internal.hpp"
 #include "tensor/ops.hpp"
 
 namespace reel::nn::functional {
 
 namespace {
 
-Tensor contiguous_no_grad(const Tensor& t) {
-  if (!t.defined() || t.is_contiguous()) return t;
-  NoGradGuard no_grad;
-  return t.contiguous();
-}
+using detail::contiguous_no_grad;
 
 struct Geometry {
   backends::Conv1dParams p;
@@ -113,13 +110,7 @@ Tensor conv_transpose1d_op(const Tensor& x_in, const Tensor& w_in, const Tensor&
 }  // namespace
 
 void check_conv_transpose1d_options(const ConvTranspose1dFuncOptions& o, std::string_view op) {
-  check(o.stride_ > 0, "{}: non-positive stride is not supported (stride={})", op, o.stride_);
-  check(o.dilation_ > 0, "{}: non-positive dilation is not supported (dilation={})", op,
-        o.dilation_);
-  check(o.groups_ > 0,
-        "{}: non-positive groups is not supported (groups must be a positive integer, but got "
-        "groups={})",
-        op, o.groups_);
+  detail::check_conv_stride_dilation_groups(op, o.stride_, o.dilation_, o.groups_);
   check(o.padding_ >= 0, "{}: negative padding is not supported (padding={})", op, o.padding_);
   check(o.output_padding_ >= 0, "{}: negative output_padding is not supported (output_padding={})",
         op, o.output_padding_);
@@ -132,29 +123,9 @@ void check_conv_transpose1d_options(const ConvTranspose1dFuncOptions& o, std::st
 Tensor conv_transpose1d(const Tensor& input, const Tensor& weight, const Tensor& bias,
                         const ConvTranspose1dFuncOptions& o) {
   constexpr const char* op = "conv_transpose1d";
-  check(input.defined(), "conv_transpose1d: the input tensor is undefined");
-  check(weight.defined(), "conv_transpose1d: the weight tensor is undefined");
-  check(input.dim() == 2 || input.dim() == 3,
-        "conv_transpose1d: Expected 2D (unbatched) or 3D (batched) input to conv_transpose1d, "
-        "but got input of size: {}",
-        input.sizes());
-  check(weight.dim() == 3,
-        "conv_transpose1d: expected weight to be 3-dimensional (in_channels, "
-        "out_channels/groups, kernel_size), but got weight of size {}",
-        weight.sizes());
+  detail::check_conv_ranks(op, input, weight, "(in_channels, out_channels/groups, kernel_size)");
   check_conv_transpose1d_options(o, op);
-  check(is_inexact(input.dtype()),
-        "conv_transpose1d: expected a float32, float64, complex64 or complex128 input, but got "
-        "input of dtype {}",
-        input.dtype());
-  check(weight.dtype() == input.dtype() && (!bias.defined() || bias.dtype() == input.dtype()),
-        "conv_transpose1d: expected input, weight and bias to have the same dtype, but got input "
-        "{}, weight {} and bias {}",
-        input.dtype(), weight.dtype(), bias.defined() ? fmt::format("{}", bias.dtype()) : "none");
-  check(weight.device() == input.device() && (!bias.defined() || bias.device() == input.device()),
-        "conv_transpose1d: expected input, weight and bias to be on the same device, but got "
-        "input on {}, weight on {} and bias on {}",
-        input.device(), weight.device(), bias.defined() ? bias.device().str() : "none");
+  detail::check_conv_dtypes_devices(op, input, weight, bias);
 
   const std::int64_t groups = o.groups_;
   const std::int64_t c_in = input.size(-2), length = input.size(-1), k = weight.size(2);
@@ -203,9 +174,8 @@ Tensor conv_transpose1d(const Tensor& input, const Tensor& weight, const Tensor&
   geo.l_out = l_out;
   geo.l_eff = l_out - std::max<std::int64_t>(0, o.output_padding_ - o.padding_);
 
-  const bool batched = input.dim() == 3;
-  Tensor out = conv_transpose1d_op(batched ? input : input.unsqueeze(0), weight, bias, geo);
-  return batched ? out : out.squeeze(0);
+  return detail::on_batched(
+      input, [&](const Tensor& x) { return conv_transpose1d_op(x, weight, bias, geo); });
 }
 
 }  // namespace reel::nn::functional

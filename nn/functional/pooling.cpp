@@ -5,6 +5,7 @@
 #include "nn/functional/pooling.hpp"
 
 #include "autograd/record.hpp"
+#include "nn/functional/internal.hpp"
 #include "tensor/ops.hpp"
 
 namespace reel::nn::functional {
@@ -26,11 +27,7 @@ Tensor batched_input(const Tensor& input, const char* op) {
 
 Tensor unbatch(const Tensor& t, const Tensor& input) { return input.dim() == 3 ? t : t.squeeze(0); }
 
-Tensor contiguous_no_grad(const Tensor& t) {
-  if (t.is_contiguous()) return t;
-  NoGradGuard no_grad;
-  return t.contiguous();
-}
+using detail::contiguous_no_grad;
 
 // Records the backward of a max pool: grad_input = zeros.scatter_add(2, indices, grad_out).
 void record_max_backward(const char* name, const Tensor& x, Tensor& out, const Tensor& indices) {

@@ -74,48 +74,4 @@ void adam_update(const char* name, const Tensor& param, const Tensor& grad,
 
 }  // namespace detail
 
-Adam::Adam(const std::vector<OptimizerParamGroup>& param_groups, const AdamOptions& defaults)
-    : Optimizer("Adam", defaults.clone()) {
-  add_param_groups(param_groups);
-}
-
-Adam::Adam(std::vector<Tensor> params, const AdamOptions& defaults)
-    : Adam(std::vector<OptimizerParamGroup>{OptimizerParamGroup(std::move(params))}, defaults) {}
-
-void Adam::check_options(const OptimizerOptions& options) const {
-  const auto& o = static_cast<const AdamOptions&>(options);
-  detail::check_adam_options("Adam", o.lr(), o.eps(), std::get<0>(o.betas()),
-                             std::get<1>(o.betas()), o.weight_decay());
-}
-
-void Adam::update(const Tensor& param, const Tensor& grad, const OptimizerOptions& options,
-                  OptimizerParamState& state) {
-  const auto& o = static_cast<const AdamOptions&>(options);
-  detail::adam_update(name().c_str(), param, grad, state, o.lr(), std::get<0>(o.betas()),
-                      std::get<1>(o.betas()), o.eps(), o.weight_decay(), o.amsgrad(),
-                      o.maximize(), false);
-}
-
-AdamW::AdamW(const std::vector<OptimizerParamGroup>& param_groups, const AdamWOptions& defaults)
-    : Optimizer("AdamW", defaults.clone()) {
-  add_param_groups(param_groups);
-}
-
-AdamW::AdamW(std::vector<Tensor> params, const AdamWOptions& defaults)
-    : AdamW(std::vector<OptimizerParamGroup>{OptimizerParamGroup(std::move(params))}, defaults) {}
-
-void AdamW::check_options(const OptimizerOptions& options) const {
-  const auto& o = static_cast<const AdamWOptions&>(options);
-  detail::check_adam_options("AdamW", o.lr(), o.eps(), std::get<0>(o.betas()),
-                             std::get<1>(o.betas()), o.weight_decay());
-}
-
-void AdamW::update(const Tensor& param, const Tensor& grad, const OptimizerOptions& options,
-                   OptimizerParamState& state) {
-  const auto& o = static_cast<const AdamWOptions&>(options);
-  detail::adam_update(name().c_str(), param, grad, state, o.lr(), std::get<0>(o.betas()),
-                      std::get<1>(o.betas()), o.eps(), o.weight_decay(), o.amsgrad(),
-                      o.maximize(), true);
-}
-
 }  // namespace reel::optim

@@ -5,7 +5,10 @@
 //   m = β1·m + (1 − β1)·g;   v = β2·v + (1 − β2)·g²;   amsgrad: v̂ = max(v̂, v)
 //   param −= lr/(1 − β1^t) · m / (sqrt(v or v̂)/sqrt(1 − β2^t) + eps)
 // State: "step", "exp_avg", "exp_avg_sq", and "max_exp_avg_sq" with amsgrad.
+#include <string>
 #include <tuple>
+#include <utility>
+#include <vector>
 
 #include "nn/optim/optimizer.hpp"
 
@@ -56,6 +59,40 @@ void adam_update(const char* name, const Tensor& param, const Tensor& grad,
                  double eps, double weight_decay, bool amsgrad, bool maximize, bool decoupled);
 }  // namespace detail
 
+namespace detail {
+// Adam and AdamW are one optimizer, told apart by their options (named after the optimizer,
+// with its default weight_decay) and by `Decoupled`, AdamW's weight decay.
+template <typename Options, bool Decoupled>
+class AdamFamily : public Optimizer {
+ public:
+  AdamFamily(const std::vector<OptimizerParamGroup>& param_groups,
+             const Options& defaults = Options())
+      : Optimizer(defaults.optimizer_name(), defaults.clone()) {
+    add_param_groups(param_groups);
+  }
+  AdamFamily(std::vector<Tensor> params, const Options& defaults = Options())
+      : AdamFamily(std::vector<OptimizerParamGroup>{OptimizerParamGroup(std::move(params))},
+                   defaults) {}
+
+ protected:
+  void check_options(const OptimizerOptions& options) const override {
+    const auto& o = static_cast<const Options&>(options);
+    check_adam_options(o.optimizer_name(), o.lr(), o.eps(), std::get<0>(o.betas()),
+                       std::get<1>(o.betas()), o.weight_decay());
+  }
+  std::vector<std::string> state_names() const override {
+    return {"step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"};
+  }
+  void update(const Tensor& param, const Tensor& grad, const OptimizerOptions& options,
+              OptimizerParamState& state) override {
+    const auto& o = static_cast<const Options&>(options);
+    adam_update(name().c_str(), param, grad, state, o.lr(), std::get<0>(o.betas()),
+                std::get<1>(o.betas()), o.eps(), o.weight_decay(), o.amsgrad(), o.maximize(),
+                Decoupled);
+  }
+};
+}  // namespace detail
+
 class AdamOptions : public detail::AdamOptionsBase<AdamOptions> {
  public:
   AdamOptions() : AdamOptionsBase(0.0) {}
@@ -63,19 +100,9 @@ class AdamOptions : public detail::AdamOptionsBase<AdamOptions> {
   const char* optimizer_name() const override { return "Adam"; }
 };
 
-class Adam : public Optimizer {
+class Adam : public detail::AdamFamily<AdamOptions, /*Decoupled=*/false> {
  public:
-  Adam(const std::vector<OptimizerParamGroup>& param_groups,
-       const AdamOptions& defaults = AdamOptions());
-  Adam(std::vector<Tensor> params, const AdamOptions& defaults = AdamOptions());
-
- protected:
-  void check_options(const OptimizerOptions& options) const override;
-  std::vector<std::string> state_names() const override {
-    return {"step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"};
-  }
-  void update(const Tensor& param, const Tensor& grad, const OptimizerOptions& options,
-              OptimizerParamState& state) override;
+  using AdamFamily::AdamFamily;
 };
 
 }  // namespace reel::optim

@@ -12,19 +12,9 @@ class AdamWOptions : public detail::AdamOptionsBase<AdamWOptions> {
   const char* optimizer_name() const override { return "AdamW"; }
 };
 
-class AdamW : public Optimizer {
+class AdamW : public detail::AdamFamily<AdamWOptions, /*Decoupled=*/true> {
  public:
-  AdamW(const std::vector<OptimizerParamGroup>& param_groups,
-        const AdamWOptions& defaults = AdamWOptions());
-  AdamW(std::vector<Tensor> params, const AdamWOptions& defaults = AdamWOptions());
-
- protected:
-  void check_options(const OptimizerOptions& options) const override;
-  std::vector<std::string> state_names() const override {
-    return {"step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"};
-  }
-  void update(const Tensor& param, const Tensor& grad, const OptimizerOptions& options,
-              OptimizerParamState& state) override;
+  using AdamFamily::AdamFamily;
 };
 
 }  // namespace reel::optim

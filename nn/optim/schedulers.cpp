@@ -8,12 +8,20 @@
 #include <map>
 #include <numbers>
 #include <set>
+#include <utility>
 
 namespace reel::optim {
 
 namespace {
 constexpr double kPi = std::numbers::pi;  // math.pi
+
+// Every lr times `factor`: the multiplicative schedulers' recursive step (on the groups' lrs)
+// and their closed forms (on base_lrs).
+std::vector<double> scaled(std::vector<double> lrs, double factor) {
+  for (double& lr : lrs) lr = lr * factor;
+  return lrs;
 }
+}  // namespace
 
 // --- LRScheduler --------------------------------------------------------------------------------
 void LRScheduler::init() {
@@ -148,15 +156,12 @@ StepLR::StepLR(Optimizer& optimizer, std::int64_t step_size, double gamma)
 std::vector<double> StepLR::get_lr() {
   std::vector<double> lrs = group_lrs();
   if (last_epoch_ == 0 || last_epoch_ % step_size_ != 0) return lrs;
-  for (double& lr : lrs) lr = lr * gamma_;
-  return lrs;
+  return scaled(std::move(lrs), gamma_);
 }
 
 std::vector<double> StepLR::closed_form_lr() const {
-  std::vector<double> lrs;
   const auto n = static_cast<double>(last_epoch_ / step_size_);
-  for (double base : base_lrs_) lrs.push_back(base * std::pow(gamma_, n));
-  return lrs;
+  return scaled(base_lrs_, std::pow(gamma_, n));
 }
 
 void StepLR::visit_state(const Visitor& visit) {
@@ -176,16 +181,13 @@ std::vector<double> MultiStepLR::get_lr() {
   std::vector<double> lrs = group_lrs();
   const auto count = std::count(milestones_.begin(), milestones_.end(), last_epoch_);
   if (count == 0) return lrs;
-  for (double& lr : lrs) lr = lr * std::pow(gamma_, static_cast<double>(count));
-  return lrs;
+  return scaled(std::move(lrs), std::pow(gamma_, static_cast<double>(count)));
 }
 
 std::vector<double> MultiStepLR::closed_form_lr() const {
   const auto passed = std::upper_bound(milestones_.begin(), milestones_.end(), last_epoch_) -
                       milestones_.begin();  // bisect_right
-  std::vector<double> lrs;
-  for (double base : base_lrs_) lrs.push_back(base * std::pow(gamma_, static_cast<double>(passed)));
-  return lrs;
+  return scaled(base_lrs_, std::pow(gamma_, static_cast<double>(passed)));
 }
 
 void MultiStepLR::visit_state(const Visitor& visit) {
@@ -202,16 +204,11 @@ ExponentialLR::ExponentialLR(Optimizer& optimizer, double gamma)
 std::vector<double> ExponentialLR::get_lr() {
   std::vector<double> lrs = group_lrs();
   if (last_epoch_ == 0) return lrs;
-  for (double& lr : lrs) lr = lr * gamma_;
-  return lrs;
+  return scaled(std::move(lrs), gamma_);
 }
 
 std::vector<double> ExponentialLR::closed_form_lr() const {
-  std::vector<double> lrs;
-  for (double base : base_lrs_) {
-    lrs.push_back(base * std::pow(gamma_, static_cast<double>(last_epoch_)));
-  }
-  return lrs;
+  return scaled(base_lrs_, std::pow(gamma_, static_cast<double>(last_epoch_)));
 }
 
 void ExponentialLR::visit_state(const Visitor& visit) {
@@ -286,28 +283,18 @@ LinearLR::LinearLR(Optimizer& optimizer, double start_factor, double end_factor,
 
 std::vector<double> LinearLR::get_lr() {
   std::vector<double> lrs = group_lrs();
-  if (last_epoch_ == 0) {
-    for (double& lr : lrs) lr = lr * start_factor_;
-    return lrs;
-  }
+  if (last_epoch_ == 0) return scaled(std::move(lrs), start_factor_);
   if (last_epoch_ > total_iters_) return lrs;
   const double t = static_cast<double>(total_iters_);
   const double e = static_cast<double>(last_epoch_);
-  for (double& lr : lrs) {
-    lr = lr * (1. + (end_factor_ - start_factor_) /
-                        (t * start_factor_ + (e - 1) * (end_factor_ - start_factor_)));
-  }
-  return lrs;
+  return scaled(std::move(lrs), 1. + (end_factor_ - start_factor_) /
+                                        (t * start_factor_ + (e - 1) * (end_factor_ - start_factor_)));
 }
 
 std::vector<double> LinearLR::closed_form_lr() const {
-  std::vector<double> lrs;
   const double t = static_cast<double>(total_iters_);
   const double m = static_cast<double>(std::min(total_iters_, last_epoch_));
-  for (double base : base_lrs_) {
-    lrs.push_back(base * (start_factor_ + (end_factor_ - start_factor_) * m / t));
-  }
-  return lrs;
+  return scaled(base_lrs_, start_factor_ + (end_factor_ - start_factor_) * m / t);
 }
 
 void LinearLR::visit_state(const Visitor& visit) {

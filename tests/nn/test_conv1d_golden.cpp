@@ -14,6 +14,7 @@
 
 #include <doctest/doctest.h>
 
+#include "golden.hpp"
 #include "nn/conv1d.hpp"
 #include "nn/functional/conv1d.hpp"
 #include "reel.hpp"
@@ -24,7 +25,7 @@ namespace F = reel::nn::functional;
 
 namespace {
 
-const std::string kGoldenDir = std::string(REEL_TEST_DATA_DIR) + "/nn/golden/conv1d";
+const std::string kGoldenDir = test::golden::dir("conv1d");
 
 // One line of index.txt (its format is documented in make_conv1d_golden.py).
 struct GoldenConfig {
@@ -49,13 +50,6 @@ struct GoldenConfig {
   Shape weight_shape() const { return {c_out, c_in / groups, kernel}; }
 };
 
-DType parse_dtype(const std::string& s) {
-  if (s == "float32") return kFloat32;
-  if (s == "float64") return kFloat64;
-  if (s == "complex128") return kComplex128;
-  fail("golden index: unknown dtype '{}'", s);
-}
-
 Conv1dPadding parse_padding(const std::string& s) {
   if (s == "valid") return kValid;
   if (s == "same") return kSame;
@@ -72,12 +66,8 @@ PaddingMode parse_mode(const std::string& s) {
 }
 
 std::vector<GoldenConfig> read_index() {
-  std::ifstream in(kGoldenDir + "/index.txt");
-  REQUIRE_MESSAGE(in.is_open(), "cannot open " << kGoldenDir << "/index.txt");
   std::vector<GoldenConfig> configs;
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty() || line[0] == '#') continue;
+  for (const std::string& line : test::golden::index_lines(kGoldenDir + "/index.txt")) {
     std::istringstream fields(line);
     GoldenConfig c;
     c.line = line;
@@ -86,7 +76,7 @@ std::vector<GoldenConfig> read_index() {
     fields >> c.id >> dtype >> c.batch >> c.c_in >> c.c_out >> c.length >> c.kernel >> c.stride >>
         padding >> c.dilation >> c.groups >> bias >> mode >> c.l_out;
     REQUIRE_MESSAGE(!fields.fail(), "malformed golden index line: " << line);
-    c.dtype = parse_dtype(dtype);
+    c.dtype = test::golden::parse_dtype(dtype);
     c.padding = parse_padding(padding);
     c.mode = parse_mode(mode);
     c.bias = bias != 0;
@@ -101,14 +91,9 @@ struct GoldenTensors {
 };
 
 GoldenTensors load_golden(const GoldenConfig& c) {
-  Tensor flat = load_npy(kGoldenDir + "/" + c.id + ".npy");
+  test::golden::FlatReader r{load_npy(kGoldenDir + "/" + c.id + ".npy")};
+  const Tensor& flat = r.flat;
   REQUIRE_MESSAGE(flat.dtype() == c.dtype, "config " << c.id << ": file dtype differs from index");
-  std::int64_t offset = 0;
-  auto next = [&](const Shape& shape) {
-    Tensor part = flat.narrow(0, offset, numel_of(shape)).view(shape);
-    offset += numel_of(shape);
-    return part;
-  };
   std::int64_t n_in = numel_of(c.input_shape()), n_w = numel_of(c.weight_shape());
   std::int64_t expected_total = 2 * n_in + 2 * n_w + 2 * numel_of(c.output_shape()) +
                                 (c.bias ? 2 * c.c_out : 0);
@@ -116,36 +101,21 @@ GoldenTensors load_golden(const GoldenConfig& c) {
                   "config " << c.id << ": file holds " << flat.numel() << " values, index implies "
                             << expected_total);
   GoldenTensors g;
-  g.input = next(c.input_shape());
-  g.weight = next(c.weight_shape());
-  if (c.bias) g.bias = next({c.c_out});
-  g.grad_output = next(c.output_shape());
-  g.output = next(c.output_shape());
-  g.grad_input = next(c.input_shape());
-  g.grad_weight = next(c.weight_shape());
-  if (c.bias) g.grad_bias = next({c.c_out});
+  g.input = r.next(c.input_shape());
+  g.weight = r.next(c.weight_shape());
+  if (c.bias) g.bias = r.next({c.c_out});
+  g.grad_output = r.next(c.output_shape());
+  g.output = r.next(c.output_shape());
+  g.grad_input = r.next(c.input_shape());
+  g.grad_weight = r.next(c.weight_shape());
+  if (c.bias) g.grad_bias = r.next({c.c_out});
   return g;
 }
 
-// Empty when `got` matches `expected` (|got - e| <= atol + rtol * |e| everywhere, NaN never
-// matches); otherwise what differs and where.
+// float32: PyTorch's own float32 results sit within 5% of this bound of the exact values.
 std::string mismatch(const char* what, const Tensor& got, const Tensor& expected) {
-  if (!got.defined()) return fmt::format("{} is undefined", what);
-  if (!(got.sizes() == expected.sizes()))
-    return fmt::format("{} has shape {}, expected {}", what, got.sizes(), expected.sizes());
-  if (got.dtype() != expected.dtype())
-    return fmt::format("{} has dtype {}, expected {}", what, got.dtype(), expected.dtype());
-  // float32: PyTorch's own float32 results sit within 5% of this bound of the exact values.
   const bool single = expected.dtype() == kFloat32;
-  const double rtol = single ? 1e-4 : 1e-10, atol = single ? 1e-5 : 1e-10;
-  auto g = got.to_vector<complex128>(), e = expected.to_vector<complex128>();
-  for (std::size_t i = 0; i < e.size(); ++i) {
-    if (!(std::abs(g[i] - e[i]) <= atol + rtol * std::abs(e[i]))) {
-      return fmt::format("{} differs at flat index {}: got ({}, {}), expected ({}, {})", what, i,
-                         g[i].real(), g[i].imag(), e[i].real(), e[i].imag());
-    }
-  }
-  return {};
+  return test::golden::mismatch(what, got, expected, single ? 1e-4 : 1e-10, single ? 1e-5 : 1e-10);
 }
 
 // Compares a run's results with PyTorch's; returns the first mismatch, or empty.
@@ -209,15 +179,7 @@ std::string run_functional(const GoldenConfig& c, const GoldenTensors& g) {
   return compare(g, out, x.grad(), w.grad(), c.bias ? b.grad() : Tensor(), c.bias);
 }
 
-// Runs one path, turning a reel::Error (or anything else thrown) into a failure message.
-template <typename Fn>
-std::string guarded(Fn&& fn) {
-  try {
-    return fn();
-  } catch (const std::exception& e) {
-    return fmt::format("threw: {}", e.what());
-  }
-}
+using test::golden::guarded;
 
 }  // namespace
 
@@ -257,11 +219,5 @@ TEST_CASE("conv1d matches PyTorch 1.13 golden vectors (module and functional, ev
 
   CHECK(devices >= 2);
   CHECK(runs == 2 * devices * configs.size());
-  // One assertion with the first failures spelled out, instead of hundreds of lines when
-  // something basic (say, a missing kernel) breaks every configuration.
-  std::string report;
-  for (std::size_t i = 0; i < failures.size() && i < 20; ++i) report += failures[i] + "\n";
-  if (failures.size() > 20) report += fmt::format("... and {} more\n", failures.size() - 20);
-  CHECK_MESSAGE(failures.empty(),
-                fmt::format("{} of {} runs differ from PyTorch:\n{}", failures.size(), runs, report));
+  test::golden::check_no_failures(failures, runs);
 }

@@ -11,6 +11,7 @@
 
 #include <doctest/doctest.h>
 
+#include "golden.hpp"
 #include "reel.hpp"
 #include "support.hpp"
 
@@ -19,7 +20,7 @@ namespace F = reel::nn::functional;
 
 namespace {
 
-const std::string kDir = std::string(REEL_TEST_DATA_DIR) + "/nn/golden/conv_transpose1d";
+const std::string kDir = test::golden::dir("conv_transpose1d");
 
 struct Config {
   std::string line, id;
@@ -40,20 +41,9 @@ struct Config {
   }
 };
 
-DType parse_dtype(const std::string& s) {
-  if (s == "float32") return kFloat32;
-  if (s == "float64") return kFloat64;
-  if (s == "complex128") return kComplex128;
-  fail("golden index: unknown dtype '{}'", s);
-}
-
 std::vector<Config> read_index() {
-  std::ifstream in(kDir + "/index.txt");
-  REQUIRE_MESSAGE(in.is_open(), "cannot open " << kDir << "/index.txt");
   std::vector<Config> configs;
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty() || line[0] == '#') continue;
+  for (const std::string& line : test::golden::index_lines(kDir + "/index.txt")) {
     std::istringstream f(line);
     Config c;
     c.line = line;
@@ -62,7 +52,7 @@ std::vector<Config> read_index() {
     f >> c.id >> dtype >> c.batch >> c.c_in >> c.c_out >> c.length >> c.kernel >> c.stride >>
         c.padding >> c.output_padding >> c.dilation >> c.groups >> bias >> c.l_out;
     REQUIRE_MESSAGE(!f.fail(), "malformed golden index line: " << line);
-    c.dtype = parse_dtype(dtype);
+    c.dtype = test::golden::parse_dtype(dtype);
     c.bias = bias != 0;
     configs.push_back(c);
   }
@@ -74,41 +64,24 @@ struct Golden {
 };
 
 Golden load(const Config& c) {
-  Tensor flat = load_npy(kDir + "/" + c.id + ".npy");
-  REQUIRE(flat.dtype() == c.dtype);
-  std::int64_t offset = 0;
-  auto next = [&](const Shape& s) {
-    Tensor t = flat.narrow(0, offset, numel_of(s)).view(s);
-    offset += numel_of(s);
-    return t;
-  };
+  test::golden::FlatReader r{load_npy(kDir + "/" + c.id + ".npy")};
+  REQUIRE(r.flat.dtype() == c.dtype);
   Golden g;
-  g.input = next(c.in_shape());
-  g.weight = next(c.w_shape());
-  if (c.bias) g.bias = next({c.c_out});
-  g.grad_output = next(c.out_shape());
-  g.output = next(c.out_shape());
-  g.grad_input = next(c.in_shape());
-  g.grad_weight = next(c.w_shape());
-  if (c.bias) g.grad_bias = next({c.c_out});
-  REQUIRE_MESSAGE(offset == flat.numel(), "config " << c.id << ": file length differs from index");
+  g.input = r.next(c.in_shape());
+  g.weight = r.next(c.w_shape());
+  if (c.bias) g.bias = r.next({c.c_out});
+  g.grad_output = r.next(c.out_shape());
+  g.output = r.next(c.out_shape());
+  g.grad_input = r.next(c.in_shape());
+  g.grad_weight = r.next(c.w_shape());
+  if (c.bias) g.grad_bias = r.next({c.c_out});
+  REQUIRE_MESSAGE(r.done(), "config " << c.id << ": file length differs from index");
   return g;
 }
 
 std::string mismatch(const char* what, const Tensor& got, const Tensor& expected) {
-  if (!got.defined()) return fmt::format("{} is undefined", what);
-  if (!(got.sizes() == expected.sizes()))
-    return fmt::format("{} has shape {}, expected {}", what, got.sizes(), expected.sizes());
   const bool single = expected.dtype() == kFloat32;
-  const double rtol = single ? 1e-4 : 1e-10, atol = single ? 1e-5 : 1e-10;
-  auto g = got.cpu().to_vector<complex128>(), e = expected.cpu().to_vector<complex128>();
-  for (std::size_t i = 0; i < e.size(); ++i) {
-    if (!(std::abs(g[i] - e[i]) <= atol + rtol * std::abs(e[i]))) {
-      return fmt::format("{} differs at flat index {}: got {}, expected {}", what, i, g[i].real(),
-                         e[i].real());
-    }
-  }
-  return {};
+  return test::golden::mismatch(what, got, expected, single ? 1e-4 : 1e-10, single ? 1e-5 : 1e-10);
 }
 
 std::string compare(const Config& c, const Golden& g, const Tensor& out, const Tensor& gx,
@@ -151,14 +124,7 @@ std::string run_functional(const Config& c, const Golden& g, Device device) {
   return compare(c, g, out, x.grad(), w.grad(), c.bias ? b.grad() : Tensor());
 }
 
-template <typename Fn>
-std::string guarded(Fn&& fn) {
-  try {
-    return fn();
-  } catch (const std::exception& e) {
-    return fmt::format("threw: {}", e.what());
-  }
-}
+using test::golden::guarded;
 
 }  // namespace
 
@@ -187,9 +153,7 @@ TEST_CASE("conv_transpose1d matches PyTorch 1.13 golden vectors (module and func
                      }
                    });
   CHECK(runs >= 4 * configs.size());
-  std::string report;
-  for (std::size_t i = 0; i < failures.size() && i < 20; ++i) report += failures[i] + "\n";
-  CHECK_MESSAGE(failures.empty(), fmt::format("{} of {} runs differ:\n{}", failures.size(), runs, report));
+  test::golden::check_no_failures(failures, runs);
 }
 
 TEST_CASE("ConvTranspose1d: printed like PyTorch") {

@@ -15,6 +15,7 @@
 
 #include <doctest/doctest.h>
 
+#include "golden.hpp"
 #include "reel.hpp"
 #include "support.hpp"
 
@@ -23,7 +24,7 @@ namespace F = reel::nn::functional;
 
 namespace {
 
-const std::string kGoldenDir = std::string(REEL_TEST_DATA_DIR) + "/nn/golden/layers";
+const std::string kGoldenDir = test::golden::dir("layers");
 
 struct Case {
   std::string line, id, kind;
@@ -35,18 +36,14 @@ struct Case {
 };
 
 std::vector<Case> read_index() {
-  std::ifstream in(kGoldenDir + "/index.txt");
-  REQUIRE(in.good());
   std::vector<Case> cases;
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty() || line[0] == '#') continue;
+  for (const std::string& line : test::golden::index_lines(kGoldenDir + "/index.txt")) {
     Case c;
     c.line = line;
     std::istringstream ss(line);
     std::string dtype, shape, params;
     ss >> c.id >> c.kind >> dtype >> shape >> params;
-    c.dtype = dtype == "float64" ? kFloat64 : kFloat32;
+    c.dtype = test::golden::parse_dtype(dtype);
     if (shape != "scalar") {
       std::istringstream sh(shape);
       std::string part;
@@ -150,10 +147,12 @@ std::pair<std::function<Tensor(const Tensor&)>, std::function<Tensor(const Tenso
   return {};
 }
 
-void run_activation_case(const Case& c) {
+// x, grad_output, output and grad_input, through the module and the functional form; the
+// output has `out_shape` (the input's, but for GLU).
+void run_activation_case(const Case& c, const Shape& out_shape) {
   Reader r{load_npy(file_of(c))};
-  Tensor x = r.next(c.shape), g = r.next(c.shape);
-  Tensor out = r.next(c.shape), gx = r.next(c.shape);
+  Tensor x = r.next(c.shape), g = r.next(out_shape);
+  Tensor out = r.next(out_shape), gx = r.next(c.shape);
   CHECK(r.offset == r.flat.numel());
   auto [module, functional] = activation(c);
   for (int which = 0; which < 2; ++which) {
@@ -172,21 +171,6 @@ Shape glu_out_shape(const Case& c) {
   if (d < 0) d += s.size();
   s[d] /= 2;
   return s;
-}
-
-void run_glu_case(const Case& c) {
-  Reader r{load_npy(file_of(c))};
-  Shape os = glu_out_shape(c);
-  Tensor x = r.next(c.shape), g = r.next(os), out = r.next(os), gx = r.next(c.shape);
-  CHECK(r.offset == r.flat.numel());
-  auto [module, functional] = activation(c);
-  for (int which = 0; which < 2; ++which) {
-    Tensor xl = x.clone().requires_grad_(true);
-    Tensor y = which == 0 ? module(xl) : functional(xl);
-    check_close(y, out, "output");
-    y.backward(g);
-    check_close(xl.grad(), gx, "grad_input");
-  }
 }
 
 void run_prelu_case(const Case& c) {
@@ -286,8 +270,8 @@ TEST_CASE("layers: golden values from PyTorch (forward and gradients)") {
       if (c.kind == "prelu") run_prelu_case(c);
       else if (c.kind == "linear") run_linear_case(c);
       else if (c.kind == "embedding") run_embedding_case(c);
-      else if (c.kind == "glu") run_glu_case(c);
-      else run_activation_case(c);
+      else if (c.kind == "glu") run_activation_case(c, glu_out_shape(c));
+      else run_activation_case(c, c.shape);
     }
   });
 }

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "golden.hpp"
 #include "reel.hpp"
 #include "support.hpp"
 
@@ -25,7 +26,7 @@ using test::leaf;
 
 namespace {
 
-const std::string kGoldenDir = std::string(REEL_TEST_DATA_DIR) + "/nn/golden/loss";
+const std::string kGoldenDir = test::golden::dir("loss");
 
 struct Case {
   std::string line, id, loss;
@@ -42,18 +43,14 @@ struct Case {
 };
 
 std::vector<Case> load_cases() {
-  std::ifstream index(kGoldenDir + "/index.txt");
-  REQUIRE(index.good());
   std::vector<Case> cases;
-  std::string line;
-  while (std::getline(index, line)) {
-    if (line.empty()) continue;
+  for (const std::string& line : test::golden::index_lines(kGoldenDir + "/index.txt")) {
     std::istringstream in(line);
     Case c;
     c.line = line;
     std::string dtype, reduction, kv;
     in >> c.id >> c.loss >> dtype >> reduction;
-    c.dtype = dtype == "float32" ? kFloat32 : kFloat64;
+    c.dtype = test::golden::parse_dtype(dtype);
     c.reduction = nn::reduction_from_string(reduction);
     while (in >> kv) {
       const auto eq = kv.find('=');

@@ -19,6 +19,7 @@
 
 #include <doctest/doctest.h>
 
+#include "golden.hpp"
 #include "reel.hpp"
 #include "support.hpp"
 
@@ -27,13 +28,7 @@ namespace F = reel::nn::functional;
 
 namespace {
 
-const std::string kGoldenDir = std::string(REEL_TEST_DATA_DIR) + "/nn/golden/norm";
-
-DType parse_dtype(const std::string& s) {
-  if (s == "float32") return kFloat32;
-  if (s == "float64") return kFloat64;
-  fail("golden index: unknown dtype '{}'", s);
-}
+const std::string kGoldenDir = test::golden::dir("norm");
 
 // One line of index.txt (README.md in tests/nn/golden documents the format).
 struct Case {
@@ -61,19 +56,15 @@ struct Case {
 };
 
 std::vector<Case> load_index() {
-  std::ifstream in(kGoldenDir + "/index.txt");
-  REQUIRE_MESSAGE(in.good(), "cannot open " << kGoldenDir << "/index.txt");
   std::vector<Case> cases;
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty()) continue;
+  for (const std::string& line : test::golden::index_lines(kGoldenDir + "/index.txt")) {
     std::istringstream s(line);
     Case c;
     c.line = line;
     std::string dtype;
     int affine = 0;
     s >> c.id >> c.kind >> dtype >> affine;
-    c.dtype = parse_dtype(dtype);
+    c.dtype = test::golden::parse_dtype(dtype);
     c.affine = affine != 0;
     if (c.running()) {
       std::string momentum;
@@ -97,17 +88,7 @@ std::vector<Case> load_index() {
 }
 
 // Cuts the next tensors of a case out of its flat .npy, in the order the script wrote them.
-struct Reader {
-  Tensor flat;
-  std::int64_t offset = 0;
-  Tensor next(const Shape& shape) {
-    REQUIRE(offset + numel_of(shape) <= flat.numel());
-    Tensor part = flat.narrow(0, offset, numel_of(shape)).view(shape);
-    offset += numel_of(shape);
-    return part;
-  }
-  bool done() const { return offset == flat.numel(); }
-};
+using Reader = test::golden::FlatReader;
 
 Reader open_case(const Case& c) {
   Reader r{load_npy(kGoldenDir + "/" + c.id + ".npy")};
@@ -117,27 +98,18 @@ Reader open_case(const Case& c) {
 
 // Empty when got matches expected within the dtype's tolerance, else what differs.
 std::string mismatch(const std::string& what, const Tensor& got, const Tensor& expected) {
-  if (!got.defined()) return what + " is undefined";
-  if (!(got.sizes() == expected.sizes()))
-    return fmt::format("{} has shape {}, expected {}", what, got.sizes(), expected.sizes());
-  if (got.dtype() != expected.dtype())
-    return fmt::format("{} has dtype {}, expected {}", what, got.dtype(), expected.dtype());
   // float64 is compared elementwise, tightly. float32: PyTorch accumulates in float, reel's
   // reference in double, and where a group's values nearly coincide (variance near eps) the
   // gradient is a difference of large terms: PyTorch's float32 error there scales with the
   // tensor's magnitude, not the element's (one golden case is 1.2e-4 off the float64 truth,
   // which reel's float32 result matches). So float32 is compared against the tensor's scale.
   const bool single = expected.dtype() == kFloat32;
-  auto g = got.to_vector<double>(), e = expected.to_vector<double>();
   double scale = 0.0;
-  for (double v : e) scale = std::max(scale, std::abs(v));
-  const double rtol = single ? 1e-4 : 1e-10, atol = single ? 2e-5 + 1e-4 * scale : 1e-10;
-  for (std::size_t i = 0; i < e.size(); ++i) {
-    if (!(std::abs(g[i] - e[i]) <= atol + rtol * std::abs(e[i]))) {
-      return fmt::format("{} differs at flat index {}: got {}, expected {}", what, i, g[i], e[i]);
-    }
+  if (single) {
+    for (double v : expected.to_vector<double>()) scale = std::max(scale, std::abs(v));
   }
-  return {};
+  return test::golden::mismatch(what, got, expected, single ? 1e-4 : 1e-10,
+                                single ? 2e-5 + 1e-4 * scale : 1e-10);
 }
 
 #define CHECK_MATCH(what, got, expected)           \
@@ -163,6 +135,16 @@ Layer wrap(Holder h) {
   return l;
 }
 
+// wrap, plus the running statistics of a BatchNorm1d or InstanceNorm1d.
+template <typename Holder>
+Layer wrap_with_stats(Holder h) {
+  Layer l = wrap(h);
+  l.running_mean = h->running_mean;
+  l.running_var = h->running_var;
+  l.num_batches_tracked = h->num_batches_tracked;
+  return l;
+}
+
 Layer make_layer(const Case& c) {
   const std::int64_t ch = c.channels();
   Layer l;
@@ -170,20 +152,12 @@ Layer make_layer(const Case& c) {
     auto o = nn::BatchNorm1dOptions(ch).affine(c.affine);
     if (c.running()) o.momentum(c.momentum);
     else o.eps(c.eps);
-    nn::BatchNorm1d m(o);
-    l = wrap(m);
-    l.running_mean = m->running_mean;
-    l.running_var = m->running_var;
-    l.num_batches_tracked = m->num_batches_tracked;
+    l = wrap_with_stats(nn::BatchNorm1d(o));
   } else if (c.kind == "in" || c.kind == "in_eval" || c.kind == "run_in") {
     auto o = nn::InstanceNorm1dOptions(ch).affine(c.affine).track_running_stats(c.kind != "in");
     if (c.running()) o.momentum(*c.momentum);
     else o.eps(c.eps);
-    nn::InstanceNorm1d m(o);
-    l = wrap(m);
-    l.running_mean = m->running_mean;
-    l.running_var = m->running_var;
-    l.num_batches_tracked = m->num_batches_tracked;
+    l = wrap_with_stats(nn::InstanceNorm1d(o));
   } else if (c.kind == "ln") {
     l = wrap(nn::LayerNorm(nn::LayerNormOptions(c.normalized_shape()).eps(c.eps).elementwise_affine(c.affine)));
   } else if (c.kind == "gn") {

@@ -15,6 +15,7 @@
 
 #include <doctest/doctest.h>
 
+#include "golden.hpp"
 #include "reel.hpp"
 #include "support.hpp"
 
@@ -23,7 +24,7 @@ using namespace reel::optim;
 
 namespace {
 
-const std::string kDir = std::string(REEL_TEST_DATA_DIR) + "/nn/golden/optim";
+const std::string kDir = test::golden::dir("optim");
 
 using KeyValues = std::vector<std::pair<std::string, double>>;
 
@@ -56,27 +57,15 @@ std::string field(const std::string& token, const std::string& key) {
   return token.substr(key.size() + 1);
 }
 
-DType parse_dtype(const std::string& s) {
-  if (s == "float32") return kFloat32;
-  if (s == "float64") return kFloat64;
-  if (s == "complex64") return kComplex64;
-  if (s == "complex128") return kComplex128;
-  fail("golden index: unknown dtype '{}'", s);
-}
-
 std::vector<OptConfig> read_opt_index() {
-  std::ifstream in(kDir + "/opt_index.txt");
-  REQUIRE(in.good());
   std::vector<OptConfig> out;
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty() || line[0] == '#') continue;
+  for (const std::string& line : test::golden::index_lines(kDir + "/opt_index.txt")) {
     std::stringstream ss(line);
     OptConfig c;
     c.line = line;
     std::string dtype, defaults, group1, states;
     ss >> c.name >> c.optimizer >> dtype >> defaults >> group1 >> states;
-    c.dtype = parse_dtype(dtype);
+    c.dtype = test::golden::parse_dtype(dtype);
     c.defaults = parse_key_values(field(defaults, "defaults"));
     const std::string g1 = field(group1, "group1");
     c.has_group1 = g1 != "-";

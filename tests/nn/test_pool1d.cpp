@@ -12,6 +12,7 @@
 
 #include <doctest/doctest.h>
 
+#include "golden.hpp"
 #include "reel.hpp"
 #include "support.hpp"
 
@@ -20,7 +21,7 @@ namespace F = reel::nn::functional;
 
 namespace {
 
-const std::string kDir = std::string(REEL_TEST_DATA_DIR) + "/nn/golden/pool1d";
+const std::string kDir = test::golden::dir("pool1d");
 
 struct Case {
   std::string line, id, op;
@@ -36,12 +37,8 @@ struct Case {
 };
 
 std::vector<Case> read_index() {
-  std::ifstream in(kDir + "/index.txt");
-  REQUIRE_MESSAGE(in.is_open(), "cannot open " << kDir << "/index.txt");
   std::vector<Case> cases;
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty() || line[0] == '#') continue;
+  for (const std::string& line : test::golden::index_lines(kDir + "/index.txt")) {
     std::istringstream f(line);
     Case c;
     c.line = line;
@@ -64,12 +61,8 @@ struct Golden {
 };
 
 Golden cut(const Case& c, const Tensor& values) {
-  std::int64_t offset = c.offset;
-  auto next = [&](const Shape& s, DType t) {
-    Tensor part = values.narrow(0, offset, numel_of(s)).view(s).to(t);
-    offset += numel_of(s);
-    return part;
-  };
+  test::golden::FlatReader r{values, c.offset};
+  auto next = [&](const Shape& s, DType t) { return r.next(s).to(t); };
   Golden g;
   g.input = next(c.in_shape(), c.dtype);
   g.grad_output = next(c.out_shape(), c.dtype);
@@ -81,21 +74,8 @@ Golden cut(const Case& c, const Tensor& values) {
 
 // Empty when equal within the dtype's tolerance (NaN matches NaN, infinities exactly).
 std::string mismatch(const char* what, const Tensor& got, const Tensor& expected) {
-  if (!got.defined()) return fmt::format("{} is undefined", what);
-  if (!(got.sizes() == expected.sizes()))
-    return fmt::format("{} has shape {}, expected {}", what, got.sizes(), expected.sizes());
-  if (got.dtype() != expected.dtype())
-    return fmt::format("{} has dtype {}, expected {}", what, got.dtype(), expected.dtype());
   const bool single = expected.dtype() == kFloat32;
-  const double rtol = single ? 1e-5 : 1e-12, atol = single ? 1e-6 : 1e-12;
-  auto g = got.cpu().to_vector<double>(), e = expected.cpu().to_vector<double>();
-  for (std::size_t i = 0; i < e.size(); ++i) {
-    const bool ok = std::isnan(e[i]) ? std::isnan(g[i])
-                    : std::isinf(e[i]) ? g[i] == e[i]
-                                       : std::abs(g[i] - e[i]) <= atol + rtol * std::abs(e[i]);
-    if (!ok) return fmt::format("{} differs at flat index {}: got {}, expected {}", what, i, g[i], e[i]);
-  }
-  return {};
+  return test::golden::mismatch(what, got, expected, single ? 1e-5 : 1e-12, single ? 1e-6 : 1e-12);
 }
 
 F::MaxPool1dFuncOptions max_options(const Case& c) {
@@ -244,12 +224,8 @@ TEST_CASE("pooling, interpolate and padding modules match PyTorch 1.13 golden ve
                                                 std::pair{"functional", functional_run(c)}}) {
                          if (!run) continue;
                          ++runs;
-                         std::string r;
-                         try {
-                           r = check_run(c, g, run, device);
-                         } catch (const std::exception& e) {
-                           r = fmt::format("threw: {}", e.what());
-                         }
+                         const std::string r =
+                             test::golden::guarded([&] { return check_run(c, g, run, device); });
                          if (!r.empty())
                            failures.push_back(fmt::format("[{} {}] {}: {}",
                                                           backends::host_backend().name(), path,
@@ -259,9 +235,7 @@ TEST_CASE("pooling, interpolate and padding modules match PyTorch 1.13 golden ve
                    });
   CHECK(per_op.size() == 6);
   CHECK(runs > 2 * cases.size());
-  std::string report;
-  for (std::size_t i = 0; i < failures.size() && i < 20; ++i) report += failures[i] + "\n";
-  CHECK_MESSAGE(failures.empty(), fmt::format("{} of {} runs differ:\n{}", failures.size(), runs, report));
+  test::golden::check_no_failures(failures, runs);
 }
 
 TEST_CASE("pooling, Upsample and padding modules print like PyTorch") {

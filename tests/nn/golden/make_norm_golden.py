@@ -30,6 +30,16 @@ def rand(shape, dtype, lo=-2.0, hi=2.0):
 cases = []  # (index line, flat array)
 
 
+def random_affine(m, affine, dtype):
+    """Random weight in [0.5, 1.5) and bias in [-2, 2) for an affine layer; its parameters."""
+    if not affine:
+        return []
+    with torch.no_grad():
+        m.weight.copy_(rand(m.weight.shape, dtype, 0.5, 1.5))
+        m.bias.copy_(rand(m.bias.shape, dtype))
+    return [m.weight, m.bias]
+
+
 def grad_case(kind, dtype_name, shape, affine, eps, extra):
     """One forward/backward case. kind: bn_train, bn_eval, in, in_eval, ln, gn.
     extra: gn: num_groups; ln: number of normalized dims."""
@@ -48,12 +58,7 @@ def grad_case(kind, dtype_name, shape, affine, eps, extra):
         m = torch.nn.InstanceNorm1d(c, eps=eps, affine=affine,
                                     track_running_stats=(kind == "in_eval"))
     m = m.to(dtype)
-    params = []
-    if affine:
-        with torch.no_grad():
-            m.weight.copy_(rand(m.weight.shape, dtype, 0.5, 1.5))
-            m.bias.copy_(rand(m.bias.shape, dtype))
-        params = [m.weight, m.bias]
+    params = random_affine(m, affine, dtype)
     stats = []
     if kind in ("bn_eval", "in_eval"):
         with torch.no_grad():
@@ -82,12 +87,7 @@ def running_case(kind, dtype_name, shape, momentum, affine, steps=4):
     else:
         m = torch.nn.InstanceNorm1d(c, momentum=momentum, affine=affine, track_running_stats=True)
     m = m.to(dtype)
-    params = []
-    if affine:
-        with torch.no_grad():
-            m.weight.copy_(rand(m.weight.shape, dtype, 0.5, 1.5))
-            m.bias.copy_(rand(m.bias.shape, dtype))
-        params = [m.weight, m.bias]
+    params = random_affine(m, affine, dtype)
     m.train()
     pieces = []
     for _ in range(steps):

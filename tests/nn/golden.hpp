@@ -1,0 +1,117 @@
+#pragma once
+// Helpers the golden-value suites in tests/nn share (PyTorch's numbers in tests/nn/golden/<topic>/,
+// made by the make_<topic>_golden.py scripts): where the files are, reading an index, cutting a
+// flat .npy into tensors, comparing within a tolerance, and collecting failures into one report.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <complex>
+#include <cstdint>
+#include <exception>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "reel.hpp"
+
+namespace reel::test::golden {
+
+// tests/nn/golden/<topic>.
+inline std::string dir(const std::string& topic) {
+  return std::string(REEL_TEST_DATA_DIR) + "/nn/golden/" + topic;
+}
+
+// A dtype as the scripts name it (numpy's names); any other name raises.
+inline DType parse_dtype(const std::string& s) {
+  if (s == "float32") return kFloat32;
+  if (s == "float64") return kFloat64;
+  if (s == "complex64") return kComplex64;
+  if (s == "complex128") return kComplex128;
+  fail("golden index: unknown dtype '{}'", s);
+}
+
+// The lines of an index file, blank lines and '#' comments left out. The file must open.
+inline std::vector<std::string> index_lines(const std::string& path) {
+  std::ifstream in(path);
+  REQUIRE_MESSAGE(in.is_open(), "cannot open " << path);
+  std::vector<std::string> lines;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.empty() && line[0] != '#') lines.push_back(line);
+  }
+  return lines;
+}
+
+// Cuts consecutive tensors (views) out of a flat array, in the order the script wrote them.
+struct FlatReader {
+  Tensor flat;
+  std::int64_t offset = 0;
+  Tensor next(const Shape& shape) {
+    REQUIRE_MESSAGE(offset + numel_of(shape) <= flat.numel(),
+                    "golden file too short: " << flat.numel() << " values");
+    Tensor part = flat.narrow(0, offset, numel_of(shape)).view(shape);
+    offset += numel_of(shape);
+    return part;
+  }
+  bool done() const { return offset == flat.numel(); }
+};
+
+// Empty when `got` matches `expected`: defined, same shape and dtype, and elementwise
+// |got - e| <= atol + rtol * |e| (the modulus for complex), where an expected NaN must be NaN
+// and an expected infinity must be hit exactly. Otherwise what differs and where.
+inline std::string mismatch(const std::string& what, const Tensor& got, const Tensor& expected,
+                            double rtol, double atol) {
+  if (!got.defined()) return what + " is undefined";
+  if (!(got.sizes() == expected.sizes()))
+    return fmt::format("{} has shape {}, expected {}", what, got.sizes(), expected.sizes());
+  if (got.dtype() != expected.dtype())
+    return fmt::format("{} has dtype {}, expected {}", what, got.dtype(), expected.dtype());
+  auto close = [&](auto g, auto e) {
+    using std::isinf, std::isnan;
+    if constexpr (std::is_same_v<decltype(e), double>) {
+      if (isnan(e)) return isnan(g);
+      if (isinf(e)) return g == e;
+    } else {
+      if (isnan(e.real()) || isnan(e.imag())) return isnan(g.real()) || isnan(g.imag());
+      if (isinf(e.real()) || isinf(e.imag())) return g == e;
+    }
+    return std::abs(g - e) <= atol + rtol * std::abs(e);
+  };
+  if (is_complex(expected.dtype())) {
+    auto g = got.cpu().to_vector<complex128>(), e = expected.cpu().to_vector<complex128>();
+    for (std::size_t i = 0; i < e.size(); ++i) {
+      if (!close(g[i], e[i]))
+        return fmt::format("{} differs at flat index {}: got ({}, {}), expected ({}, {})", what, i,
+                           g[i].real(), g[i].imag(), e[i].real(), e[i].imag());
+    }
+  } else {
+    auto g = got.cpu().to_vector<double>(), e = expected.cpu().to_vector<double>();
+    for (std::size_t i = 0; i < e.size(); ++i) {
+      if (!close(g[i], e[i]))
+        return fmt::format("{} differs at flat index {}: got {}, expected {}", what, i, g[i], e[i]);
+    }
+  }
+  return {};
+}
+
+// Runs one path of a golden case, turning anything it throws into a failure message.
+template <typename Fn>
+std::string guarded(Fn&& fn) {
+  try {
+    return fn();
+  } catch (const std::exception& e) {
+    return fmt::format("threw: {}", e.what());
+  }
+}
+
+// One assertion for all of a suite's runs, with the first failures spelled out, instead of
+// hundreds of lines when something basic (say, a missing kernel) breaks every case.
+inline void check_no_failures(const std::vector<std::string>& failures, std::size_t runs) {
+  std::string report;
+  for (std::size_t i = 0; i < failures.size() && i < 20; ++i) report += failures[i] + "\n";
+  if (failures.size() > 20) report += fmt::format("... and {} more\n", failures.size() - 20);
+  CHECK_MESSAGE(failures.empty(),
+                fmt::format("{} of {} runs differ from PyTorch:\n{}", failures.size(), runs, report));
+}
+
+}  // namespace reel::test::golden
