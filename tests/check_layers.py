@@ -33,10 +33,15 @@ LAYERS = {
     "ops": ("tensor ops", ["contract", "core", "tape"]),
     "engine": ("autograd engine", ["contract", "core", "tape", "ops"]),
     "nn": ("nn", ["contract", "core", "tape", "ops", "engine"]),
+    # data/: datasets, the DataLoader, collates (issue 8); beside nn, whose helpers it may use.
+    "data": ("data", ["contract", "core", "tape", "ops", "engine", "nn"]),
+    # serialize/: safetensors files and training checkpoints (modules, optimizers, loaders).
+    "serialize": ("serialize", ["contract", "core", "tape", "ops", "engine", "nn", "data"]),
     # Opt-in headers with an outside dependency: nothing in the library may include them.
     "interop": ("xtensor interop", ["contract", "core"]),
     # reel.hpp: the one-include API; never the backend internals or the opt-in interop.
-    "umbrella": ("reel.hpp", ["contract", "core", "tape", "ops", "engine", "nn"]),
+    "umbrella": ("reel.hpp", ["contract", "core", "tape", "ops", "engine", "nn", "data",
+                              "serialize"]),
 }
 
 MAP = {
@@ -75,6 +80,9 @@ MAP = {
     "nn/*": "nn",
     "nn/functional/*": "nn",
     "nn/optim/*": "nn",  # optimizers and learning-rate schedulers (issue 7)
+    "data/*": "data",
+    "data/datasets/*": "data",
+    "serialize/*": "serialize",
     "reel.hpp": "umbrella",
 }
 
