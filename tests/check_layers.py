@@ -86,7 +86,7 @@ MAP = {
     "reel.hpp": "umbrella",
 }
 
-SCANNED_DIRS = ("backends", "tensor", "autograd", "nn")
+SCANNED_DIRS = ("backends", "tensor", "autograd", "nn", "data", "serialize")
 SCANNED_FILES = ("reel.hpp",)
 EXTENSIONS = (".hpp", ".cpp", ".cu", ".cuh", ".h")
 QUOTED = re.compile(r'^\s*#\s*include\s*"([^"]+)"')
