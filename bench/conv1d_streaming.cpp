@@ -8,12 +8,13 @@
 //              last column of logits (what sampling costs without streaming state);
 //   streaming: each character is one stream_step per convolution (Conv1d's ring buffers).
 //
-//   bench_conv1d_streaming [--quick] [--threads N] [--chars N] [--channels C]
+//   bench_conv1d_streaming [--quick] [--threads N] [--chars N] [--rounds R] [--channels C]
 // Prints the time per character both ways and the speed-up. No thresholds: this reports.
 #include <reel/reel.hpp>
 
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -65,6 +66,11 @@ std::int64_t argmax_last(const Tensor& logits) {  // [1, V, L] -> argmax over V 
   return argmax(logits.select(2, logits.size(2) - 1).select(0, 0)).item<std::int64_t>();
 }
 
+double median(std::vector<double> v) {
+  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2), v.end());
+  return v[v.size() / 2];
+}
+
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
@@ -72,10 +78,12 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::int64_t chars = 512, channels = 64;
+  std::int64_t chars = 256, channels = 64;
+  int rounds = 5;
   const std::int64_t vocab = 96, window = 256;
   for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--quick") == 0) chars = 16;
+    if (std::strcmp(argv[i], "--quick") == 0) chars = 16, rounds = 1;
+    if (std::strcmp(argv[i], "--rounds") == 0 && i + 1 < argc) rounds = std::max(1, std::atoi(argv[i + 1]));
     if (std::strcmp(argv[i], "--threads") == 0 && i + 1 < argc) set_num_threads(std::atoi(argv[i + 1]));
     if (std::strcmp(argv[i], "--chars") == 0 && i + 1 < argc) chars = std::atoll(argv[i + 1]);
     if (std::strcmp(argv[i], "--channels") == 0 && i + 1 < argc) channels = std::atoll(argv[i + 1]);
@@ -89,35 +97,43 @@ int main(int argc, char** argv) {
   std::vector<std::int64_t> prompt(static_cast<std::size_t>(window));
   for (std::size_t i = 0; i < prompt.size(); ++i) prompt[i] = static_cast<std::int64_t>(i * 7 % vocab);
 
-  // Window: re-run the stack on the last `window` characters for each new one.
-  std::vector<std::int64_t> text = prompt;
+  // Rounds of both ways, interleaved, each from the same prompt; the median round of each is
+  // reported, so a burst of load on a shared machine moves neither figure much.
+  std::vector<double> window_times, stream_times;
+  std::vector<std::int64_t> window_text, streamed;
   model->forward(tensor(prompt, {1, window}, ids_opts));  // warm-up
-  auto t0 = std::chrono::steady_clock::now();
-  for (std::int64_t c = 0; c < chars; ++c) {
-    std::vector<std::int64_t> last(text.end() - window, text.end());
-    text.push_back(argmax_last(model->forward(tensor(last, {1, window}, ids_opts))));
-  }
-  const double window_s = seconds_since(t0);
-  const std::vector<std::int64_t> window_text(text.begin() + window, text.end());
+  for (int round = 0; round < rounds; ++round) {
+    // Window: re-run the stack on the last `window` characters for each new one.
+    std::vector<std::int64_t> text = prompt;
+    auto t0 = std::chrono::steady_clock::now();
+    for (std::int64_t c = 0; c < chars; ++c) {
+      std::vector<std::int64_t> last(text.end() - window, text.end());
+      text.push_back(argmax_last(model->forward(tensor(last, {1, window}, ids_opts))));
+    }
+    window_times.push_back(seconds_since(t0));
+    window_text.assign(text.begin() + window, text.end());
 
-  // Streaming: feed the prompt through the streams, then one step per character. Only the
-  // generation is timed (the prompt costs the same one step per character).
-  nn::reset_streams(*model);
-  Tensor logits;
-  for (std::int64_t id : prompt) logits = model->step(tensor(std::vector<std::int64_t>{id}, {1, 1}, ids_opts));
-  std::vector<std::int64_t> streamed;
-  t0 = std::chrono::steady_clock::now();
-  for (std::int64_t c = 0; c < chars; ++c) {
-    const std::int64_t next = argmax_last(logits);
-    streamed.push_back(next);
-    logits = model->step(tensor(std::vector<std::int64_t>{next}, {1, 1}, ids_opts));
+    // Streaming: feed the prompt through the streams, then one step per character. Only the
+    // generation is timed (the prompt costs the same one step per character).
+    nn::reset_streams(*model);
+    Tensor logits;
+    for (std::int64_t id : prompt)
+      logits = model->step(tensor(std::vector<std::int64_t>{id}, {1, 1}, ids_opts));
+    streamed.clear();
+    t0 = std::chrono::steady_clock::now();
+    for (std::int64_t c = 0; c < chars; ++c) {
+      const std::int64_t next = argmax_last(logits);
+      streamed.push_back(next);
+      logits = model->step(tensor(std::vector<std::int64_t>{next}, {1, 1}, ids_opts));
+    }
+    stream_times.push_back(seconds_since(t0));
   }
-  const double stream_s = seconds_since(t0);
+  const double window_s = median(window_times), stream_s = median(stream_times);
 
   const bool same = streamed == window_text;
   fmt::print("conv1d streaming: char-LM stack, {} layers (dilations 1..128, receptive field {}), "
-             "C = {}, vocab {}, {} threads, {} characters\n",
-             8, window, channels, vocab, get_num_threads(), chars);
+             "C = {}, vocab {}, {} threads, {} characters, median of {} rounds\n",
+             8, window, channels, vocab, get_num_threads(), chars, rounds);
   fmt::print("| way | µs / character |\n|---|---:|\n");
   fmt::print("| re-run the {}-character window | {:.1f} |\n", window, 1e6 * window_s / static_cast<double>(chars));
   fmt::print("| streaming (stream_step) | {:.1f} |\n", 1e6 * stream_s / static_cast<double>(chars));
