@@ -92,6 +92,14 @@ Tensor Conv1dImpl::stream_step(const Tensor& x_t) {
         "pass x_t.detach()",
         kOp);
   const std::int64_t n = x_t.size(0);
+  // Module::to() after the first step: the buffer holds the old dtype or device.
+  const Tensor& buffer = stream_.window;
+  if (buffer.defined() && (buffer.dtype() != weight.dtype() || buffer.device() != weight.device())) {
+    fail("{}: the module moved to {} {} after this stream's first step (its buffer is {} {}); "
+         "call stream_reset()",
+         kOp, dtype_name(weight.dtype()), weight.device().str(), dtype_name(buffer.dtype()),
+         buffer.device().str());
+  }
   if (stream_.batch < 0) {
     check_streamable();
   } else {

@@ -70,6 +70,7 @@ TEST_CASE("Conv1d streaming: each step equals the full forward's column") {
       {6, 6, 1, 1, 6, 1, true, kFloat32, true},       // 1x1 depthwise
       {5, 7, 4, 3, 1, 1, true, kFloat64, true},       // float64
       {4, 6, 5, 2, 2, 1, true, kFloat64, true},       // float64 grouped
+      {3, 4, 3, 2, 1, 2, true, kComplex64, true},     // complex: the reference loops on both
       // C_in/G * K = 600 > 512: the full forward's gemm splits the sum into two blocks of 300,
       // the one-row step sums it in one chain; equal to float rounding only.
       {300, 8, 2, 3, 1, 1, true, kFloat32, false},
@@ -262,6 +263,16 @@ TEST_CASE("Conv1d streaming: configurations that can't stream, and bad steps") {
               {"Conv1d.stream_step", "batch size is 3", "[2, 2]", "stream_reset"});
   conv->stream_reset();
   CHECK(conv->stream_step(zeros({2, 2, 1})).sizes() == Shape{2, 3, 1});
+  // Moved to another dtype after the first step: the buffer is stale.
+  conv->to(kFloat64);
+  check_error([&] { conv->stream_step(zeros({2, 2}, TensorOptions(kFloat64))); },
+              {"Conv1d.stream_step", "moved to float64", "stream_reset"});
+  conv->stream_reset();
+  CHECK(conv->stream_step(zeros({2, 2}, TensorOptions(kFloat64))).dtype() == kFloat64);
+  // An empty batch streams (as forward() takes one).
+  conv->stream_reset();
+  CHECK(conv->stream_step(zeros({0, 2}, TensorOptions(kFloat64))).sizes() == Shape{0, 3});
+  CHECK(conv->stream_step(zeros({0, 2}, TensorOptions(kFloat64))).sizes() == Shape{0, 3});
 }
 
 TEST_CASE("Conv1d streaming: reset_streams walks a module tree") {
