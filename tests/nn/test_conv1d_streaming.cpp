@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "backends/cpu/simd_kernels.hpp"
 #include "nn/conv1d.hpp"
 #include "nn/streaming.hpp"
 #include "reel.hpp"
@@ -75,41 +76,49 @@ TEST_CASE("Conv1d streaming: each step equals the full forward's column") {
       // the one-row step sums it in one chain; equal to float rounding only.
       {300, 8, 2, 3, 1, 1, true, kFloat32, false},
   };
-  on_cpu_backends([&] {
-    for (const Config& c : configs) {
-      CAPTURE(c.cin);
-      CAPTURE(c.cout);
-      CAPTURE(c.k);
-      CAPTURE(c.dilation);
-      CAPTURE(c.groups);
-      CAPTURE(c.batch);
-      manual_seed(7);
-      Conv1d conv(Conv1dOptions(c.cin, c.cout, c.k)
-                      .padding(kCausal)
-                      .dilation(c.dilation)
-                      .groups(c.groups)
-                      .bias(c.bias)
-                      .dtype(c.dtype));
-      Tensor x = randn({c.batch, c.cin, length}, TensorOptions(c.dtype));
-      Tensor full;
-      {
-        NoGradGuard g;
-        full = conv(x);
+  // On every SIMD architecture the CPU has: the claims hold for each micro-kernel.
+  struct Restore {
+    ~Restore() { backends::cpu::force_simd_arch(""); }
+  } restore;
+  for (const char* arch : {"avx512bw", "fma3+avx2", "sse2"}) {
+    if (!backends::cpu::force_simd_arch(arch)) continue;  // this CPU lacks it
+    CAPTURE(arch);
+    on_cpu_backends([&] {
+      for (const Config& c : configs) {
+        CAPTURE(c.cin);
+        CAPTURE(c.cout);
+        CAPTURE(c.k);
+        CAPTURE(c.dilation);
+        CAPTURE(c.groups);
+        CAPTURE(c.batch);
+        manual_seed(7);
+        Conv1d conv(Conv1dOptions(c.cin, c.cout, c.k)
+                        .padding(kCausal)
+                        .dilation(c.dilation)
+                        .groups(c.groups)
+                        .bias(c.bias)
+                        .dtype(c.dtype));
+        Tensor x = randn({c.batch, c.cin, length}, TensorOptions(c.dtype));
+        Tensor full;
+        {
+          NoGradGuard g;
+          full = conv(x);
+        }
+        const bool exact = reference_backend() || c.cpu_exact;
+        const double rel = c.dtype == kFloat32 ? 1e-5 : 1e-12;
+        conv->stream_reset();
+        for (std::int64_t t = 0; t < length; ++t) {
+          // Alternate the two accepted shapes: [N, C_in, 1] -> [N, C_out, 1], [N, C_in] -> [N, C_out].
+          Tensor xt = x.narrow(2, t, 1);
+          Tensor y = t % 2 == 0 ? conv->stream_step(xt) : conv->stream_step(xt.select(2, 0));
+          CHECK(y.sizes() == (t % 2 == 0 ? Shape{c.batch, c.cout, 1} : Shape{c.batch, c.cout}));
+          CHECK_FALSE(y.requires_grad());
+          check_column(y, full, t, exact, rel);
+        }
+        CHECK(conv->stream_position() == length);
       }
-      const bool exact = reference_backend() || c.cpu_exact;
-      const double rel = c.dtype == kFloat32 ? 1e-5 : 1e-12;
-      conv->stream_reset();
-      for (std::int64_t t = 0; t < length; ++t) {
-        // Alternate the two accepted shapes: [N, C_in, 1] -> [N, C_out, 1], [N, C_in] -> [N, C_out].
-        Tensor xt = x.narrow(2, t, 1);
-        Tensor y = t % 2 == 0 ? conv->stream_step(xt) : conv->stream_step(xt.select(2, 0));
-        CHECK(y.sizes() == (t % 2 == 0 ? Shape{c.batch, c.cout, 1} : Shape{c.batch, c.cout}));
-        CHECK_FALSE(y.requires_grad());
-        check_column(y, full, t, exact, rel);
-      }
-      CHECK(conv->stream_position() == length);
-    }
-  });
+    });
+  }
 }
 
 namespace {
@@ -147,26 +156,46 @@ struct GatedStackImpl : nn::Module {
 
 }  // namespace
 
-TEST_CASE("Conv1d streaming: a gated stack with dilations 1..128 (receptive field 256)") {
-  // 300 positions: past the receptive field, so late steps read a full ring of real inputs.
+namespace {
+
+// Streams the stack over 300 positions (past the receptive field, so late steps read a full
+// ring of real inputs) and compares every step with the full forward, bitwise.
+void check_stack_streams(DType dtype, std::int64_t batch) {
   const std::int64_t length = 300, channels = 32, classes = 12;
+  CAPTURE(batch);
+  manual_seed(3);
+  auto stack = std::make_shared<GatedStackImpl>(channels, classes, 8, dtype);
+  Tensor x = randn({batch, channels, length}, TensorOptions(dtype));
+  NoGradGuard g;
+  Tensor full = stack->forward(x);
+  CHECK(nn::reset_streams(*stack) == 17);
+  for (std::int64_t t = 0; t < length; ++t) {
+    Tensor y = stack->step(x.narrow(2, t, 1));
+    check_column(y, full, t, true, 0);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("Conv1d streaming: a gated stack with dilations 1..128 (receptive field 256)") {
   for (DType dtype : {kFloat32, kFloat64}) {
     CAPTURE(dtype);
     on_cpu_backends([&] {
-      for (std::int64_t batch : {1, 2}) {
-        CAPTURE(batch);
-        manual_seed(3);
-        auto stack = std::make_shared<GatedStackImpl>(channels, classes, 8, dtype);
-        Tensor x = randn({batch, channels, length}, TensorOptions(dtype));
-        NoGradGuard g;
-        Tensor full = stack->forward(x);
-        CHECK(nn::reset_streams(*stack) == 17);
-        for (std::int64_t t = 0; t < length; ++t) {
-          Tensor y = stack->step(x.narrow(2, t, 1));
-          check_column(y, full, t, true, 0);
-        }
-      }
+      for (std::int64_t batch : {1, 2}) check_stack_streams(dtype, batch);
     });
+  }
+}
+
+TEST_CASE("Conv1d streaming: the stack is bitwise on every SIMD architecture the CPU has") {
+  // The step and the full forward must agree under each micro-kernel (FMA or not, vector width).
+  struct Restore {
+    ~Restore() { backends::cpu::force_simd_arch(""); }
+  } restore;
+  for (const char* arch : {"avx512bw", "fma3+avx2", "sse2"}) {
+    if (!backends::cpu::force_simd_arch(arch)) continue;  // this CPU lacks it
+    CAPTURE(arch);
+    for (DType dtype : {kFloat32, kFloat64})
+      for (std::int64_t batch : {1, 2}) check_stack_streams(dtype, batch);
   }
 }
 
