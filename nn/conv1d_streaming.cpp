@@ -16,7 +16,7 @@
 //     against a [C_in/G*K, C_out/G] matrix runs exactly that chain (gemv's axpy form), where
 //     conv1d on a one-column window would take gemv's dot form (four partial sums per lane).
 #include <cstdint>
-#include <variant>
+#include <optional>
 
 #include "autograd/grad_mode.hpp"
 #include "backends/backend.hpp"
