@@ -43,6 +43,7 @@
 #include "nn/optim/rmsprop.hpp"
 #include "nn/optim/schedulers.hpp"
 #include "nn/optim/sgd.hpp"
+#include "tensor/generator.hpp"
 #include "tensor/npy.hpp"
 #include "tensor/ops.hpp"
 #include "tensor/runtime.hpp"
