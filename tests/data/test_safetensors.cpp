@@ -662,3 +662,49 @@ TEST_CASE("safetensors: the fault-injection variable is validated; a failed save
               {"renaming", "failed"});
   CHECK_FALSE(fs::exists(dir.file("d.tmp." + std::to_string(::getpid()))));
 }
+
+TEST_CASE("safetensors: JSON escapes in names and metadata decode to UTF-8") {
+  // \u00e9 = é, \ud83d\ude00 = U+1F600 (a surrogate pair), \/ and \" and \\ and \n.
+  std::string header =
+      R"({"__metadata__":{"k\/\"\\":"line\nnext \u00e9"},)"
+      R"("caf\u00e9\ud83d\ude00":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}})";
+  safetensors::File f = safetensors::deserialize(file_of(header, "\x05"));
+  CHECK(f.metadata == Metadata{{"k/\"\\", "line\nnext \xc3\xa9"}});
+  REQUIRE(f.tensors.count("caf\xc3\xa9\xf0\x9f\x98\x80") == 1);
+  CHECK(f.tensors.at("caf\xc3\xa9\xf0\x9f\x98\x80").to_vector<std::int64_t>() ==
+        std::vector<std::int64_t>{5});
+  // Overlong and surrogate UTF-8 encodings are not UTF-8.
+  CHECK_FALSE(serialize::json::valid_utf8("\xc0\xaf"));
+  CHECK_FALSE(serialize::json::valid_utf8("\xed\xa0\x80"));
+  CHECK_FALSE(serialize::json::valid_utf8("\xf4\x90\x80\x80"));  // above U+10FFFF
+  CHECK(serialize::json::valid_utf8("\xf4\x8f\xbf\xbf"));
+}
+
+TEST_CASE("safetensors: reel::save adds the caller's metadata to format=pt; write_file_atomic") {
+  TempDir dir;
+  Net net;
+  reel::save(net, dir.file("m.safetensors"), {{"epoch", "3"}});
+  CHECK(safetensors::load_file(dir.file("m.safetensors")).metadata ==
+        Metadata{{"epoch", "3"}, {"format", "pt"}});
+  // A module holding one tensor under two names writes it under each; both load.
+  struct Tied : nn::Module {
+    Tied() {
+      w = register_parameter("a", ones({2}));
+      register_parameter("b", w);
+    }
+    Tensor w;
+  };
+  Tied tied;
+  reel::save(tied, dir.file("t.safetensors"));
+  auto f = safetensors::load_file(dir.file("t.safetensors"));
+  CHECK(f.tensors.size() == 2);
+  Tied other;
+  { NoGradGuard g; other.w.fill_(0); }
+  reel::load(other, dir.file("t.safetensors"));
+  CHECK(other.w.to_vector<float>() == std::vector<float>{1, 1});
+
+  serialize::write_file_atomic(dir.file("raw"), "hello", "test");
+  CHECK(read_bytes(dir.file("raw")) == "hello");
+  serialize::write_file_atomic(dir.file("raw"), "", "test");
+  CHECK(read_bytes(dir.file("raw")).empty());
+}
