@@ -164,7 +164,7 @@ def self_test(root):
     both are reported (and that the unmodified copy passes)."""
     with tempfile.TemporaryDirectory() as tmp:
         for top in SCANNED_DIRS:
-            if os.path.isdir(os.path.join(root, top)):  # data/ may not exist yet
+            if os.path.isdir(os.path.join(root, top)):
                 shutil.copytree(os.path.join(root, top), os.path.join(tmp, top))
         for name in SCANNED_FILES:
             shutil.copy(os.path.join(root, name), os.path.join(tmp, name))
