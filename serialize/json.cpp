@@ -59,7 +59,7 @@ class Parser {
 
   Value document() {
     Value v = value(0);
-    while (pos_ < s_.size() && s_[pos_] == ' ') ++pos_;
+    skip_ws();  // padding: spaces (the spec's), or any JSON whitespace (serde_json accepts it)
     if (pos_ != s_.size()) error("unexpected {} after the end of the JSON value", describe_here());
     return v;
   }

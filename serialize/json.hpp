@@ -6,7 +6,7 @@
 // can say which field holds one: a negative offset or dimension is the caller's error.)
 //
 // Strict, as the safetensors spec asks of a reader that must not be fooled: duplicate keys,
-// trailing garbage (anything but spaces, the padding safetensors allows, after the value),
+// trailing garbage (anything but whitespace, the padding safetensors allows, after the value),
 // leading zeros, integers outside int64, control characters in strings, invalid UTF-8, lone
 // surrogates and nesting deeper than 64 levels all raise reel::Error naming `what` (the file)
 // and the byte offset.
@@ -38,7 +38,7 @@ struct Value {
   const char* kind_name() const;
 };
 
-// Parses `text` (one value, optionally followed by spaces only). `what` names the source in
+// Parses `text` (one value, optionally followed by whitespace only). `what` names the source in
 // errors ("file 'model.safetensors'"), `op` the operation ("load_file").
 Value parse(std::string_view text, std::string_view what, std::string_view op);
 

@@ -28,7 +28,7 @@
 // Reading validates everything before trusting it, and raises reel::Error naming the file, the
 // tensor or field and the values: a file shorter than 8 bytes, a header length over 100 MB or
 // past the end of the file, a header that isn't strict JSON (serialize/json.hpp: duplicate keys,
-// trailing bytes other than space padding, invalid UTF-8), a header that doesn't start with
+// trailing bytes other than whitespace padding, invalid UTF-8), a header that doesn't start with
 // '{', an entry with a missing or unknown field, an unknown dtype, a negative dimension or
 // offset, a shape whose byte count doesn't match its data_offsets, offsets past the end of the
 // buffer, overlapping or leaving a gap, buffer bytes no tensor covers, metadata values that
