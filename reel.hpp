@@ -50,3 +50,8 @@
 #include "tensor/ops.hpp"
 #include "tensor/runtime.hpp"
 #include "tensor/tensor.hpp"
+// serialize: safetensors files, module save/load, atomic writes (issue 8)
+#include "serialize/atomic_file.hpp"
+#include "serialize/json.hpp"
+#include "serialize/module_io.hpp"
+#include "serialize/safetensors.hpp"
