@@ -4,6 +4,8 @@
 #include "autograd/grad_mode.hpp"
 #include "autograd/gradcheck.hpp"
 #include "backends/backend.hpp"
+// data: datasets and the DataLoader (issue 8)
+#include "data/dataset.hpp"
 #include "nn/containers.hpp"
 #include "nn/conv1d.hpp"
 #include "nn/conv_transpose1d.hpp"
