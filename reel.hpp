@@ -5,6 +5,7 @@
 #include "autograd/gradcheck.hpp"
 #include "backends/backend.hpp"
 // data: datasets and the DataLoader (issue 8)
+#include "data/dataloader.hpp"
 #include "data/dataset.hpp"
 #include "data/datasets/char_corpus.hpp"
 #include "data/datasets/fashion_mnist.hpp"
