@@ -426,3 +426,31 @@ TEST_CASE("DataLoader: workers run ops while the consumer runs ops") {
   }
   CHECK(i == expected.size());
 }
+
+TEST_CASE("DataLoader: PaddedCollate batches variable-length samples, same for any worker count") {
+  // Sample i: a sequence of length 1 + i % 4 filled with i, and the label i.
+  class Sequences : public data::Dataset {
+   public:
+    std::int64_t size() const override { return 10; }
+    Example get(std::int64_t i) const override {
+      return {full({1 + i % 4}, static_cast<double>(i)), scalar_tensor(i, kInt64)};
+    }
+  };
+  auto ds = std::make_shared<Sequences>();
+  auto run = [&](int workers) {
+    DataLoader loader(ds, DataLoaderOptions(3).shuffle(true).seed(5).num_workers(workers)
+                              .collate(data::PaddedCollate(0)));
+    std::vector<std::vector<std::int64_t>> out;
+    for (Example& batch : loader) {
+      REQUIRE(batch.size() == 4);  // padded, label, lengths, mask
+      std::vector<std::int64_t> labels = batch[1].to_vector<std::int64_t>();
+      std::vector<std::int64_t> lengths = batch[2].to_vector<std::int64_t>();
+      for (std::size_t k = 0; k < labels.size(); ++k) CHECK(lengths[k] == 1 + labels[k] % 4);
+      out.push_back(labels);
+    }
+    return out;
+  };
+  auto reference = run(0);
+  CHECK(reference.size() == 4);
+  CHECK(run(2) == reference);
+}
