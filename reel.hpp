@@ -4,6 +4,10 @@
 #include "autograd/grad_mode.hpp"
 #include "autograd/gradcheck.hpp"
 #include "backends/backend.hpp"
+// data: datasets (issue 8)
+#include "data/datasets/char_corpus.hpp"
+#include "data/datasets/fashion_mnist.hpp"
+#include "data/datasets/sequence_tasks.hpp"
 #include "nn/containers.hpp"
 #include "nn/conv1d.hpp"
 #include "nn/conv_transpose1d.hpp"
