@@ -37,6 +37,12 @@
 #else
 #define REEL_TCN_HAS_SAVE 0
 #endif
+// data::DataLoader (data/dataloader.hpp) likewise; without it, batches are narrow()ed views.
+#if __has_include("data/dataloader.hpp")
+#define REEL_TCN_HAS_LOADER 1
+#else
+#define REEL_TCN_HAS_LOADER 0
+#endif
 
 #include <algorithm>
 #include <cstdio>
@@ -138,7 +144,7 @@ struct Args {
   std::int64_t levels = 6, nhid = 30, k = 7;
   double dropout = 0.0, clip = -1.0;
   std::uint64_t seed = 1111;
-  int threads = 0;
+  int threads = 0, workers = 0;
   std::int64_t max_steps = 0, log_interval = 100;
   std::string out = "runs/tcn_adding";
 };
@@ -182,36 +188,58 @@ int run(const Args& a) {
     last_eval = std::pair{mse, rate};
     return last_eval;
   };
-  bool stop = false;
-  for (epoch = 1; epoch <= a.epochs && !stop; ++epoch) {
-    model->train();
-    for (std::int64_t i = 0; i < a.n_train && !stop; i += a.batch) {
-      timer.start();  // (the evaluations between steps count as neither)
-      const std::int64_t b = std::min(a.batch, a.n_train - i);
-      Tensor x = train.inputs.narrow(0, i, b), y = train.targets.narrow(0, i, b);
-      timer.begin_step();  // the batch is here: what came before was the wait
-      optimizer.zero_grad();
-      Tensor loss = F::mse_loss(model(x), y);
-      loss.backward();
-      if (a.clip > 0) nn::utils::clip_grad_norm_(model->parameters(), a.clip);
-      optimizer.step();
-      last_loss = loss.item<float>();
-      timer.end_step();
-      ++step;
-      seen += b;
-      if (!std::isfinite(last_loss)) {
-        fmt::print(stderr, "tcn_adding: the training loss is {} at step {}\n", last_loss, step);
-        return 1;
-      }
-      if (step % a.log_interval == 0) {
-        auto [mse, rate] = evaluate();
-        fmt::print("epoch {} step {} train {:.6f} test {:.6f} {:.0f} samples/s\n", epoch, step,
-                   last_loss, mse, rate);
-        std::fflush(stdout);
-      }
-      if (a.max_steps > 0 && step >= a.max_steps) stop = true;
+  // One training step on a batch (the data wait already counted by the timer); false when the
+  // run must end (max_steps reached, or a non-finite loss: `failed`).
+  bool failed = false;
+  auto train_step = [&](const Tensor& x, const Tensor& y) {
+    timer.begin_step();  // the batch is here: what came before was the wait
+    optimizer.zero_grad();
+    Tensor loss = F::mse_loss(model(x), y);
+    loss.backward();
+    if (a.clip > 0) nn::utils::clip_grad_norm_(model->parameters(), a.clip);
+    optimizer.step();
+    last_loss = loss.item<float>();
+    timer.end_step();
+    ++step;
+    seen += x.size(0);
+    if (!std::isfinite(last_loss)) {
+      fmt::print(stderr, "tcn_adding: the training loss is {} at step {}\n", last_loss, step);
+      failed = true;
+      return false;
     }
+    if (step % a.log_interval == 0) {
+      auto [mse, rate] = evaluate();
+      fmt::print("epoch {} step {} train {:.6f} test {:.6f} {:.0f} samples/s\n", epoch, step,
+                 last_loss, mse, rate);
+      std::fflush(stdout);
+    }
+    timer.start();  // the evaluations between steps count as neither wait nor compute
+    return !(a.max_steps > 0 && step >= a.max_steps);
+  };
+#if REEL_TCN_HAS_LOADER
+  // Batches in order, as the TCN repository (shuffle off), the last one partial.
+  data::DataLoader loader(
+      std::make_shared<data::TensorDataset>(std::vector<Tensor>{train.inputs, train.targets}),
+      data::DataLoaderOptions().batch_size(a.batch).shuffle(false).seed(a.seed).num_workers(
+          a.workers));
+#endif
+  bool go = true;
+  for (epoch = 1; epoch <= a.epochs && go; ++epoch) {
+    model->train();
+    timer.start();
+#if REEL_TCN_HAS_LOADER
+    for (data::Example& batch : loader) {
+      if (!(go = train_step(batch[0], batch[1]))) break;
+    }
+#else
+    // Without data::DataLoader in the tree: the batches are views of the generated tensors.
+    for (std::int64_t i = 0; i < a.n_train && go; i += a.batch) {
+      const std::int64_t b = std::min(a.batch, a.n_train - i);
+      go = train_step(train.inputs.narrow(0, i, b), train.targets.narrow(0, i, b));
+    }
+#endif
   }
+  if (failed) return 1;
   epoch = std::min(epoch, a.epochs);
   // The last step's evaluation, unless the loop just did it.
   auto [mse, rate] = step % a.log_interval == 0 && step > 0 ? last_eval : evaluate();
@@ -259,6 +287,8 @@ int main(int argc, char** argv) {
   app.add_option("--clip", a.clip, "gradient norm clip; <= 0: none");
   app.add_option("--seed", a.seed, "seed of the data and the initialisation");
   app.add_option("--threads", a.threads, "CPU threads (0: reel's default, the core count)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--workers", a.workers, "DataLoader worker threads (0: batches made inline)")
       ->check(CLI::NonNegativeNumber);
   app.add_option("--max-steps", a.max_steps, "stop after this many steps (0: no limit)")
       ->check(CLI::NonNegativeNumber);
