@@ -42,3 +42,5 @@
 #include "tensor/ops.hpp"
 #include "tensor/runtime.hpp"
 #include "tensor/tensor.hpp"
+// serialize: training checkpoints (issue 8)
+#include "serialize/checkpoint.hpp"

@@ -1,0 +1,311 @@
+// Training checkpoints (serialize/checkpoint.hpp): what a checkpoint holds, exact round trips of
+// its scalars, validation (another model, a missing or stray key, a malformed number: each a
+// reel::Error naming the key, and nothing changed), and resuming a run bitwise.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "reel.hpp"
+#include "support.hpp"
+
+namespace {
+
+using namespace reel;
+namespace F = reel::nn::functional;
+namespace optim = reel::optim;
+using reel::test::check_error;
+
+std::vector<unsigned char> bytes_of(const Tensor& t) {
+  const Tensor c = t.contiguous();
+  std::vector<unsigned char> out(static_cast<std::size_t>(c.numel()) * c.element_size());
+  if (!out.empty()) std::memcpy(out.data(), c.raw_data(), out.size());
+  return out;
+}
+
+// The optimizer state as name -> bytes (a restored optimizer lists a parameter's entries in
+// the checkpoint's name order, not their creation order; the values are what matter).
+std::map<std::string, std::vector<unsigned char>> optimizer_bytes(const optim::Optimizer& o) {
+  std::map<std::string, std::vector<unsigned char>> out;
+  for (const auto& [key, t] : o.state_dict().tensors) out[key] = bytes_of(t);
+  return out;
+}
+
+// The small model of the resume test: Conv1d + BatchNorm1d + Dropout + Linear.
+nn::Sequential make_model(std::int64_t hidden = 8) {
+  return nn::Sequential(nn::Conv1d(nn::Conv1dOptions(3, hidden, 3).padding(1)),
+                        nn::BatchNorm1d(hidden), nn::ReLU(), nn::Dropout(0.25), nn::Flatten(),
+                        nn::Linear(hidden * 16, 4));
+}
+
+// A run: model, Adam, StepLR; built the same way by every "process".
+struct Run {
+  explicit Run(std::uint64_t seed, std::int64_t hidden = 8) {
+    manual_seed(seed);
+    model = make_model(hidden);
+    adam = std::make_unique<optim::Adam>(model->parameters(), optim::AdamOptions(0.01));
+    sched = std::make_unique<optim::StepLR>(*adam, 2, 0.5);
+  }
+  serialize::TrainingState state() {
+    serialize::TrainingState s;
+    s.model = model.ptr().get();
+    s.optimizer = adam.get();
+    s.scheduler = sched.get();
+    return s;
+  }
+  void train_step(const Tensor& x, const Tensor& y) {
+    adam->zero_grad();
+    F::cross_entropy(model->forward(x), y).backward();
+    adam->step();
+    sched->step();
+  }
+  nn::Sequential model{nullptr};
+  std::unique_ptr<optim::Adam> adam;
+  std::unique_ptr<optim::StepLR> sched;
+};
+
+Tensor batch_x(int i) {
+  manual_seed(1000 + i);
+  return randn({5, 3, 16});
+}
+Tensor batch_y(int i) {
+  manual_seed(2000 + i);
+  return randint(0, 4, {5});
+}
+
+// A checkpoint of a Run after two steps.
+serialize::Checkpoint trained_checkpoint(Run& run) {
+  for (int i = 0; i < 2; ++i) run.train_step(batch_x(i), batch_y(i));
+  serialize::TrainingState s = run.state();
+  s.step = 2;
+  return serialize::make_checkpoint(s);
+}
+
+}  // namespace
+
+TEST_CASE("checkpoint: contents") {
+  Run run(1);
+  const serialize::Checkpoint cp = trained_checkpoint(run);
+  // Every model entry (BatchNorm's running statistics and counter included), the optimizer's
+  // per-parameter state and options, the scheduler's state, the version and the step.
+  for (const auto& [name, t] : run.model->state_dict()) {
+    CAPTURE(name);
+    REQUIRE(cp.tensors.contains("model." + name));
+    CHECK(bytes_of(cp.tensors.at("model." + name)) == bytes_of(t));
+  }
+  CHECK(cp.tensors.contains("model.1.running_mean"));
+  CHECK(cp.tensors.contains("model.1.num_batches_tracked"));
+  CHECK(cp.tensors.contains("optimizer.state.0.exp_avg"));
+  CHECK(cp.tensors.contains("optimizer.state.0.exp_avg_sq"));
+  CHECK(cp.tensors.contains("optimizer.state.0.step"));
+  CHECK(cp.metadata.at("reel.checkpoint") == "1");
+  CHECK(cp.metadata.at("step") == "2");
+  CHECK(cp.metadata.at("optimizer") == "Adam");
+  CHECK(cp.metadata.at("optimizer.param_groups.0.lr") == "0.005");  // after StepLR's first decay
+  CHECK(cp.metadata.at("optimizer.param_groups.0.betas.1") == "0.999");
+  CHECK(cp.metadata.at("optimizer.param_groups.0.eps") == "1e-08");
+  CHECK(cp.metadata.at("scheduler.last_epoch") == "2");
+  CHECK(cp.metadata.at("scheduler.base_lrs.0") == "0.01");
+  // A snapshot: training on does not change it.
+  const auto before = bytes_of(cp.tensors.at("model.0.weight"));
+  run.train_step(batch_x(5), batch_y(5));
+  CHECK(bytes_of(cp.tensors.at("model.0.weight")) == before);
+}
+
+TEST_CASE("checkpoint: step and scalars round-trip exactly") {
+  Run run(2);
+  serialize::TrainingState s = run.state();
+  s.step = std::numeric_limits<std::int64_t>::max();
+  const double denormal = std::numeric_limits<double>::denorm_min();
+  s.scalars = {{"third", 1.0 / 3.0},
+               {"tenth", 0.1},
+               {"big", 1.7976931348623157e308},
+               {"denormal", denormal},
+               {"negative zero", -0.0},
+               {"inf", -std::numeric_limits<double>::infinity()},
+               {"nan", std::numeric_limits<double>::quiet_NaN()},
+               {"pi", 3.141592653589793}};
+  const serialize::Checkpoint cp = serialize::make_checkpoint(s);
+  Run fresh(3);
+  serialize::TrainingState t = fresh.state();
+  serialize::restore_checkpoint(cp, t);
+  CHECK(t.step == std::numeric_limits<std::int64_t>::max());
+  REQUIRE(t.scalars.size() == s.scalars.size());
+  for (const auto& [name, v] : s.scalars) {
+    CAPTURE(name);
+    const double got = t.scalars.at(name);
+    if (std::isnan(v)) {
+      CHECK(std::isnan(got));
+    } else {
+      std::uint64_t a, b;
+      std::memcpy(&a, &v, 8);
+      std::memcpy(&b, &got, 8);
+      CHECK(a == b);  // bit for bit (-0.0 included)
+    }
+  }
+  CHECK(cp.metadata.at("scalars.tenth") == "0.1");
+  CHECK(cp.metadata.at("scalars.denormal") == "5e-324");
+}
+
+TEST_CASE("checkpoint: restoring puts back the model, optimizer and scheduler state") {
+  Run run(4);
+  const serialize::Checkpoint cp = trained_checkpoint(run);
+  Run fresh(5);  // other initial values
+  serialize::TrainingState t = fresh.state();
+  serialize::restore_checkpoint(cp, t);
+  CHECK(t.step == 2);
+  const auto a = run.model->state_dict(), b = fresh.model->state_dict();
+  REQUIRE(a.size() == b.size());
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    CAPTURE(a[i].first);
+    CHECK(bytes_of(a[i].second) == bytes_of(b[i].second));
+  }
+  CHECK(optimizer_bytes(*run.adam) == optimizer_bytes(*fresh.adam));
+  CHECK(run.adam->state_dict().tensors.size() == 18);  // 6 parameters x 3 entries
+  CHECK(run.adam->state_dict().scalars == fresh.adam->state_dict().scalars);
+  CHECK(run.sched->state_dict() == fresh.sched->state_dict());
+  CHECK(fresh.sched->get_last_lr() == run.sched->get_last_lr());
+}
+
+TEST_CASE("checkpoint: resuming continues bitwise (fixed batches)") {
+  // K steps, checkpoint, M more steps; a fresh run restored from the checkpoint then runs the
+  // same M steps. Dropout draws from the default generator, which both runs seed the same way
+  // at the checkpoint here (the generator's state joins the checkpoint with tensor/generator).
+  const int K = 3, M = 3;
+  Run first(6);
+  for (int i = 0; i < K; ++i) first.train_step(batch_x(i), batch_y(i));
+  serialize::TrainingState s = first.state();
+  s.step = K;
+  const serialize::Checkpoint cp = serialize::make_checkpoint(s);
+  std::vector<Tensor> xs, ys;
+  for (int i = K; i < K + M; ++i) xs.push_back(batch_x(i)), ys.push_back(batch_y(i));
+  manual_seed(77);
+  for (int i = 0; i < M; ++i) first.train_step(xs[i], ys[i]);
+
+  Run second(8);
+  serialize::TrainingState t = second.state();
+  serialize::restore_checkpoint(cp, t);
+  REQUIRE(t.step == K);
+  manual_seed(77);
+  for (int i = 0; i < M; ++i) second.train_step(xs[i], ys[i]);
+
+  const auto a = first.model->state_dict(), b = second.model->state_dict();
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    CAPTURE(a[i].first);
+    CHECK(bytes_of(a[i].second) == bytes_of(b[i].second));
+  }
+  CHECK(optimizer_bytes(*first.adam) == optimizer_bytes(*second.adam));
+  CHECK(first.adam->state_dict().scalars == second.adam->state_dict().scalars);
+  CHECK(first.sched->state_dict() == second.sched->state_dict());
+}
+
+TEST_CASE("checkpoint: validation names the key and changes nothing") {
+  Run run(9);
+  const serialize::Checkpoint good = trained_checkpoint(run);
+
+  // Each failing restore must leave the target exactly as it was.
+  auto check_rejected = [&](const serialize::Checkpoint& cp, Run& target,
+                            std::initializer_list<std::string> parts) {
+    const auto before = target.model->state_dict();
+    std::vector<std::vector<unsigned char>> saved;
+    for (const auto& [n, t] : before) saved.push_back(bytes_of(t));
+    const auto sched_before = target.sched->state_dict();
+    const auto lr_before = target.adam->param_groups()[0].options().get("lr");
+    serialize::TrainingState t = target.state();
+    t.step = 123;
+    check_error([&] { serialize::restore_checkpoint(cp, t, "'run.ckpt'"); }, parts);
+    CHECK(t.step == 123);
+    const auto after = target.model->state_dict();
+    for (std::size_t i = 0; i < after.size(); ++i) CHECK(bytes_of(after[i].second) == saved[i]);
+    CHECK(target.sched->state_dict() == sched_before);
+    CHECK(target.adam->param_groups()[0].options().get("lr") == lr_before);
+    CHECK(target.adam->state_dict().tensors.empty());  // still no state
+  };
+
+  SUBCASE("another model: a shape differs") {
+    Run other(10, /*hidden=*/6);
+    check_rejected(good, other, {"load_checkpoint", "'run.ckpt'", "model.0.weight", "shape"});
+  }
+  SUBCASE("a missing model tensor") {
+    serialize::Checkpoint cp = good;
+    cp.tensors.erase("model.1.running_var");
+    Run fresh(11);
+    check_rejected(cp, fresh, {"'run.ckpt'", "missing tensor 'model.1.running_var'"});
+  }
+  SUBCASE("a tensor of another dtype") {
+    serialize::Checkpoint cp = good;
+    cp.tensors["model.5.bias"] = cp.tensors["model.5.bias"].to(kFloat64);
+    Run fresh(11);
+    check_rejected(cp, fresh, {"'model.5.bias'", "float64"});
+  }
+  SUBCASE("a stray tensor or metadata key") {
+    serialize::Checkpoint cp = good;
+    cp.tensors["model.9.weight"] = zeros({2});
+    Run fresh(12);
+    check_rejected(cp, fresh, {"unexpected tensor 'model.9.weight'"});
+    cp = good;
+    cp.tensors["extra"] = zeros({2});
+    check_rejected(cp, fresh, {"unexpected tensor 'extra'"});
+    cp = good;
+    cp.metadata["scheduler.gamma2"] = "1";
+    check_rejected(cp, fresh, {"unexpected metadata key 'scheduler.gamma2'"});
+    cp = good;
+    cp.metadata["lr"] = "1";
+    check_rejected(cp, fresh, {"unexpected metadata key 'lr'"});
+  }
+  SUBCASE("a malformed number") {
+    Run fresh(13);
+    for (const char* bad : {"0.1x", "", " 0.1", "0x1p3", "+1", "one"}) {
+      CAPTURE(bad);
+      serialize::Checkpoint cp = good;
+      cp.metadata["optimizer.param_groups.0.lr"] = bad;
+      check_rejected(cp, fresh, {"'optimizer.param_groups.0.lr'", "not a number"});
+    }
+    serialize::Checkpoint cp = good;
+    cp.metadata["step"] = "2.5";
+    check_rejected(cp, fresh, {"'step'", "not an integer"});
+    cp = good;
+    cp.metadata["step"] = "99999999999999999999";
+    check_rejected(cp, fresh, {"'step'", "not an integer"});
+    cp = good;
+    cp.metadata["scheduler.last_epoch"] = "1.5";  // a number, but the scheduler wants an integer
+    check_rejected(cp, fresh, {"'run.ckpt'", "scheduler", "last_epoch"});
+  }
+  SUBCASE("a missing scheduler or optimizer entry") {
+    Run fresh(14);
+    serialize::Checkpoint cp = good;
+    cp.metadata.erase("scheduler.base_lrs.0");
+    check_rejected(cp, fresh, {"missing metadata key 'scheduler.base_lrs.0'"});
+    cp = good;
+    cp.tensors.erase("optimizer.state.1.exp_avg_sq");
+    check_rejected(cp, fresh, {"'run.ckpt'", "missing tensor 'optimizer.state.1.exp_avg_sq'"});
+    cp = good;
+    cp.metadata.erase("step");
+    check_rejected(cp, fresh, {"missing metadata key 'step'"});
+  }
+  SUBCASE("parts and kinds that differ") {
+    Run fresh(15);
+    serialize::Checkpoint cp = good;
+    cp.metadata["reel.checkpoint"] = "2";
+    check_rejected(cp, fresh, {"'reel.checkpoint'", "format 1"});
+    cp = good;
+    cp.metadata["optimizer"] = "SGD";
+    check_rejected(cp, fresh, {"'optimizer' = 'SGD'", "Adam"});
+    serialize::TrainingState s = run.state();
+    s.scheduler = nullptr;
+    cp = serialize::make_checkpoint(s);
+    check_rejected(cp, fresh, {"the checkpoint has no scheduler", "has one"});
+  }
+  SUBCASE("a state without a part the checkpoint has") {
+    Run fresh(16);
+    serialize::TrainingState t = fresh.state();
+    t.optimizer = nullptr;
+    t.scheduler = nullptr;
+    check_error([&] { serialize::restore_checkpoint(good, t); }, {"the checkpoint has an optimizer", "has none"});
+  }
+}
