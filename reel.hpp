@@ -4,6 +4,10 @@
 #include "autograd/grad_mode.hpp"
 #include "autograd/gradcheck.hpp"
 #include "backends/backend.hpp"
+// data: datasets (issue 8)
+#include "data/datasets/char_corpus.hpp"
+#include "data/datasets/fashion_mnist.hpp"
+#include "data/datasets/sequence_tasks.hpp"
 #include "nn/containers.hpp"
 #include "nn/conv1d.hpp"
 #include "nn/conv_transpose1d.hpp"
@@ -30,6 +34,7 @@
 #include "nn/normalization.hpp"
 #include "nn/padding1d.hpp"
 #include "nn/pooling.hpp"
+#include "nn/streaming.hpp"  // issue 8: streaming inference (reset_streams)
 #include "nn/upsampling.hpp"
 #include "nn/optim/adagrad.hpp"
 #include "nn/optim/adam.hpp"
@@ -38,6 +43,7 @@
 #include "nn/optim/rmsprop.hpp"
 #include "nn/optim/schedulers.hpp"
 #include "nn/optim/sgd.hpp"
+#include "tensor/generator.hpp"
 #include "tensor/npy.hpp"
 #include "tensor/ops.hpp"
 #include "tensor/runtime.hpp"

@@ -57,6 +57,8 @@ MAP = {
     "tensor/tensor.hpp": "core",
     "tensor/tensor.cpp": "core",
     "tensor/creation.cpp": "core",
+    "tensor/generator.hpp": "core",
+    "tensor/generator.cpp": "core",
     "tensor/print.cpp": "core",
     "tensor/npy.hpp": "core",
     "tensor/npy.cpp": "core",
@@ -86,7 +88,7 @@ MAP = {
     "reel.hpp": "umbrella",
 }
 
-SCANNED_DIRS = ("backends", "tensor", "autograd", "nn")
+SCANNED_DIRS = ("backends", "tensor", "autograd", "nn", "data", "serialize")
 SCANNED_FILES = ("reel.hpp",)
 EXTENSIONS = (".hpp", ".cpp", ".cu", ".cuh", ".h")
 QUOTED = re.compile(r'^\s*#\s*include\s*"([^"]+)"')
@@ -164,7 +166,8 @@ def self_test(root):
     both are reported (and that the unmodified copy passes)."""
     with tempfile.TemporaryDirectory() as tmp:
         for top in SCANNED_DIRS:
-            shutil.copytree(os.path.join(root, top), os.path.join(tmp, top))
+            if os.path.isdir(os.path.join(root, top)):
+                shutil.copytree(os.path.join(root, top), os.path.join(tmp, top))
         for name in SCANNED_FILES:
             shutil.copy(os.path.join(root, name), os.path.join(tmp, name))
         clean = check(tmp)
