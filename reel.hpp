@@ -8,6 +8,7 @@
 #include "data/datasets/char_corpus.hpp"
 #include "data/datasets/fashion_mnist.hpp"
 #include "data/datasets/sequence_tasks.hpp"
+#include "data/pad_collate.hpp"
 #include "nn/containers.hpp"
 #include "nn/conv1d.hpp"
 #include "nn/conv_transpose1d.hpp"
@@ -31,6 +32,7 @@
 #include "nn/loss.hpp"
 #include "nn/module.hpp"
 #include "nn/utils.hpp"
+#include "nn/utils_rnn.hpp"
 #include "nn/normalization.hpp"
 #include "nn/padding1d.hpp"
 #include "nn/pooling.hpp"
@@ -48,5 +50,10 @@
 #include "tensor/ops.hpp"
 #include "tensor/runtime.hpp"
 #include "tensor/tensor.hpp"
+// serialize: safetensors files, module save/load, atomic writes (issue 8)
+#include "serialize/atomic_file.hpp"
+#include "serialize/json.hpp"
+#include "serialize/module_io.hpp"
+#include "serialize/safetensors.hpp"
 // serialize: training checkpoints (issue 8)
 #include "serialize/checkpoint.hpp"
