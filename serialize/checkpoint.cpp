@@ -12,6 +12,7 @@
 
 #include "autograd/grad_mode.hpp"
 #include "backends/error.hpp"
+#include "serialize/safetensors.hpp"
 
 namespace reel::serialize {
 
@@ -49,6 +50,16 @@ double parse_double(const std::string& text, const std::string& key, const std::
 }
 std::int64_t parse_int(const std::string& text, const std::string& key, const std::string& source) {
   return parse_number<std::int64_t>(text, key, source, "an integer");
+}
+
+std::uint64_t parse_uint(const std::string& text, const std::string& key, const std::string& source) {
+  return parse_number<std::uint64_t>(text, key, source, "an unsigned integer");
+}
+
+void put_generator(std::map<std::string, std::string>& md, const std::string& prefix,
+                   const GeneratorState& g) {
+  md[prefix + ".seed"] = std::to_string(g.seed);
+  md[prefix + ".offset"] = std::to_string(g.offset);
 }
 
 bool starts_with(const std::string& s, std::string_view prefix) {
@@ -101,6 +112,11 @@ Checkpoint make_checkpoint(const TrainingState& state) {
     cp.metadata["scheduler"] = format_int(static_cast<std::int64_t>(sd.size()));
     for (const auto& [key, v] : sd) cp.metadata["scheduler." + key] = format_double(v);
   }
+  if (state.default_generator) put_generator(cp.metadata, "rng", get_rng_state());
+  for (const auto& [name, g] : state.generators) {
+    check(!name.empty(), "save_checkpoint: a generator has an empty name");
+    put_generator(cp.metadata, "generators." + name, g.get_state());
+  }
   for (const auto& [name, v] : state.scalars) {
     check(!name.empty(), "save_checkpoint: a scalar has an empty name");
     cp.metadata["scalars." + name] = format_double(v);
@@ -122,7 +138,8 @@ void restore_checkpoint(const Checkpoint& cp, TrainingState& state, const std::s
     const bool known = key == kVersionKey || key == "step" || key == "model" ||
                        key == "optimizer" || key == "scheduler" ||
                        starts_with(key, "optimizer.") || starts_with(key, "scheduler.") ||
-                       starts_with(key, "scalars.");
+                       key == "rng.seed" || key == "rng.offset" ||
+                       starts_with(key, "generators.") || starts_with(key, "scalars.");
     check(known, "load_checkpoint: {}: unexpected metadata key '{}'", source, key);
   }
   for (const auto& [key, t] : cp.tensors) {
@@ -223,6 +240,31 @@ void restore_checkpoint(const Checkpoint& cp, TrainingState& state, const std::s
           "load_checkpoint: {}: metadata key 'scheduler' = {} entries, the scheduler has {}",
           source, count, sched_sd.size());
   }
+  // Generators: exactly the keys the TrainingState's generators save.
+  std::set<std::string> rng_keys;
+  auto read_generator = [&](const std::string& prefix) {
+    rng_keys.insert(prefix + ".seed");
+    rng_keys.insert(prefix + ".offset");
+    GeneratorState g;
+    g.seed = parse_uint(require_key(md, prefix + ".seed", source), prefix + ".seed", source);
+    g.offset = parse_uint(require_key(md, prefix + ".offset", source), prefix + ".offset", source);
+    return g;
+  };
+  GeneratorState default_rng;
+  check_part(md.contains("rng.seed") || md.contains("rng.offset"), state.default_generator,
+             "default generator state", "rng.seed", source);
+  if (state.default_generator) default_rng = read_generator("rng");
+  std::vector<std::pair<Generator, GeneratorState>> generators;
+  for (const auto& [name, g] : state.generators) {
+    generators.emplace_back(g, read_generator("generators." + name));
+  }
+  for (const auto& [key, value] : md) {
+    if (starts_with(key, "generators.") || starts_with(key, "rng.")) {
+      check(rng_keys.contains(key), "load_checkpoint: {}: unexpected metadata key '{}'", source,
+            key);
+    }
+  }
+
   std::map<std::string, double> scalars;
   for (const auto& [key, value] : md) {
     if (starts_with(key, "scheduler.")) {
@@ -254,8 +296,21 @@ void restore_checkpoint(const Checkpoint& cp, TrainingState& state, const std::s
     }
   }
   if (state.model != nullptr) state.model->load_state_dict(model_sd, /*strict=*/true);
+  if (state.default_generator) set_rng_state(default_rng);
+  for (auto& [g, saved] : generators) g.set_state(saved);
   state.step = step;
   state.scalars = std::move(scalars);
+}
+
+void save_checkpoint(const std::string& path, const TrainingState& state) {
+  const Checkpoint cp = make_checkpoint(state);
+  safetensors::save_file(cp.tensors, path, cp.metadata);
+}
+
+void load_checkpoint(const std::string& path, TrainingState& state) {
+  safetensors::File file = safetensors::load_file(path);
+  const Checkpoint cp{std::move(file.tensors), std::move(file.metadata)};
+  restore_checkpoint(cp, state, fmt::format("'{}'", path));
 }
 
 }  // namespace reel::serialize

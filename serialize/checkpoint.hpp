@@ -16,6 +16,8 @@
 //             "optimizer" = "Adam"                the optimizer's name (checked on load)
 //             "optimizer.param_groups.<g>.<key>"  its group options (lr, betas.0, params.<k>, ...)
 //             "scheduler.<key>"                   the LR scheduler's state (last_epoch, ...)
+//             "rng.seed", "rng.offset"            the default generator (dropout, randn, ...)
+//             "generators.<name>.seed", ".offset" the named extra generators
 //             "scalars.<name>"                    the user's scalars
 // Doubles are written in their shortest form that reads back to the same bits (std::to_chars:
 // "0.001", "1e-08", "inf", "nan"), integers as decimal strings, so every value round-trips
@@ -32,6 +34,7 @@
 #include "nn/module.hpp"
 #include "nn/optim/optimizer.hpp"
 #include "nn/optim/schedulers.hpp"
+#include "tensor/generator.hpp"
 #include "tensor/tensor.hpp"
 
 namespace reel::serialize {
@@ -42,6 +45,11 @@ struct TrainingState {
   nn::Module* model = nullptr;
   optim::Optimizer* optimizer = nullptr;
   optim::LRScheduler* scheduler = nullptr;
+  // The default generator's state (get_rng_state): saved and restored unless false.
+  bool default_generator = true;
+  // Other generators, by name (handles: restoring sets the state every copy shares). Names are
+  // non-empty.
+  std::map<std::string, Generator> generators;
   std::int64_t step = 0;
   // The user's own numbers (best validation loss, ...): saved and restored exactly. Names are
   // non-empty.
@@ -64,5 +72,12 @@ Checkpoint make_checkpoint(const TrainingState& state);
 // each raises reel::Error naming `source` (the file, in load_checkpoint) and the key.
 void restore_checkpoint(const Checkpoint& checkpoint, TrainingState& state,
                         const std::string& source = "checkpoint");
+
+// make_checkpoint written to one safetensors file, atomically (a process killed mid-save leaves
+// the previous file intact).
+void save_checkpoint(const std::string& path, const TrainingState& state);
+// Reads and validates the file (safetensors::load_file), then restore_checkpoint; errors name
+// the file.
+void load_checkpoint(const std::string& path, TrainingState& state);
 
 }  // namespace reel::serialize

@@ -5,11 +5,17 @@
 
 #include <cmath>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <random>
 #include <limits>
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
+
+#include <unistd.h>
 
 #include "reel.hpp"
 #include "support.hpp"
@@ -35,6 +41,16 @@ std::map<std::string, std::vector<unsigned char>> optimizer_bytes(const optim::O
   for (const auto& [key, t] : o.state_dict().tensors) out[key] = bytes_of(t);
   return out;
 }
+
+std::string temp_path(const std::string& name) {
+  return (std::filesystem::temp_directory_path() /
+          fmt::format("reel_test_checkpoint_{}_{}", ::getpid(), name))
+      .string();
+}
+struct RemoveFile {
+  std::string path;
+  ~RemoveFile() { std::filesystem::remove(path); }
+};
 
 // The small model of the resume test: Conv1d + BatchNorm1d + Dropout + Linear.
 nn::Sequential make_model(std::int64_t hidden = 8) {
@@ -172,27 +188,34 @@ TEST_CASE("checkpoint: restoring puts back the model, optimizer and scheduler st
   CHECK(fresh.sched->get_last_lr() == run.sched->get_last_lr());
 }
 
-TEST_CASE("checkpoint: resuming continues bitwise (fixed batches)") {
-  // K steps, checkpoint, M more steps; a fresh run restored from the checkpoint then runs the
-  // same M steps. Dropout draws from the default generator, which both runs seed the same way
-  // at the checkpoint here (the generator's state joins the checkpoint with tensor/generator).
+TEST_CASE("checkpoint: a run resumes bitwise from a file (fixed batches)") {
+  // K steps, checkpoint file, M more steps; a fresh run (other seed, new objects) loads the
+  // file and runs the same M steps. Dropout draws from the default generator, whose
+  // state the checkpoint carries. The batches come from a generator of their own.
   const int K = 3, M = 3;
+  Generator data_gen(99);
+  std::vector<Tensor> xs, ys;
+  for (int i = 0; i < K + M; ++i) {
+    xs.push_back(randn({5, 3, 16}, data_gen));
+    ys.push_back(randint(0, 4, {5}, data_gen));
+  }
   Run first(6);
-  for (int i = 0; i < K; ++i) first.train_step(batch_x(i), batch_y(i));
+  for (int i = 0; i < K; ++i) first.train_step(xs[i], ys[i]);
   serialize::TrainingState s = first.state();
   s.step = K;
-  const serialize::Checkpoint cp = serialize::make_checkpoint(s);
-  std::vector<Tensor> xs, ys;
-  for (int i = K; i < K + M; ++i) xs.push_back(batch_x(i)), ys.push_back(batch_y(i));
-  manual_seed(77);
-  for (int i = 0; i < M; ++i) first.train_step(xs[i], ys[i]);
+  const std::string path = temp_path("resume.safetensors");
+  const RemoveFile remove{path};
+  serialize::save_checkpoint(path, s);
+  const GeneratorState rng_at_checkpoint = get_rng_state();
+  for (int i = K; i < K + M; ++i) first.train_step(xs[i], ys[i]);
+  const GeneratorState rng_after_first = get_rng_state();
 
   Run second(8);
   serialize::TrainingState t = second.state();
-  serialize::restore_checkpoint(cp, t);
+  serialize::load_checkpoint(path, t);
   REQUIRE(t.step == K);
-  manual_seed(77);
-  for (int i = 0; i < M; ++i) second.train_step(xs[i], ys[i]);
+  CHECK(get_rng_state() == rng_at_checkpoint);
+  for (int i = K; i < K + M; ++i) second.train_step(xs[i], ys[i]);
 
   const auto a = first.model->state_dict(), b = second.model->state_dict();
   for (std::size_t i = 0; i < a.size(); ++i) {
@@ -202,6 +225,63 @@ TEST_CASE("checkpoint: resuming continues bitwise (fixed batches)") {
   CHECK(optimizer_bytes(*first.adam) == optimizer_bytes(*second.adam));
   CHECK(first.adam->state_dict().scalars == second.adam->state_dict().scalars);
   CHECK(first.sched->state_dict() == second.sched->state_dict());
+  // The default generator is where the first run left it: the next dropout masks agree too.
+  CHECK(get_rng_state() == rng_after_first);
+  CHECK(rng_after_first.offset > rng_at_checkpoint.offset);  // dropout did draw
+}
+
+TEST_CASE("checkpoint: generators") {
+  Generator noise(5), other(7);
+  (void)randn({10}, noise);
+  (void)randn({3}, other);
+  manual_seed(11);
+  (void)rand({4});
+  serialize::TrainingState s;
+  s.generators = {{"noise", noise}, {"other", other}};
+  const serialize::Checkpoint cp = serialize::make_checkpoint(s);
+  CHECK(cp.metadata.at("rng.seed") == "11");
+  CHECK(cp.metadata.at("rng.offset") == std::to_string(get_rng_state().offset));
+  CHECK(cp.metadata.at("generators.noise.seed") == "5");
+  CHECK(cp.metadata.at("generators.noise.offset") == std::to_string(noise.get_state().offset));
+  const Tensor expected_noise = randn({6}, noise);
+  const Tensor expected_default = rand({6});
+
+  Generator noise2(1), other2(2);
+  manual_seed(12);
+  serialize::TrainingState t;
+  t.generators = {{"noise", noise2}, {"other", other2}};
+  serialize::restore_checkpoint(cp, t);
+  CHECK(noise2.get_state() == GeneratorState{5, 10});
+  CHECK(other2.get_state() == other.get_state());
+  CHECK(bytes_of(randn({6}, noise2)) == bytes_of(expected_noise));
+  CHECK(bytes_of(rand({6})) == bytes_of(expected_default));
+
+  // A generator the checkpoint lacks, one it has in excess, a malformed seed.
+  serialize::TrainingState u;
+  u.generators = {{"noise", noise2}, {"third", Generator(3)}};
+  check_error([&] { serialize::restore_checkpoint(cp, u); },
+              {"missing metadata key 'generators.third.seed'"});
+  u.generators = {{"noise", noise2}};
+  const GeneratorState before = noise2.get_state();
+  check_error([&] { serialize::restore_checkpoint(cp, u); },
+              {"unexpected metadata key 'generators.other."});
+  CHECK(noise2.get_state() == before);
+  serialize::Checkpoint bad = cp;
+  bad.metadata["rng.offset"] = "-1";
+  check_error([&] { serialize::restore_checkpoint(bad, t); },
+              {"'rng.offset' = '-1' is not an unsigned integer"});
+  bad = cp;
+  bad.metadata["generators.noise.seed"] = "18446744073709551616";  // 2^64
+  check_error([&] { serialize::restore_checkpoint(bad, t); }, {"'generators.noise.seed'"});
+  bad = cp;
+  bad.metadata["generators.noise.seed"] = "18446744073709551615";  // 2^64 - 1: fine
+  serialize::restore_checkpoint(bad, t);
+  CHECK(noise2.get_state().seed == 18446744073709551615ull);
+  // Without the default generator on either side.
+  serialize::TrainingState v;
+  v.default_generator = false;
+  check_error([&] { serialize::restore_checkpoint(cp, v); },
+              {"the checkpoint has a default generator state", "'rng.seed'"});
 }
 
 TEST_CASE("checkpoint: validation names the key and changes nothing") {
@@ -308,4 +388,53 @@ TEST_CASE("checkpoint: validation names the key and changes nothing") {
     t.scheduler = nullptr;
     check_error([&] { serialize::restore_checkpoint(good, t); }, {"the checkpoint has an optimizer", "has none"});
   }
+}
+
+TEST_CASE("checkpoint: files: errors name the file; mutated files never crash") {
+  Run run(21);
+  serialize::TrainingState s = run.state();
+  s.step = 4;
+  const std::string path = temp_path("fuzz.safetensors");
+  const RemoveFile remove{path};
+  serialize::save_checkpoint(path, s);
+  check_error([&] { serialize::load_checkpoint(path + ".absent", s); }, {".absent"});
+  Run other(22, /*hidden=*/6);
+  serialize::TrainingState o = other.state();
+  check_error([&] { serialize::load_checkpoint(path, o); }, {path, "model.0.weight", "shape"});
+
+  std::string bytes;
+  {
+    std::ifstream in(path, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  REQUIRE(bytes.size() > 100);
+  std::mt19937_64 rng(7);
+  int ok = 0, errors = 0;
+  for (int trial = 0; trial < 200; ++trial) {
+    std::string m = bytes;
+    const int edits = 1 + static_cast<int>(rng() % 4);
+    for (int e = 0; e < edits; ++e) {
+      const std::size_t at = rng() % m.size();
+      switch (rng() % 3) {
+        case 0: m[at] = static_cast<char>(rng()); break;                      // a byte
+        case 1: m.resize(at); break;                                          // truncation
+        default: m[at] = "0123456789.-e\"{}:,"[rng() % 18]; break;            // a JSON-ish byte
+      }
+      if (m.empty()) break;
+    }
+    {
+      std::ofstream out(path, std::ios::binary | std::ios::trunc);
+      out.write(m.data(), static_cast<std::streamsize>(m.size()));
+    }
+    Run target(23);
+    serialize::TrainingState t = target.state();
+    try {
+      serialize::load_checkpoint(path, t);
+      ++ok;
+    } catch (const Error&) {
+      ++errors;
+    }
+  }
+  CHECK(ok + errors == 200);
+  CHECK(errors > 0);
 }
