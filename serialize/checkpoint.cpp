@@ -117,6 +117,12 @@ Checkpoint make_checkpoint(const TrainingState& state) {
     check(!name.empty(), "save_checkpoint: a generator has an empty name");
     put_generator(cp.metadata, "generators." + name, g.get_state());
   }
+  if (state.loader != nullptr) {
+    const data::DataLoaderState ls = state.loader->state();
+    cp.metadata["loader.epoch"] = format_int(ls.epoch);
+    cp.metadata["loader.batches_done"] = format_int(ls.batches_done);
+    put_generator(cp.metadata, "loader.generator", ls.generator);
+  }
   for (const auto& [name, v] : state.scalars) {
     check(!name.empty(), "save_checkpoint: a scalar has an empty name");
     cp.metadata["scalars." + name] = format_double(v);
@@ -139,7 +145,8 @@ void restore_checkpoint(const Checkpoint& cp, TrainingState& state, const std::s
                        key == "optimizer" || key == "scheduler" ||
                        starts_with(key, "optimizer.") || starts_with(key, "scheduler.") ||
                        key == "rng.seed" || key == "rng.offset" ||
-                       starts_with(key, "generators.") || starts_with(key, "scalars.");
+                       starts_with(key, "generators.") || starts_with(key, "loader.") ||
+                       starts_with(key, "scalars.");
     check(known, "load_checkpoint: {}: unexpected metadata key '{}'", source, key);
   }
   for (const auto& [key, t] : cp.tensors) {
@@ -240,7 +247,7 @@ void restore_checkpoint(const Checkpoint& cp, TrainingState& state, const std::s
           "load_checkpoint: {}: metadata key 'scheduler' = {} entries, the scheduler has {}",
           source, count, sched_sd.size());
   }
-  // Generators: exactly the keys the TrainingState's generators save.
+  // Generators and the loader: exactly the keys the TrainingState's parts save.
   std::set<std::string> rng_keys;
   auto read_generator = [&](const std::string& prefix) {
     rng_keys.insert(prefix + ".seed");
@@ -258,8 +265,28 @@ void restore_checkpoint(const Checkpoint& cp, TrainingState& state, const std::s
   for (const auto& [name, g] : state.generators) {
     generators.emplace_back(g, read_generator("generators." + name));
   }
+  data::DataLoaderState loader_state;
+  check_part(md.contains("loader.epoch"), state.loader != nullptr, "loader", "loader.epoch",
+             source);
+  if (state.loader != nullptr) {
+    rng_keys.insert("loader.epoch");
+    rng_keys.insert("loader.batches_done");
+    loader_state.epoch = parse_int(md.at("loader.epoch"), "loader.epoch", source);
+    loader_state.batches_done =
+        parse_int(require_key(md, "loader.batches_done", source), "loader.batches_done", source);
+    loader_state.generator = read_generator("loader.generator");
+    // What DataLoader::load_state checks, checked here so that applying cannot fail.
+    check(loader_state.epoch >= 0,
+          "load_checkpoint: {}: metadata key 'loader.epoch' = {} is negative", source,
+          loader_state.epoch);
+    check(loader_state.batches_done >= 0 && loader_state.batches_done <= state.loader->size(),
+          "load_checkpoint: {}: metadata key 'loader.batches_done' = {}, but the loader has {} "
+          "batches per epoch",
+          source, loader_state.batches_done, state.loader->size());
+  }
   for (const auto& [key, value] : md) {
-    if (starts_with(key, "generators.") || starts_with(key, "rng.")) {
+    if (starts_with(key, "generators.") || starts_with(key, "loader.") ||
+        starts_with(key, "rng.")) {
       check(rng_keys.contains(key), "load_checkpoint: {}: unexpected metadata key '{}'", source,
             key);
     }
@@ -296,6 +323,7 @@ void restore_checkpoint(const Checkpoint& cp, TrainingState& state, const std::s
     }
   }
   if (state.model != nullptr) state.model->load_state_dict(model_sd, /*strict=*/true);
+  if (state.loader != nullptr) state.loader->load_state(loader_state);
   if (state.default_generator) set_rng_state(default_rng);
   for (auto& [g, saved] : generators) g.set_state(saved);
   state.step = step;

@@ -18,6 +18,8 @@
 //             "scheduler.<key>"                   the LR scheduler's state (last_epoch, ...)
 //             "rng.seed", "rng.offset"            the default generator (dropout, randn, ...)
 //             "generators.<name>.seed", ".offset" the named extra generators
+//             "loader.epoch", "loader.batches_done", "loader.generator.seed",
+//             "loader.generator.offset"           the DataLoader's place and its shuffle stream
 //             "scalars.<name>"                    the user's scalars
 // Doubles are written in their shortest form that reads back to the same bits (std::to_chars:
 // "0.001", "1e-08", "inf", "nan"), integers as decimal strings, so every value round-trips
@@ -31,6 +33,7 @@
 #include <map>
 #include <string>
 
+#include "data/dataloader.hpp"
 #include "nn/module.hpp"
 #include "nn/optim/optimizer.hpp"
 #include "nn/optim/schedulers.hpp"
@@ -45,6 +48,7 @@ struct TrainingState {
   nn::Module* model = nullptr;
   optim::Optimizer* optimizer = nullptr;
   optim::LRScheduler* scheduler = nullptr;
+  data::DataLoader* loader = nullptr;
   // The default generator's state (get_rng_state): saved and restored unless false.
   bool default_generator = true;
   // Other generators, by name (handles: restoring sets the state every copy shares). Names are
@@ -68,7 +72,8 @@ Checkpoint make_checkpoint(const TrainingState& state);
 // Restores `state` from `checkpoint`: the model's tensors and the optimizer's state are copied
 // in place, the scheduler's state, step and scalars replaced. Validates everything before
 // changing anything: a missing or unexpected key, a tensor whose shape differs from the
-// model's, a part present in one and not the other, another optimizer, a malformed number:
+// model's, a part present in one and not the other, another optimizer, a malformed number, a
+// loader position past the loader's epoch:
 // each raises reel::Error naming `source` (the file, in load_checkpoint) and the key.
 void restore_checkpoint(const Checkpoint& checkpoint, TrainingState& state,
                         const std::string& source = "checkpoint");

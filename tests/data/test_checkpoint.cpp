@@ -12,6 +12,7 @@
 #include <limits>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -50,6 +51,19 @@ std::string temp_path(const std::string& name) {
 struct RemoveFile {
   std::string path;
   ~RemoveFile() { std::filesystem::remove(path); }
+};
+
+// Batches one after the other, epoch after epoch, as a training loop takes them.
+struct BatchStream {
+  explicit BatchStream(data::DataLoader& l) : loader(&l) {}
+  data::Example next() {
+    if (!it) it.emplace(loader->begin());
+    else ++*it;
+    if (*it == loader->end()) it.emplace(loader->begin());  // the next epoch
+    return **it;
+  }
+  data::DataLoader* loader;
+  std::optional<data::DataLoader::iterator> it;
 };
 
 // The small model of the resume test: Conv1d + BatchNorm1d + Dropout + Linear.
@@ -388,6 +402,80 @@ TEST_CASE("checkpoint: validation names the key and changes nothing") {
     t.scheduler = nullptr;
     check_error([&] { serialize::restore_checkpoint(good, t); }, {"the checkpoint has an optimizer", "has none"});
   }
+}
+
+TEST_CASE("checkpoint: a run resumes bitwise from a file (shuffled DataLoader, 2 workers)") {
+  // 40 samples in batches of 5: 8 batches per epoch. K = 11 steps (inside epoch 1), then the
+  // checkpoint, then M = 7 more. A fresh "process" (new objects, another seed) loads the file
+  // and runs the same M steps: parameters, BatchNorm statistics, optimizer and scheduler state,
+  // the generators and the next batch must all be bitwise equal.
+  const int K = 11, M = 7;
+  Generator data_gen(99);
+  const Tensor X = randn({40, 3, 16}, data_gen);
+  const Tensor Y = randint(0, 4, {40}, data_gen);
+  auto ds = std::make_shared<data::TensorDataset>(std::vector<Tensor>{X, Y});
+  const auto options = [] {
+    return data::DataLoaderOptions().batch_size(5).shuffle(true).num_workers(2);
+  };
+  const std::string path = temp_path("resume_loader.safetensors");
+  const RemoveFile remove{path};
+
+  Run first(6);
+  data::DataLoader loader1(ds, options());  // its seed comes from the default generator
+  BatchStream stream1(loader1);
+  for (int step = 1; step <= K; ++step) {
+    const data::Example b = stream1.next();
+    first.train_step(b[0], b[1]);
+  }
+  serialize::TrainingState s = first.state();
+  s.loader = &loader1;
+  s.step = K;
+  s.scalars["best_loss"] = 0.25;
+  serialize::save_checkpoint(path, s);
+  for (int step = K + 1; step <= K + M; ++step) {
+    const data::Example b = stream1.next();
+    first.train_step(b[0], b[1]);
+  }
+  const GeneratorState rng1 = get_rng_state();
+  const data::Example next1 = stream1.next();
+
+  Run second(8);
+  data::DataLoader loader2(ds, options());
+  serialize::TrainingState t = second.state();
+  t.loader = &loader2;
+  serialize::load_checkpoint(path, t);
+  CHECK(t.step == K);
+  CHECK(t.scalars.at("best_loss") == 0.25);
+  BatchStream stream2(loader2);
+  for (int step = K + 1; step <= K + M; ++step) {
+    const data::Example b = stream2.next();
+    second.train_step(b[0], b[1]);
+  }
+  CHECK(get_rng_state() == rng1);
+  const data::Example next2 = stream2.next();
+
+  const auto a = first.model->state_dict(), b = second.model->state_dict();
+  REQUIRE(a.size() == b.size());
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    CAPTURE(a[i].first);
+    CHECK(bytes_of(a[i].second) == bytes_of(b[i].second));
+  }
+  CHECK(optimizer_bytes(*first.adam) == optimizer_bytes(*second.adam));
+  CHECK(first.adam->state_dict().scalars == second.adam->state_dict().scalars);
+  CHECK(first.sched->state_dict() == second.sched->state_dict());
+  CHECK(loader1.state() == loader2.state());
+  REQUIRE(next1.size() == next2.size());
+  for (std::size_t i = 0; i < next1.size(); ++i) CHECK(bytes_of(next1[i]) == bytes_of(next2[i]));
+
+  // A loader position this loader can't have, and a loader the checkpoint lacks.
+  serialize::Checkpoint bad = serialize::make_checkpoint(t);
+  bad.metadata["loader.batches_done"] = "9";
+  check_error([&] { serialize::restore_checkpoint(bad, t); },
+              {"'loader.batches_done' = 9", "8 batches per epoch"});
+  CHECK(loader2.state() == loader1.state());
+  serialize::TrainingState no_loader = second.state();
+  check_error([&] { serialize::load_checkpoint(path, no_loader); },
+              {"the checkpoint has a loader", "'loader.epoch'"});
 }
 
 TEST_CASE("checkpoint: files: errors name the file; mutated files never crash") {
