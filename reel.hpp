@@ -58,3 +58,5 @@
 #include "serialize/json.hpp"
 #include "serialize/module_io.hpp"
 #include "serialize/safetensors.hpp"
+// serialize: training checkpoints (issue 8)
+#include "serialize/checkpoint.hpp"

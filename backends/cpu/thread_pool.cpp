@@ -1,7 +1,10 @@
 // The persistent pool behind parallel_for. Between jobs workers spin briefly, then sleep on a
 // condition variable; a job is a range cut into at most num_threads() chunks that workers and
 // the caller claim through one atomic counter, so an uneven machine (other processes on a core)
-// balances itself.
+// balances itself. Which thread runs a chunk varies with timing; the chunks' bounds do not (they
+// depend only on the range, the grain and num_threads()), and the kernels write per-chunk
+// results that they combine in chunk order, so results are bitwise reproducible for a fixed
+// thread count.
 #include "backends/cpu/thread_pool.hpp"
 
 #include <algorithm>
@@ -67,9 +70,17 @@ class Pool {
     const std::int64_t chunks = std::min<std::int64_t>(threads, (n + grain - 1) / grain);
     if (!run.owns_lock() || chunks <= 1) {
       // Another thread owns the pool (two user threads running ops at once): run inline
-      // rather than wait, which can never deadlock.
+      // rather than wait, which can never deadlock. The same chunks run, in order, as nested
+      // work (inner loops inline, as in a pool task), so a result never depends on whether
+      // the pool happened to be free: only on the thread count (docs/training.md, Determinism).
       if (run.owns_lock()) run.unlock();
-      fn(begin, end);
+      const bool outer = t_in_parallel;
+      t_in_parallel = true;
+      struct Restore {
+        bool v;
+        ~Restore() { t_in_parallel = v; }
+      } restore{outer};
+      for (std::int64_t c = 0; c < chunks; ++c) fn(begin + n * c / chunks, begin + n * (c + 1) / chunks);
       return;
     }
     start_workers(threads - 1);

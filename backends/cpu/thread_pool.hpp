@@ -8,6 +8,14 @@
 // contiguous chunks of at least `grain` iterations; the calling thread runs one chunk itself.
 // A parallel_for issued from inside a pool task (or while another thread owns the pool) runs
 // inline, so nesting never deadlocks and never oversubscribes.
+//
+// Determinism (docs/training.md, "Determinism"): the chunk bounds depend only on (begin, end,
+// grain, num_threads()), never on timing, and a pool that another thread owns runs the same
+// chunks inline, in order. Bodies keep their side of it: what a chunk computes depends only on
+// its bounds (not on which thread runs it or when), partial results are stored per chunk or
+// per fixed part and combined in index order after the loop, and nothing accumulates floats
+// across chunks through atomics or in completion order. Then every result is bitwise
+// reproducible for a fixed thread count.
 #include <cstdint>
 #include <type_traits>
 #include <utility>
