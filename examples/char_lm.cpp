@@ -16,7 +16,7 @@
 // number of characters the naive way, re-running the whole stack on the last receptive field
 // of text for every character, and prints the speed-up.
 //
-//   build/examples/char_lm                         (defaults: about 600 steps; see --help)
+//   build/examples/char_lm                         (defaults: 1000 steps, about 2 minutes on 2 free cores; see --help)
 //   build/examples/char_lm --steps 50 --channels 32 --sample-chars 300
 //
 // The corpus is Debian's fortunes package (scripts/setup installs it; REEL_FORTUNES_DIR
@@ -158,7 +158,7 @@ std::string printable(std::string s) {  // a one-line preview
 
 int main(int argc, char** argv) {
   CLI::App app{"char_lm: a WaveNet-style character language model with streaming sampling"};
-  std::int64_t steps = 600, channels = 64, window = 256, batch = 32, eval_chars = 50000;
+  std::int64_t steps = 1000, channels = 64, window = 256, batch = 32, eval_chars = 50000;
   std::int64_t sample_chars = 400, max_steps = -1, log_every = 50;
   int layers = 8, threads = 2;
   double lr = 3e-3, temperature = 0.8;

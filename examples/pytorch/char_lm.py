@@ -5,7 +5,7 @@ out), same model and hyper-parameters as the reel example; reports bits per char
 held-out text and samples/s.  Run with Debian's python3-torch:
 
   MALLOC_MMAP_THRESHOLD_=33554432 MALLOC_TRIM_THRESHOLD_=68719476736 \
-      /usr/bin/python3 examples/pytorch/char_lm.py --steps 600
+      /usr/bin/python3 examples/pytorch/char_lm.py --steps 1000
 """
 import argparse, glob, math, os, time
 import torch, torch.nn as nn, torch.nn.functional as F
@@ -53,7 +53,7 @@ def main():
     ap.add_argument('--layers', type=int, default=8)      # dilations 1..128: receptive field 256
     ap.add_argument('--window', type=int, default=256)
     ap.add_argument('--batch', type=int, default=32)
-    ap.add_argument('--steps', type=int, default=600)
+    ap.add_argument('--steps', type=int, default=1000)
     ap.add_argument('--lr', type=float, default=3e-3)
     ap.add_argument('--eval-chars', type=int, default=50000)
     ap.add_argument('--threads', type=int, default=2)
