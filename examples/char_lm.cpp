@@ -31,6 +31,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <numbers>
@@ -244,6 +245,7 @@ int main(int argc, char** argv) {
     const double train_wall = examples::seconds_since(t_train);
     fmt::print("trained {} steps in {:.1f} s: {:.1f} samples/s\n", last_step, train_wall,
                static_cast<double>(last_step * batch) / train_wall);
+    std::fflush(stdout);  // the held-out pass and the timing take a while
     if (auto svg = examples::plot_metrics(csv.path(), std::filesystem::path(out) / "char_lm.svg",
                                           "char_lm", {{"train bits per character", {"train_bpc"}}}))
       fmt::print("plot: {}\n", svg->string());
@@ -254,6 +256,7 @@ int main(int argc, char** argv) {
     const auto [nll, count] = heldout_nll(model, eval_text, window, rf);
     fmt::print("held-out: {:.4f} bpc over {} characters ({:.1f} s)\n", nll / static_cast<double>(count) / ln2,
                count, examples::seconds_since(t_eval));
+    std::fflush(stdout);
 
     // Sampling. The context is the prompt, or the first receptive field of held-out text.
     NoGradGuard no_grad;
