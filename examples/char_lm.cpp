@@ -16,7 +16,7 @@
 // number of characters the naive way, re-running the whole stack on the last receptive field
 // of text for every character, and prints the speed-up.
 //
-//   build/examples/char_lm                         (defaults: 1000 steps, 2-3 minutes on free cores; see --help)
+//   build/examples/char_lm                         (defaults: 1000 steps, ~3.5 minutes on one free core; see --help)
 //   build/examples/char_lm --steps 50 --channels 32 --sample-chars 300
 //
 // The corpus is Debian's fortunes package (scripts/setup installs it; REEL_FORTUNES_DIR
