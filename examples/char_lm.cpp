@@ -21,7 +21,7 @@
 //
 // The corpus is Debian's fortunes package (scripts/setup installs it; REEL_FORTUNES_DIR
 // points elsewhere). Writes <out>/metrics.csv (and <out>/char_lm.svg with gnuplot) and
-// <out>/sample.txt.
+// <out>/sample.txt and the weights, <out>/model.safetensors.
 #include <reel/reel.hpp>
 
 #include <CLI/CLI.hpp>
@@ -129,20 +129,11 @@ std::pair<double, std::int64_t> heldout_nll(CharWaveNet& model, const Tensor& id
   return {nll, count};
 }
 
-// A draw from softmax(logits / temperature): the first id whose cumulative probability
-// exceeds u (uniform in [0, 1)). logits [1, V, L]: the last column is used.
-std::int64_t sample_next(const Tensor& logits, double temperature, double u) {
+// A draw from softmax(logits / temperature) with torch.multinomial's semantics, from the
+// sampling generator. logits [1, V, L]: the last column is used.
+std::int64_t sample_next(const Tensor& logits, double temperature, Generator& gen) {
   Tensor last = logits.select(2, logits.size(2) - 1).select(0, 0);  // [V]
-  const std::vector<float> p = softmax(div(last, temperature), 0).to_vector<float>();
-  double cumulative = 0;
-  for (std::size_t i = 0; i < p.size(); ++i) {
-    cumulative += p[i];
-    if (u < cumulative) return static_cast<std::int64_t>(i);
-  }
-  // Rounding left the total a hair under 1 and u above it: the last id with any mass.
-  for (std::size_t i = p.size(); i-- > 0;)
-    if (p[i] > 0) return static_cast<std::int64_t>(i);
-  return 0;
+  return multinomial(softmax(div(last, temperature), 0), 1, false, gen).item<std::int64_t>();
 }
 
 Tensor ids_tensor(const std::vector<std::int64_t>& ids) {
@@ -179,7 +170,7 @@ int main(int argc, char** argv) {
   app.add_option("--prompt", prompt, "text to continue (default: the first receptive field of held-out text)");
   app.add_option("--max-steps", max_steps, "stop training after this many steps (smoke runs; the schedule still spans --steps)");
   app.add_option("--log-every", log_every, "steps between log lines")->capture_default_str()->check(CLI::PositiveNumber);
-  app.add_option("--out", out, "output folder (metrics.csv, char_lm.svg, sample.txt)")->capture_default_str();
+  app.add_option("--out", out, "output folder (metrics.csv, char_lm.svg, sample.txt, model.safetensors)")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   try {
@@ -256,6 +247,10 @@ int main(int argc, char** argv) {
     const auto [nll, count] = heldout_nll(model, eval_text, window, rf);
     fmt::print("held-out: {:.4f} bpc over {} characters ({:.1f} s)\n", nll / static_cast<double>(count) / ln2,
                count, examples::seconds_since(t_eval));
+    // The weights, with the names the PyTorch twin's state_dict uses (embed.weight, blocks.0...).
+    const std::string model_path = (std::filesystem::path(out) / "model.safetensors").string();
+    reel::save(model, model_path, {{"model", "char_lm"}, {"vocabulary_size", std::to_string(corpus.vocab_size())}});
+    fmt::print("model: {}\n", model_path);
     std::fflush(stdout);
 
     // Sampling. The context is the prompt, or the first receptive field of held-out text.
@@ -268,7 +263,9 @@ int main(int argc, char** argv) {
 
     // Streaming: the context through the streams once, then one step per new character.
     nn::reset_streams(*model);
-    manual_seed(seed + 1);  // the same uniform draws for both ways below
+    // A generator of its own for the sampling, reset to the same state for both ways below so
+    // they draw the same random numbers.
+    Generator sampler(seed + 1);
     const auto t_prime = examples::Clock::now();
     Tensor logits;
     for (std::int64_t id : context) logits = model->step(ids_tensor({id}));
@@ -276,20 +273,20 @@ int main(int argc, char** argv) {
     std::vector<std::int64_t> streamed;
     const auto t_stream = examples::Clock::now();
     for (std::int64_t c = 0; c < sample_chars; ++c) {
-      const std::int64_t next = sample_next(logits, temperature, rand({1}, kFloat64).item<double>());
+      const std::int64_t next = sample_next(logits, temperature, sampler);
       streamed.push_back(next);
       logits = model->step(ids_tensor({next}));  // (the last one too: equal work both ways)
     }
     const double stream_s = examples::seconds_since(t_stream);
 
     // Re-running the window: the whole stack on the last receptive field of text per character.
-    manual_seed(seed + 1);
+    sampler.manual_seed(seed + 1);
     std::vector<std::int64_t> text = context, rerun;
     const auto t_window = examples::Clock::now();
     for (std::int64_t c = 0; c < sample_chars; ++c) {
       const auto keep = static_cast<std::ptrdiff_t>(std::min<std::size_t>(text.size(), static_cast<std::size_t>(rf)));
       const std::vector<std::int64_t> last(text.end() - keep, text.end());
-      const std::int64_t next = sample_next(model(ids_tensor(last)), temperature, rand({1}, kFloat64).item<double>());
+      const std::int64_t next = sample_next(model(ids_tensor(last)), temperature, sampler);
       rerun.push_back(next);
       text.push_back(next);
     }
