@@ -34,6 +34,7 @@
 #include "nn/normalization.hpp"
 #include "nn/padding1d.hpp"
 #include "nn/pooling.hpp"
+#include "nn/streaming.hpp"  // issue 8: streaming inference (reset_streams)
 #include "nn/upsampling.hpp"
 #include "nn/optim/adagrad.hpp"
 #include "nn/optim/adam.hpp"

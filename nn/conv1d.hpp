@@ -49,11 +49,44 @@ class Conv1dImpl : public Module {
   std::string repr() const override;
   const Conv1dOptions& options() const { return options_; }
 
+  // --- streaming inference (nn/conv1d_streaming.cpp; docs/training.md "Streaming inference") ---
+  // A causal convolution computed one time step at a time: the module keeps a ring buffer of
+  // its last dilation * (kernel_size - 1) inputs, so each step costs one output column instead
+  // of a whole window. From a reset the buffer holds zeros (the causal zero padding), so steps
+  // t = 0, 1, ... reproduce forward() on the whole sequence column by column.
+  //
+  // Streams only causal convolutions: stride 1, padding 'causal' (or none at kernel_size 1),
+  // padding_mode zeros; any dilation, groups, bias. Anything else raises reel::Error.
+  // Inference only: the step runs without recording (its output never requires grad) and
+  // refuses an input that requires grad.
+  //
+  // stream_reset() empties the buffer and forgets the batch size; the first step after it fixes
+  // the batch size (a later step with another raises). x_t is [N, C_in] or [N, C_in, 1]; the
+  // result has the same rank ([N, C_out] or [N, C_out, 1]) and the module's dtype and device.
+  void stream_reset();
+  Tensor stream_step(const Tensor& x_t);
+  // Steps taken since the last reset.
+  std::int64_t stream_position() const { return stream_.steps; }
+
   Tensor weight;  // (out_channels, in_channels / groups, kernel_size)
   Tensor bias;    // (out_channels), undefined when options.bias(false)
 
  private:
+  // The streaming state: inputs of the last `reach` steps, input of step s at ring[:, :, s % reach].
+  struct StreamState {
+    Tensor ring;            // [N, C_in, reach]; undefined until the first step (or reach == 0)
+    Tensor window;          // [N, C_in, kernel_size]: the taps of the current step
+    std::int64_t batch = -1;  // fixed by the first step after a reset
+    std::int64_t steps = 0;
+    // The weight as the CPU step's matrix product wants it ([G, C_in/G * K, C_out/G]),
+    // rebuilt when the weight tensor or its version changes.
+    Tensor weight_t;
+    Tensor weight_src;
+    std::uint32_t weight_version = 0;
+  };
+  void check_streamable() const;
   Conv1dOptions options_;
+  StreamState stream_;
 };
 
 class Conv1d : public ModuleHolder<Conv1dImpl> {
