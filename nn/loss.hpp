@@ -19,7 +19,9 @@ namespace reel::nn {
 class L1LossImpl : public Module {
  public:
   explicit L1LossImpl(L1LossOptions options = {});
-  Tensor forward(const Tensor& input, const Tensor& target) const;
+  // mask (issue 8): bool, broadcastable to the unreduced loss; it replaces the options' mask
+  // for this call (see "Masks" in nn/functional/loss.hpp). Undefined: the options' mask.
+  Tensor forward(const Tensor& input, const Tensor& target, const Tensor& mask = Tensor()) const;
   std::string repr() const override { return "L1Loss()"; }
   const L1LossOptions& options() const { return options_; }
 
@@ -36,7 +38,9 @@ class L1Loss : public ModuleHolder<L1LossImpl> {
 class MSELossImpl : public Module {
  public:
   explicit MSELossImpl(MSELossOptions options = {});
-  Tensor forward(const Tensor& input, const Tensor& target) const;
+  // mask (issue 8): bool, broadcastable to the unreduced loss; it replaces the options' mask
+  // for this call (see "Masks" in nn/functional/loss.hpp). Undefined: the options' mask.
+  Tensor forward(const Tensor& input, const Tensor& target, const Tensor& mask = Tensor()) const;
   std::string repr() const override { return "MSELoss()"; }
   const MSELossOptions& options() const { return options_; }
 
@@ -53,7 +57,9 @@ class MSELoss : public ModuleHolder<MSELossImpl> {
 class SmoothL1LossImpl : public Module {
  public:
   explicit SmoothL1LossImpl(SmoothL1LossOptions options = {});
-  Tensor forward(const Tensor& input, const Tensor& target) const;
+  // mask (issue 8): bool, broadcastable to the unreduced loss; it replaces the options' mask
+  // for this call (see "Masks" in nn/functional/loss.hpp). Undefined: the options' mask.
+  Tensor forward(const Tensor& input, const Tensor& target, const Tensor& mask = Tensor()) const;
   std::string repr() const override { return "SmoothL1Loss()"; }
   const SmoothL1LossOptions& options() const { return options_; }
 
@@ -70,7 +76,9 @@ class SmoothL1Loss : public ModuleHolder<SmoothL1LossImpl> {
 class HuberLossImpl : public Module {
  public:
   explicit HuberLossImpl(HuberLossOptions options = {});
-  Tensor forward(const Tensor& input, const Tensor& target) const;
+  // mask (issue 8): bool, broadcastable to the unreduced loss; it replaces the options' mask
+  // for this call (see "Masks" in nn/functional/loss.hpp). Undefined: the options' mask.
+  Tensor forward(const Tensor& input, const Tensor& target, const Tensor& mask = Tensor()) const;
   std::string repr() const override { return "HuberLoss()"; }
   const HuberLossOptions& options() const { return options_; }
 
@@ -87,7 +95,9 @@ class HuberLoss : public ModuleHolder<HuberLossImpl> {
 class CrossEntropyLossImpl : public Module {
  public:
   explicit CrossEntropyLossImpl(CrossEntropyLossOptions options = {});
-  Tensor forward(const Tensor& input, const Tensor& target) const;
+  // mask (issue 8): bool, broadcastable to the unreduced loss; it replaces the options' mask
+  // for this call (see "Masks" in nn/functional/loss.hpp). Undefined: the options' mask.
+  Tensor forward(const Tensor& input, const Tensor& target, const Tensor& mask = Tensor()) const;
   std::string repr() const override { return "CrossEntropyLoss()"; }
   const CrossEntropyLossOptions& options() const { return options_; }
   Tensor weight;  // buffer "weight" (undefined when not given)
@@ -105,7 +115,9 @@ class CrossEntropyLoss : public ModuleHolder<CrossEntropyLossImpl> {
 class NLLLossImpl : public Module {
  public:
   explicit NLLLossImpl(NLLLossOptions options = {});
-  Tensor forward(const Tensor& input, const Tensor& target) const;
+  // mask (issue 8): bool, broadcastable to the unreduced loss; it replaces the options' mask
+  // for this call (see "Masks" in nn/functional/loss.hpp). Undefined: the options' mask.
+  Tensor forward(const Tensor& input, const Tensor& target, const Tensor& mask = Tensor()) const;
   std::string repr() const override { return "NLLLoss()"; }
   const NLLLossOptions& options() const { return options_; }
   Tensor weight;  // buffer "weight" (undefined when not given)
@@ -123,7 +135,9 @@ class NLLLoss : public ModuleHolder<NLLLossImpl> {
 class BCELossImpl : public Module {
  public:
   explicit BCELossImpl(BCELossOptions options = {});
-  Tensor forward(const Tensor& input, const Tensor& target) const;
+  // mask (issue 8): bool, broadcastable to the unreduced loss; it replaces the options' mask
+  // for this call (see "Masks" in nn/functional/loss.hpp). Undefined: the options' mask.
+  Tensor forward(const Tensor& input, const Tensor& target, const Tensor& mask = Tensor()) const;
   std::string repr() const override { return "BCELoss()"; }
   const BCELossOptions& options() const { return options_; }
   Tensor weight;  // buffer "weight" (undefined when not given)
@@ -141,7 +155,9 @@ class BCELoss : public ModuleHolder<BCELossImpl> {
 class BCEWithLogitsLossImpl : public Module {
  public:
   explicit BCEWithLogitsLossImpl(BCEWithLogitsLossOptions options = {});
-  Tensor forward(const Tensor& input, const Tensor& target) const;
+  // mask (issue 8): bool, broadcastable to the unreduced loss; it replaces the options' mask
+  // for this call (see "Masks" in nn/functional/loss.hpp). Undefined: the options' mask.
+  Tensor forward(const Tensor& input, const Tensor& target, const Tensor& mask = Tensor()) const;
   std::string repr() const override { return "BCEWithLogitsLoss()"; }
   const BCEWithLogitsLossOptions& options() const { return options_; }
   Tensor weight;  // buffer "weight" (undefined when not given)

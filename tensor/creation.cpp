@@ -1,12 +1,12 @@
 // Creation: empty/zeros/ones/full, ranges, eye, random draws, host data and from_blob.
 #include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <limits>
 #include <new>
 #include <optional>
 
+#include "backends/philox.hpp"
 #include "tensor/tensor.hpp"
 
 namespace reel {
@@ -64,26 +64,33 @@ Tensor new_tensor(const Shape& shape, DType dtype, Device device, const char* op
   return make_tensor(std::move(storage), shape, g.strides, 0, dtype);
 }
 
-// The global generator: a seed and a counter of consumed draws (see backends/philox.hpp).
-std::atomic<std::uint64_t> g_seed{0x5eed'0000'2026ULL};
-std::atomic<std::uint64_t> g_offset{0};
-
+// A draw of `shape` from `gen`: reserves the counters it uses (numel, twice that for complex;
+// see backends/philox.hpp) and hands (seed, first counter) to the backend.
 Tensor random_tensor(const Shape& shape, const TensorOptions& o, backends::RandomSpec spec,
-                     const char* op) {
+                     Generator& gen, const char* op) {
   Tensor t = new_tensor(shape, o.dtype_, o.device_, op);
   auto n = static_cast<std::uint64_t>(t.numel()) * (is_complex(o.dtype_) ? 2 : 1);
-  spec.seed = g_seed.load();
-  spec.offset = g_offset.fetch_add(n);
+  const GeneratorState at = gen.reserve(n);
+  spec.seed = at.seed;
+  spec.offset = at.offset;
   if (n > 0) backend_for(o.device_).random(view_of(t), spec);
   return finish(t, o);
 }
 
-}  // namespace
-
-void manual_seed(std::uint64_t seed) {
-  g_seed = seed;
-  g_offset = 0;
+// The largest n randperm can put in `dtype`: every value 0 .. n-1 must be exact there.
+std::int64_t randperm_limit(DType dtype) {
+  switch (dtype) {
+    case kUInt8: return 256;
+    case kInt8: return 128;
+    case kInt16: return 32768;
+    case kInt32: return std::int64_t{1} << 31;
+    case kFloat32: return (std::int64_t{1} << 24) + 1;
+    case kFloat64: return (std::int64_t{1} << 53) + 1;
+    default: return std::numeric_limits<std::int64_t>::max();
+  }
 }
+
+}  // namespace
 
 Tensor empty(const Shape& shape, TensorOptions o) {
   return finish(new_tensor(shape, o.dtype_, o.device_, "empty"), o);
@@ -186,17 +193,23 @@ Tensor eye(std::int64_t n, std::optional<std::int64_t> m_, TensorOptions o) {
   return finish(t, o);
 }
 
-Tensor rand(const Shape& shape, TensorOptions o) {
+Tensor rand(const Shape& shape, TensorOptions o) { return rand(shape, default_generator(), o); }
+Tensor rand(const Shape& shape, Generator& gen, TensorOptions o) {
   check(is_inexact(o.dtype_), "rand: expected a floating or complex dtype, got {}", o.dtype_);
-  return random_tensor(shape, o, {backends::RandomSpec::Kind::Uniform, 0.0, 1.0}, "rand");
+  return random_tensor(shape, o, {backends::RandomSpec::Kind::Uniform, 0.0, 1.0}, gen, "rand");
 }
 
-Tensor randn(const Shape& shape, TensorOptions o) {
+Tensor randn(const Shape& shape, TensorOptions o) { return randn(shape, default_generator(), o); }
+Tensor randn(const Shape& shape, Generator& gen, TensorOptions o) {
   check(is_inexact(o.dtype_), "randn: expected a floating or complex dtype, got {}", o.dtype_);
-  return random_tensor(shape, o, {backends::RandomSpec::Kind::Normal, 0.0, 1.0}, "randn");
+  return random_tensor(shape, o, {backends::RandomSpec::Kind::Normal, 0.0, 1.0}, gen, "randn");
 }
 
 Tensor randint(std::int64_t low, std::int64_t high, const Shape& shape, TensorOptions o) {
+  return randint(low, high, shape, default_generator(), o);
+}
+Tensor randint(std::int64_t low, std::int64_t high, const Shape& shape, Generator& gen,
+               TensorOptions o) {
   check(low < high, "randint: random_ expects 'from' to be less than 'to', but got from={} >= to={}",
         low, high);
   // The generator's parameters are doubles (backends/philox.hpp): bounds past 2^53 would be
@@ -211,11 +224,40 @@ Tensor randint(std::int64_t low, std::int64_t high, const Shape& shape, TensorOp
   return random_tensor(shape, o,
                        {backends::RandomSpec::Kind::Integer, static_cast<double>(low),
                         static_cast<double>(high)},
-                       "randint");
+                       gen, "randint");
 }
 
 Tensor rand_like(const Tensor& t) { return rand(t.sizes(), t.options()); }
 Tensor randn_like(const Tensor& t) { return randn(t.sizes(), t.options()); }
+Tensor rand_like(const Tensor& t, Generator& gen) { return rand(t.sizes(), gen, t.options()); }
+Tensor randn_like(const Tensor& t, Generator& gen) { return randn(t.sizes(), gen, t.options()); }
+
+Tensor randperm(std::int64_t n, TensorOptions o) { return randperm(n, default_generator(), o); }
+Tensor randperm(std::int64_t n, Generator& gen, TensorOptions o) {
+  check(n >= 0, "randperm: n must be non-negative, got {}", n);
+  check(is_integral(o.dtype_, /*include_bool=*/false) || is_floating(o.dtype_),
+        "randperm: expected an integer or floating dtype, got {}", o.dtype_);
+  check(n <= randperm_limit(o.dtype_),
+        "randperm: n cannot be greater than {} for {} (its values 0 .. n-1 must be exact), got {}",
+        randperm_limit(o.dtype_), o.dtype_, n);
+  Tensor host = new_tensor(Shape{n}, kInt64, Device(kCPU), "randperm");
+  auto* p = host.data_ptr<std::int64_t>();
+  for (std::int64_t i = 0; i < n; ++i) p[i] = i;
+  // Fisher–Yates from the back: position i swaps with a uniform j in [0, i], drawn from counter
+  // offset + i (counter offset + 0 is reserved but unused, so a call always takes n counters).
+  // The modulo bias is below (i + 1) / 2^64.
+  const GeneratorState at = gen.reserve(static_cast<std::uint64_t>(n));
+  for (std::int64_t i = n - 1; i > 0; --i) {
+    const backends::philox::Block r =
+        backends::philox::block_at(at.seed, at.offset + static_cast<std::uint64_t>(i));
+    const std::uint64_t bits = backends::philox::bits64(r.x[0], r.x[1]);
+    const auto j = static_cast<std::int64_t>(bits % static_cast<std::uint64_t>(i + 1));
+    std::swap(p[i], p[j]);
+  }
+  Tensor out = o.dtype_ == kInt64 ? host : detail::copy_as(host, o.dtype_);
+  if (!o.device_.is_cpu()) out = detail::copy_to_device(out, o.device_);
+  return finish(out, o);
+}
 
 template <typename T>
 Tensor tensor(const std::vector<T>& values, const Shape& shape, TensorOptions o) {

@@ -29,6 +29,7 @@
 #include "backends/dtype.hpp"
 #include "backends/scalar.hpp"
 #include "tensor/device.hpp"
+#include "tensor/generator.hpp"
 #include "tensor/storage.hpp"
 
 namespace reel {
@@ -328,8 +329,21 @@ Tensor randint(std::int64_t low, std::int64_t high, const Shape& shape,
 Tensor rand_like(const Tensor& t);
 Tensor randn_like(const Tensor& t);
 // Reproducible random draws: every rand/randn/randint/init after manual_seed(s) is a pure
-// function of s and the sequence of draws.
-void manual_seed(std::uint64_t seed);
+// function of s and the sequence of draws (manual_seed seeds default_generator(), see
+// tensor/generator.hpp). The overloads taking a Generator draw from it instead (PyTorch's
+// generator= argument) and leave the default generator's state alone.
+Tensor rand(const Shape& shape, Generator& generator, TensorOptions options = {});
+Tensor randn(const Shape& shape, Generator& generator, TensorOptions options = {});
+Tensor randint(std::int64_t low, std::int64_t high, const Shape& shape, Generator& generator,
+               TensorOptions options = TensorOptions(kInt64));
+Tensor rand_like(const Tensor& t, Generator& generator);
+Tensor randn_like(const Tensor& t, Generator& generator);
+// A random permutation of 0 .. n-1 (torch.randperm). Every call reserves exactly n counters of
+// the generator (a Fisher–Yates shuffle, one counter per position), so the state's advance is a
+// pure function of n. dtype: int64 by default; any integer or floating dtype that holds n - 1
+// exactly.
+Tensor randperm(std::int64_t n, TensorOptions options = TensorOptions(kInt64));
+Tensor randperm(std::int64_t n, Generator& generator, TensorOptions options = TensorOptions(kInt64));
 
 // The dtype a host value of type T makes (torch.tensor's rule): bool -> bool, any integer ->
 // int64, float -> float32, double -> float64, std::complex<float/double> -> complex64/128.

@@ -57,6 +57,8 @@ MAP = {
     "tensor/tensor.hpp": "core",
     "tensor/tensor.cpp": "core",
     "tensor/creation.cpp": "core",
+    "tensor/generator.hpp": "core",
+    "tensor/generator.cpp": "core",
     "tensor/print.cpp": "core",
     "tensor/npy.hpp": "core",
     "tensor/npy.cpp": "core",

@@ -13,6 +13,7 @@
 #include <array>
 
 #include "autograd/record.hpp"
+#include "nn/functional/internal.hpp"
 #include "nn/functional/loss.hpp"
 #include "tensor/ops.hpp"
 
@@ -77,10 +78,25 @@ backends::View view_or_null(const Tensor& t) { return t.defined() ? view_of(t) :
 // the reduced loss.
 Tensor class_index_loss(const char* op, const Tensor& input, const Tensor& target,
                         const Tensor& weight_in, std::int64_t ignore_index,
-                        double label_smoothing, Reduction reduction, bool logits) {
+                        double label_smoothing, Reduction reduction, bool logits,
+                        const Tensor& mask) {
   const std::int64_t classes = input.dim() == 1 ? input.size(0) : input.size(1);
   const Tensor weight = checked_weight(op, weight_in, input, classes);
-  const ClassGeometry g = class_geometry(op, input, target);
+  // A mask (issue 8), of the target's shape (the unreduced loss's) or broadcastable to it, sets
+  // the masked targets to ignore_index: their loss is 0, their gradient 0, and kMean divides by
+  // the sum of the weights of the other targets, exactly as PyTorch's ignore_index. A masked
+  // target need not be a valid class (a padded step may hold anything).
+  Tensor masked_target;
+  if (mask.defined()) {
+    NoGradGuard no_grad;
+    check(target.device() == input.device(), "{}: expected the target on the input's device {}, "
+          "got {}", op, input.device(), target.device());
+    check(target.dtype() == kInt64, "{}: expected scalar type Long but found {} (class indices "
+          "must be int64)", op, target.dtype());
+    const Tensor m = detail::checked_loss_mask(op, mask, target.sizes(), input.device());
+    masked_target = where(m, target, full_like(target, Scalar(ignore_index)));
+  }
+  const ClassGeometry g = class_geometry(op, input, mask.defined() ? masked_target : target);
   const Tensor& x = g.input;
   const Shape per_element{x.size(0), x.size(2)};
   Tensor losses = empty(per_element, x.options());
@@ -151,7 +167,7 @@ Tensor cross_entropy(const Tensor& input, const Tensor& target,
   check(input.dim() >= 1, "{}: Expected 1 or more dimensions (got {})", op, input.dim());
   if (input.sizes() != target.sizes()) {
     return class_index_loss(op, input, target, o.weight_, o.ignore_index_, o.label_smoothing_,
-                            o.reduction_, /*logits=*/true);
+                            o.reduction_, /*logits=*/true, o.mask_);
   }
   // Class probabilities (PyTorch assumes them when the shapes agree). As PyTorch, rows are not
   // checked to sum to 1 (nor to be non-negative): the formula is applied as it stands.
@@ -177,6 +193,8 @@ Tensor cross_entropy(const Tensor& input, const Tensor& target,
     prod = mul(prod, weight.view(wshape));
   }
   Tensor per = neg(sum(prod, {class_dim}));
+  // Masked (issue 8): kMean divides by the number of unmasked positions.
+  if (o.mask_.defined()) return detail::masked_loss_reduce(op, per, o.mask_, o.reduction_);
   switch (o.reduction_) {
     case Reduction::None: return per;
     case Reduction::Sum: return sum(per);
@@ -195,7 +213,7 @@ Tensor nll_loss(const Tensor& input, const Tensor& target, const NLLLossFuncOpti
   check(input.is_floating_point(), "{}: expected a floating point input, got dtype {}", op,
         input.dtype());
   return class_index_loss(op, input, target, o.weight_, o.ignore_index_, 0.0, o.reduction_,
-                          /*logits=*/false);
+                          /*logits=*/false, o.mask_);
 }
 
 }  // namespace reel::nn::functional

@@ -6,6 +6,7 @@
 #include <string_view>
 #include <utility>
 
+#include "nn/functional/loss.hpp"
 #include "tensor/tensor.hpp"
 
 namespace reel::nn::functional::detail {
@@ -38,5 +39,17 @@ Tensor on_batched(const Tensor& input, Op&& op) {
   Tensor out = std::forward<Op>(op)(batched ? input : input.unsqueeze(0));
   return batched ? out : out.squeeze(0);
 }
+
+// --- masked losses (issue 8, variable-length sequences) ------------------------------------
+// The `.mask()` of a loss's options (nn/functional/loss.hpp), applied to the unreduced loss:
+// checked (bool, on the loss's device, broadcastable to its shape without enlarging it), then
+// where(mask, loss, 0) and the reduction; kMean divides by the number of true elements of the
+// mask broadcast to the loss's shape. `op` names the loss in errors. (Class-index
+// cross_entropy / nll_loss mask their targets to ignore_index instead.)
+Tensor masked_loss_reduce(const char* op, const Tensor& loss, const Tensor& mask,
+                          Reduction reduction);
+// Only the check: the mask, broadcast (expanded) to loss_shape.
+Tensor checked_loss_mask(const char* op, const Tensor& mask, const Shape& loss_shape,
+                         Device device);
 
 }  // namespace reel::nn::functional::detail

@@ -12,6 +12,7 @@
 #include <array>
 
 #include "autograd/record.hpp"
+#include "nn/functional/internal.hpp"
 #include "tensor/ops.hpp"
 
 namespace reel::nn {
@@ -40,8 +41,10 @@ namespace reel::nn::functional {
 
 namespace {
 
-// none / mean / sum of per-element losses (batchmean is kl_div's own).
-Tensor reduce(const Tensor& loss, Reduction r, const char* op) {
+// none / mean / sum of per-element losses (batchmean is kl_div's own), masked when a mask is
+// given.
+Tensor reduce(const Tensor& loss, Reduction r, const char* op, const Tensor& mask = Tensor()) {
+  if (mask.defined()) return detail::masked_loss_reduce(op, loss, mask, r);
   switch (r) {
     case Reduction::None: return loss;
     case Reduction::Mean: return mean(loss);
@@ -98,13 +101,13 @@ void check_broadcasts_to(const char* op, const char* what, const Tensor& w, cons
 
 Tensor l1_loss(const Tensor& input, const Tensor& target, const L1LossFuncOptions& o) {
   check_pointwise("l1_loss", input, target);
-  return reduce(abs(sub(input, target)), o.reduction_, "l1_loss");
+  return reduce(abs(sub(input, target)), o.reduction_, "l1_loss", o.mask_);
 }
 
 Tensor mse_loss(const Tensor& input, const Tensor& target, const MSELossFuncOptions& o) {
   check_pointwise("mse_loss", input, target);
   Tensor d = sub(input, target);
-  return reduce(mul(d, d), o.reduction_, "mse_loss");
+  return reduce(mul(d, d), o.reduction_, "mse_loss", o.mask_);
 }
 
 Tensor smooth_l1_loss(const Tensor& input, const Tensor& target,
@@ -143,7 +146,7 @@ Tensor smooth_l1_loss(const Tensor& input, const Tensor& target,
                   need[1] ? sum_to(mul(g[0], slope(neg(d))), t_shape) : Tensor()};
         });
   }
-  return reduce(loss, o.reduction_, op);
+  return reduce(loss, o.reduction_, op, o.mask_);
 }
 
 Tensor huber_loss(const Tensor& input, const Tensor& target, const HuberLossFuncOptions& o) {
@@ -154,7 +157,7 @@ Tensor huber_loss(const Tensor& input, const Tensor& target, const HuberLossFunc
   Tensor z = abs(sub(input, target));
   Tensor loss = where(lt(z, Scalar(o.delta_)), mul(mul(z, z), Scalar(0.5)),
                       mul(sub(z, Scalar(0.5 * o.delta_)), Scalar(o.delta_)));
-  return reduce(loss, o.reduction_, op);
+  return reduce(loss, o.reduction_, op, o.mask_);
 }
 
 // --- KL divergence -----------------------------------------------------------------------------
@@ -232,7 +235,7 @@ Tensor binary_cross_entropy(const Tensor& input, const Tensor& target,
           return {gx, gt};
         });
   }
-  return reduce(loss, o.reduction_, op);
+  return reduce(loss, o.reduction_, op, o.mask_);
 }
 
 Tensor binary_cross_entropy_with_logits(const Tensor& input, const Tensor& target,
@@ -288,7 +291,53 @@ Tensor binary_cross_entropy_with_logits(const Tensor& input, const Tensor& targe
           return {gx, gt};
         });
   }
-  return reduce(loss, o.reduction_, op);
+  return reduce(loss, o.reduction_, op, o.mask_);
 }
+
+// --- masks (issue 8, variable-length sequences) --------------------------------------------
+
+namespace detail {
+
+Tensor checked_loss_mask(const char* op, const Tensor& mask, const Shape& loss_shape,
+                         Device device) {
+  check(mask.defined(), "{}: mask is an undefined tensor", op);
+  check(mask.dtype() == kBool, "{}: expected a bool mask, got dtype {}", op, mask.dtype());
+  check(mask.device() == device, "{}: expected the mask on the input's device {}, got {}", op,
+        device, mask.device());
+  const int rank = loss_shape.size();
+  bool fits = mask.dim() <= rank;
+  for (int i = 1; fits && i <= mask.dim(); ++i) {
+    const std::int64_t m = mask.size(mask.dim() - i);
+    fits = m == 1 || m == loss_shape[rank - i];
+  }
+  check(fits, "{}: mask of shape {} does not broadcast to the unreduced loss's shape {}", op,
+        mask.sizes(), loss_shape);
+  return mask.sizes() == loss_shape ? mask : mask.expand(loss_shape);
+}
+
+Tensor masked_loss_reduce(const char* op, const Tensor& loss, const Tensor& mask,
+                          Reduction reduction) {
+  const Tensor m = checked_loss_mask(op, mask, loss.sizes(), loss.device());
+  // where, not a product: a masked element's inf or NaN loss gives 0, and where's backward
+  // sends it a zero gradient.
+  Tensor masked = where(m, loss, Scalar(0.0));
+  switch (reduction) {
+    case Reduction::None: return masked;
+    case Reduction::Sum: return sum(masked);
+    case Reduction::Mean: {
+      Tensor count;
+      {
+        NoGradGuard no_grad;
+        count = sum(m.to(loss.dtype()));
+      }
+      return div(sum(masked), count);  // 0 / 0 = NaN for a fully masked batch
+    }
+    case Reduction::BatchMean: break;
+  }
+  fail("{}: reduction 'batchmean' is only valid for kl_div (KLDivLoss); expected 'none', "
+       "'mean' or 'sum'", op);
+}
+
+}  // namespace detail
 
 }  // namespace reel::nn::functional

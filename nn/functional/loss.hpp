@@ -13,6 +13,23 @@
 //
 // The options structs are the modules' (nn::MSELossOptions, ...); the functional names
 // (F::MSELossFuncOptions, ...) are aliases of them, as in LibTorch.
+//
+// Masks (reel's extension, for padded variable-length sequences; PyTorch has no mask
+// argument): every loss but kl_div takes `.mask(m)`, a bool tensor of the unreduced loss's
+// shape (the input's for the pointwise losses and BCE; the target's for class-index
+// cross_entropy / nll_loss; the input's without the class dim for class probabilities) or
+// broadcastable to it without enlarging it. Where m is false the element's loss is 0 (even
+// where it is inf or NaN) and its gradient is 0; kNone returns those zeros, kSum sums the rest,
+// kMean divides by the number of true elements (the mask broadcast to the loss's shape):
+//   F::mse_loss(x, y, F::MSELossFuncOptions().mask(m))  ==  (loss * m).sum() / m.sum().
+// Class-index cross_entropy / nll_loss set the masked targets to ignore_index, so they equal
+// PyTorch's ignore_index exactly (kMean divides by the summed class weights of the targets
+// neither masked nor ignored), and a masked target need not be a valid class. A masked step's
+// gradient is 0 * the loss's local derivative: finite padding keeps it 0, a NaN or inf input
+// at a padded step makes it NaN (as (loss * m) in PyTorch; cross_entropy's kernels excepted).
+// A fully masked batch: kMean divides 0 by 0 and returns NaN (as PyTorch's cross_entropy with
+// every target ignored), with zero gradients; kSum returns 0.
+// The loss modules take the mask as forward's optional third argument.
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -40,6 +57,9 @@ struct L1LossOptions {
     return *this;
   }
   Reduction reduction_;
+  // Variable-length sequences (issue 8): see "Masks" above.
+  L1LossOptions& mask(const Tensor& v) { mask_ = v; return *this; }
+  Tensor mask_;  // bool, broadcastable to the unreduced loss; undefined: no mask
 };
 
 struct MSELossOptions {
@@ -50,6 +70,9 @@ struct MSELossOptions {
     return *this;
   }
   Reduction reduction_;
+  // Variable-length sequences (issue 8): see "Masks" above.
+  MSELossOptions& mask(const Tensor& v) { mask_ = v; return *this; }
+  Tensor mask_;  // bool, broadcastable to the unreduced loss; undefined: no mask
 };
 
 // 0.5 * d^2 / beta where |d| < beta, else |d| - 0.5 * beta; beta = 0 is the L1 loss.
@@ -63,6 +86,9 @@ struct SmoothL1LossOptions {
   SmoothL1LossOptions& beta(double v) { beta_ = v; return *this; }
   Reduction reduction_;
   double beta_ = 1.0;
+  // Variable-length sequences (issue 8): see "Masks" above.
+  SmoothL1LossOptions& mask(const Tensor& v) { mask_ = v; return *this; }
+  Tensor mask_;  // bool, broadcastable to the unreduced loss; undefined: no mask
 };
 
 // 0.5 * d^2 where |d| < delta, else delta * (|d| - 0.5 * delta).
@@ -76,6 +102,9 @@ struct HuberLossOptions {
   HuberLossOptions& delta(double v) { delta_ = v; return *this; }
   Reduction reduction_;
   double delta_ = 1.0;
+  // Variable-length sequences (issue 8): see "Masks" above.
+  HuberLossOptions& mask(const Tensor& v) { mask_ = v; return *this; }
+  Tensor mask_;  // bool, broadcastable to the unreduced loss; undefined: no mask
 };
 
 struct CrossEntropyLossOptions {
@@ -91,6 +120,9 @@ struct CrossEntropyLossOptions {
   std::int64_t ignore_index_ = -100;
   Reduction reduction_ = kMean;
   double label_smoothing_ = 0.0;
+  // Variable-length sequences (issue 8): see "Masks" above.
+  CrossEntropyLossOptions& mask(const Tensor& v) { mask_ = v; return *this; }
+  Tensor mask_;  // bool, broadcastable to the unreduced loss; undefined: no mask
 };
 
 struct NLLLossOptions {
@@ -104,6 +136,9 @@ struct NLLLossOptions {
   Tensor weight_;
   std::int64_t ignore_index_ = -100;
   Reduction reduction_ = kMean;
+  // Variable-length sequences (issue 8): see "Masks" above.
+  NLLLossOptions& mask(const Tensor& v) { mask_ = v; return *this; }
+  Tensor mask_;  // bool, broadcastable to the unreduced loss; undefined: no mask
 };
 
 struct BCELossOptions {
@@ -115,6 +150,9 @@ struct BCELossOptions {
   }
   Tensor weight_;  // broadcast to the input's shape
   Reduction reduction_ = kMean;
+  // Variable-length sequences (issue 8): see "Masks" above.
+  BCELossOptions& mask(const Tensor& v) { mask_ = v; return *this; }
+  Tensor mask_;  // bool, broadcastable to the unreduced loss; undefined: no mask
 };
 
 struct BCEWithLogitsLossOptions {
@@ -128,6 +166,9 @@ struct BCEWithLogitsLossOptions {
   Tensor weight_;      // broadcast to the input's shape
   Reduction reduction_ = kMean;
   Tensor pos_weight_;  // broadcast with the target: (C) weighs the classes of the last dim
+  // Variable-length sequences (issue 8): see "Masks" above.
+  BCEWithLogitsLossOptions& mask(const Tensor& v) { mask_ = v; return *this; }
+  Tensor mask_;  // bool, broadcastable to the unreduced loss; undefined: no mask
 };
 
 struct KLDivLossOptions {
