@@ -47,6 +47,7 @@
 #include "nn/optim/sgd.hpp"
 #include "tensor/generator.hpp"
 #include "tensor/npy.hpp"
+#include "tensor/ops/multinomial.hpp"
 #include "tensor/ops.hpp"
 #include "tensor/runtime.hpp"
 #include "tensor/tensor.hpp"

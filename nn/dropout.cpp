@@ -11,10 +11,10 @@ DropoutImpl::DropoutImpl(DropoutOptions options) : options_(options) {
 }
 
 Tensor DropoutImpl::forward(const Tensor& input) const {
-  return functional::dropout(input, functional::DropoutFuncOptions()
-                                        .p(options_.p_)
-                                        .training(is_training())
-                                        .inplace(options_.inplace_));
+  functional::DropoutFuncOptions o;
+  o.p(options_.p_).training(is_training()).inplace(options_.inplace_);
+  o.generator_ = options_.generator_;
+  return functional::dropout(input, o);
 }
 
 std::string DropoutImpl::repr() const {
@@ -27,10 +27,10 @@ Dropout1dImpl::Dropout1dImpl(Dropout1dOptions options) : options_(options) {
 }
 
 Tensor Dropout1dImpl::forward(const Tensor& input) const {
-  return functional::dropout1d(input, functional::Dropout1dFuncOptions()
-                                          .p(options_.p_)
-                                          .training(is_training())
-                                          .inplace(options_.inplace_));
+  functional::Dropout1dFuncOptions o;
+  o.p(options_.p_).training(is_training()).inplace(options_.inplace_);
+  o.generator_ = options_.generator_;
+  return functional::dropout1d(input, o);
 }
 
 std::string Dropout1dImpl::repr() const {

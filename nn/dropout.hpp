@@ -3,6 +3,11 @@
 // eval() (Module::is_training()).
 //
 //   reel::nn::Dropout drop(0.2);   // or DropoutOptions().p(0.2).inplace(true)
+//
+// DropoutOptions().generator(g) draws the masks from g (a reel extension: torch.nn.Dropout
+// has no generator); repr() doesn't show it.
+#include <optional>
+
 #include "nn/functional/dropout.hpp"
 #include "nn/module.hpp"
 
@@ -12,8 +17,10 @@ struct DropoutOptions {
   DropoutOptions(double p = 0.5) : p_(p) {}  // NOLINT: implicit as LibTorch's
   DropoutOptions& p(double v) { p_ = v; return *this; }
   DropoutOptions& inplace(bool v) { inplace_ = v; return *this; }
+  DropoutOptions& generator(Generator g) { generator_ = std::move(g); return *this; }
   double p_;
   bool inplace_ = false;
+  std::optional<Generator> generator_;
 };
 using Dropout1dOptions = DropoutOptions;
 

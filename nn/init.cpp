@@ -11,15 +11,20 @@ namespace reel::nn::init {
 
 namespace {
 
+// The generator to draw from: the one given, else the default.
+Generator& source(Generator* generator) {
+  return generator != nullptr ? *generator : default_generator();
+}
+
 // part <- U(a, b), for a real tensor (or the real/imag view of a complex one).
-void fill_uniform(Tensor part, double a, double b) {
-  Tensor u = rand(part.sizes(), TensorOptions(part.dtype()).device(part.device()));
+void fill_uniform(Tensor part, double a, double b, Generator& gen) {
+  Tensor u = rand(part.sizes(), gen, TensorOptions(part.dtype()).device(part.device()));
   part.copy_(add(mul(u, b - a), a));  // copy_ bumps the version counter
 }
 
 // part <- N(mean, std^2), for a real tensor (or a view).
-void fill_normal(Tensor part, double mean, double std) {
-  Tensor z = randn(part.sizes(), TensorOptions(part.dtype()).device(part.device()));
+void fill_normal(Tensor part, double mean, double std, Generator& gen) {
+  Tensor z = randn(part.sizes(), gen, TensorOptions(part.dtype()).device(part.device()));
   part.copy_(add(mul(z, std), mean));
 }
 
@@ -67,22 +72,22 @@ std::pair<std::int64_t, std::int64_t> calculate_fan_in_and_fan_out(const Tensor&
   return {t.size(1) * receptive_field, t.size(0) * receptive_field};
 }
 
-Tensor uniform_(const Tensor& t, double a, double b) {
+Tensor uniform_(const Tensor& t, double a, double b, Generator* generator) {
   check_inexact(t, "uniform_");
   check(a <= b, "uniform_: expects to return a [from, to) range, but found from={} > to={}", a, b);
   NoGradGuard no_grad;
   if (t.numel() == 0) return t;
   if (t.is_complex()) {
     // Independent draws for the two parts: each lands in [a, b), as PyTorch's uniform_.
-    fill_uniform(real(t), a, b);
-    fill_uniform(imag(t), a, b);
+    fill_uniform(real(t), a, b, source(generator));
+    fill_uniform(imag(t), a, b, source(generator));
   } else {
-    fill_uniform(t, a, b);
+    fill_uniform(t, a, b, source(generator));
   }
   return t;
 }
 
-Tensor normal_(const Tensor& t, double mean, double std) {
+Tensor normal_(const Tensor& t, double mean, double std, Generator* generator) {
   check_inexact(t, "normal_");
   check(std >= 0.0, "normal_: expects std >= 0.0, but found std {}", std);
   NoGradGuard no_grad;
@@ -90,15 +95,16 @@ Tensor normal_(const Tensor& t, double mean, double std) {
   if (t.is_complex()) {
     // PyTorch's complex normal: mean + std * z, z standard complex normal (each part
     // variance 1/2); the mean is real here.
-    fill_normal(real(t), mean, std / std::sqrt(2.0));
-    fill_normal(imag(t), 0.0, std / std::sqrt(2.0));
+    fill_normal(real(t), mean, std / std::sqrt(2.0), source(generator));
+    fill_normal(imag(t), 0.0, std / std::sqrt(2.0), source(generator));
   } else {
-    fill_normal(t, mean, std);
+    fill_normal(t, mean, std, source(generator));
   }
   return t;
 }
 
-Tensor trunc_normal_(const Tensor& t, double mean, double std, double a, double b) {
+Tensor trunc_normal_(const Tensor& t, double mean, double std, double a, double b,
+                     Generator* generator) {
   check_real(t, "trunc_normal_");
   check(std > 0.0, "trunc_normal_: expects std > 0.0, but found std {}", std);
   check(a < b, "trunc_normal_: expects a < b, but found a={}, b={}", a, b);
@@ -109,11 +115,11 @@ Tensor trunc_normal_(const Tensor& t, double mean, double std, double a, double 
         "trunc_normal_: the interval [{}, {}] is too far from mean {} (std {})", a, b, mean, std);
   NoGradGuard no_grad;
   if (t.numel() == 0) return t;
-  Tensor x = add(mul(randn(t.sizes(), t.options()), std), mean);
+  Tensor x = add(mul(randn(t.sizes(), source(generator), t.options()), std), mean);
   for (int round = 0; round < 10000; ++round) {
     Tensor outside = logical_or(lt(x, a), gt(x, b));
     if (!any(outside).item<bool>()) break;
-    Tensor redraw = add(mul(randn(t.sizes(), t.options()), std), mean);
+    Tensor redraw = add(mul(randn(t.sizes(), source(generator), t.options()), std), mean);
     x = where(outside, redraw, x);
   }
   // a safety net that can't change a value in [a, b]
@@ -142,37 +148,39 @@ Tensor eye_(const Tensor& t) {
   return t;
 }
 
-Tensor xavier_uniform_(const Tensor& t, double gain) {
+Tensor xavier_uniform_(const Tensor& t, double gain, Generator* generator) {
   check_inexact(t, "xavier_uniform_");
   auto [fan_in, fan_out] = calculate_fan_in_and_fan_out(t);
   double std = gain * std::sqrt(2.0 / static_cast<double>(fan_in + fan_out));
   double a = std::sqrt(3.0) * std;
-  return uniform_(t, -a, a);
+  return uniform_(t, -a, a, generator);
 }
 
-Tensor xavier_normal_(const Tensor& t, double gain) {
+Tensor xavier_normal_(const Tensor& t, double gain, Generator* generator) {
   check_inexact(t, "xavier_normal_");
   auto [fan_in, fan_out] = calculate_fan_in_and_fan_out(t);
   double std = gain * std::sqrt(2.0 / static_cast<double>(fan_in + fan_out));
-  return normal_(t, 0.0, std);
+  return normal_(t, 0.0, std, generator);
 }
 
-Tensor kaiming_uniform_(const Tensor& t, double a, FanMode mode, std::string_view nonlinearity) {
+Tensor kaiming_uniform_(const Tensor& t, double a, FanMode mode, std::string_view nonlinearity,
+                        Generator* generator) {
   check_inexact(t, "kaiming_uniform_");
   if (t.numel() == 0) return t;  // PyTorch: "Initializing zero-element tensors is a no-op"
   double std = calculate_gain(nonlinearity, a) / std::sqrt(fan_of(t, mode));
   double bound = std::sqrt(3.0) * std;
-  return uniform_(t, -bound, bound);
+  return uniform_(t, -bound, bound, generator);
 }
 
-Tensor kaiming_normal_(const Tensor& t, double a, FanMode mode, std::string_view nonlinearity) {
+Tensor kaiming_normal_(const Tensor& t, double a, FanMode mode, std::string_view nonlinearity,
+                       Generator* generator) {
   check_inexact(t, "kaiming_normal_");
   if (t.numel() == 0) return t;
   double std = calculate_gain(nonlinearity, a) / std::sqrt(fan_of(t, mode));
-  return normal_(t, 0.0, std);
+  return normal_(t, 0.0, std, generator);
 }
 
-Tensor orthogonal_(const Tensor& t, double gain) {
+Tensor orthogonal_(const Tensor& t, double gain, Generator* generator) {
   check_real(t, "orthogonal_");
   check(t.dim() >= 2, "orthogonal_: Only tensors with 2 or more dimensions are supported, got {}",
         t.sizes());
@@ -182,7 +190,7 @@ Tensor orthogonal_(const Tensor& t, double gain) {
   // A is m x n with m >= n: the normal draws, transposed when rows < cols (as PyTorch).
   const bool wide = rows < cols;
   const std::int64_t m = wide ? cols : rows, n = wide ? rows : cols;
-  std::vector<double> z = randn({rows, cols}, TensorOptions(kFloat64)).to_vector<double>();
+  std::vector<double> z = randn({rows, cols}, source(generator), TensorOptions(kFloat64)).to_vector<double>();
   std::vector<double> A(static_cast<std::size_t>(m * n));
   auto at = [&](std::vector<double>& M, std::int64_t i, std::int64_t j) -> double& {
     return M[static_cast<std::size_t>(i * n + j)];

@@ -4,6 +4,10 @@
 // version counter and returns the tensor. Complex tensors draw their real and imaginary parts
 // independently (uniform: each part in the range; normal: each part with std / sqrt(2), as
 // PyTorch's complex normal_). orthogonal_ and eye_ take real tensors only.
+//
+// Every initialiser that draws takes a trailing `Generator* generator` (PyTorch 2.x's
+// generator= argument): nullptr (the default) draws from default_generator(), a generator
+// draws from it and leaves the default's state alone.
 #include <cstdint>
 #include <optional>
 #include <string_view>
@@ -27,14 +31,15 @@ double calculate_gain(std::string_view nonlinearity, std::optional<double> param
 std::pair<std::int64_t, std::int64_t> calculate_fan_in_and_fan_out(const Tensor& t);
 
 // t ~ U(a, b) in place.
-Tensor uniform_(const Tensor& t, double a = 0.0, double b = 1.0);
+Tensor uniform_(const Tensor& t, double a = 0.0, double b = 1.0, Generator* generator = nullptr);
 // t ~ N(mean, std^2) in place.
-Tensor normal_(const Tensor& t, double mean = 0.0, double std = 1.0);
+Tensor normal_(const Tensor& t, double mean = 0.0, double std = 1.0,
+               Generator* generator = nullptr);
 // t ~ N(mean, std^2) restricted to [a, b] (PyTorch's trunc_normal_ distribution; drawn by
 // redrawing the values outside, so the numbers differ from PyTorch's inverse-CDF method).
 // Real tensors only.
 Tensor trunc_normal_(const Tensor& t, double mean = 0.0, double std = 1.0, double a = -2.0,
-                     double b = 2.0);
+                     double b = 2.0, Generator* generator = nullptr);
 // Fills with a value; zeros_ and ones_ with 0 and 1.
 Tensor constant_(const Tensor& t, double value);
 Tensor zeros_(const Tensor& t);
@@ -44,23 +49,25 @@ Tensor eye_(const Tensor& t);
 
 // Glorot & Bengio (2010): std = gain * sqrt(2 / (fan_in + fan_out)); uniform draws from
 // U(-sqrt(3) * std, sqrt(3) * std), normal from N(0, std^2).
-Tensor xavier_uniform_(const Tensor& t, double gain = 1.0);
-Tensor xavier_normal_(const Tensor& t, double gain = 1.0);
+Tensor xavier_uniform_(const Tensor& t, double gain = 1.0, Generator* generator = nullptr);
+Tensor xavier_normal_(const Tensor& t, double gain = 1.0, Generator* generator = nullptr);
 
 // He et al. (2015): std = calculate_gain(nonlinearity, a) / sqrt(fan), fan = fan_in or
 // fan_out by `mode`; uniform draws from U(-sqrt(3) * std, sqrt(3) * std), normal from
 // N(0, std^2). `a` is the leaky ReLU's negative slope (used by "leaky_relu" only). With
 // a = sqrt(5) (what nn.Conv1d uses) the uniform bound is 1 / sqrt(fan_in).
 Tensor kaiming_uniform_(const Tensor& t, double a = 0.0, FanMode mode = kFanIn,
-                        std::string_view nonlinearity = "leaky_relu");
+                        std::string_view nonlinearity = "leaky_relu",
+                        Generator* generator = nullptr);
 Tensor kaiming_normal_(const Tensor& t, double a = 0.0, FanMode mode = kFanIn,
-                       std::string_view nonlinearity = "leaky_relu");
+                       std::string_view nonlinearity = "leaky_relu",
+                       Generator* generator = nullptr);
 
 // Saxe et al. (2013), PyTorch's algorithm: a (rows, numel / rows) matrix of N(0, 1) draws
 // (transposed when rows < cols), its QR decomposition, Q with each column's sign set by
 // diag(R), transposed back, times gain. So rows of the result are orthonormal (rows <= cols)
 // or columns are (rows > cols). The QR runs on the host in float64 (Householder). Needs at
 // least 2 dims; real tensors.
-Tensor orthogonal_(const Tensor& t, double gain = 1.0);
+Tensor orthogonal_(const Tensor& t, double gain = 1.0, Generator* generator = nullptr);
 
 }  // namespace reel::nn::init

@@ -21,7 +21,8 @@ Tensor apply_noise(const Tensor& input, const Shape& noise_shape, const DropoutF
       noise = zeros({}, t);
     } else {
       // u ~ U[0, 1): P(u < 1 - p) = 1 - p
-      Tensor keep = lt(rand(noise_shape, t), 1.0 - p);
+      Generator gen = o.generator_ ? *o.generator_ : default_generator();  // a handle
+      Tensor keep = lt(rand(noise_shape, gen, t), 1.0 - p);
       noise = div(keep.to(input.dtype()), 1.0 - p);
     }
   }

@@ -1,6 +1,7 @@
 // reel::Generator: states, handles and clones, the default generator, draws with a generator,
 // randperm, and thread safety.
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <numeric>
 #include <thread>
@@ -256,4 +257,169 @@ TEST_CASE("Generator: threads drawing from one generator never share a counter")
   std::sort(all.begin(), all.end());
   Generator replay(5);
   CHECK(all == sorted_values(rand({kThreads * 50 * 16}, replay, kFloat64)));
+}
+
+// --- multinomial --------------------------------------------------------------------------------
+
+namespace {
+
+// Counts of each index in a sample (a 1-D int64 tensor, or a row of one).
+std::vector<double> frequencies(const std::vector<std::int64_t>& draws, std::int64_t cats) {
+  std::vector<double> f(static_cast<std::size_t>(cats), 0.0);
+  for (auto d : draws) {
+    REQUIRE(d >= 0);
+    REQUIRE(d < cats);
+    f[static_cast<std::size_t>(d)] += 1.0;
+  }
+  for (auto& x : f) x /= static_cast<double>(draws.size());
+  return f;
+}
+
+// |observed - p| within 5 standard errors of a proportion from n draws.
+void check_proportion(double observed, double p, std::int64_t n) {
+  const double se = std::sqrt(p * (1 - p) / static_cast<double>(n));
+  CHECK_MESSAGE(std::abs(observed - p) <= 5 * se + 1e-12, "observed ", observed, " expected ", p);
+}
+
+}  // namespace
+
+TEST_CASE("multinomial with replacement: frequencies follow the weights") {
+  Generator g(11);
+  constexpr std::int64_t kN = 40000;
+  // Weights need not sum to 1; zero weights are never drawn.
+  Tensor w = tensor({1.0, 0.0, 2.0, 3.0, 4.0, 0.0});
+  Tensor s = multinomial(w, kN, /*replacement=*/true, g);
+  CHECK(s.dtype() == kInt64);
+  CHECK(s.sizes() == Shape{kN});
+  auto f = frequencies(s.to_vector<std::int64_t>(), 6);
+  const std::vector<double> p = {0.1, 0.0, 0.2, 0.3, 0.4, 0.0};
+  for (std::size_t i = 0; i < p.size(); ++i) check_proportion(f[i], p[i], kN);
+  CHECK(f[1] == 0.0);
+  CHECK(f[5] == 0.0);
+
+  // 2-D: each row is its own distribution; float32 weights.
+  Tensor rows = tensor({{0.0f, 0.0f, 5.0f}, {1.0f, 1.0f, 0.0f}, {1.0f, 3.0f, 0.0f}});
+  Tensor r = multinomial(rows, 20000, true, g);
+  CHECK(r.sizes() == Shape{3, 20000});
+  auto all = r.to_vector<std::int64_t>();
+  std::vector<std::int64_t> row0(all.begin(), all.begin() + 20000);
+  std::vector<std::int64_t> row1(all.begin() + 20000, all.begin() + 40000);
+  std::vector<std::int64_t> row2(all.begin() + 40000, all.end());
+  CHECK(frequencies(row0, 3)[2] == 1.0);
+  auto f1 = frequencies(row1, 3), f2 = frequencies(row2, 3);
+  check_proportion(f1[0], 0.5, 20000);
+  CHECK(f1[2] == 0.0);
+  check_proportion(f2[1], 0.75, 20000);
+  CHECK(f2[2] == 0.0);
+
+  // Huge finite weights don't overflow the sums.
+  Tensor huge = tensor({1e308, 1e308, 0.0});
+  auto fh = frequencies(multinomial(huge, 4000, true, g).to_vector<std::int64_t>(), 3);
+  check_proportion(fh[0], 0.5, 4000);
+  CHECK(fh[2] == 0.0);
+  // More samples than categories is fine with replacement.
+  CHECK(multinomial(tensor({1.0, 1.0}), 5, true, g).sizes() == Shape{5});
+}
+
+TEST_CASE("multinomial without replacement: distinct indices, successive-draw frequencies") {
+  Generator g(12);
+  const std::vector<double> w = {1.0, 2.0, 3.0, 4.0};
+  constexpr int kTrials = 20000;
+  std::vector<double> first(4, 0.0), second(4, 0.0);
+  Tensor probs = tensor(w);
+  for (int t = 0; t < kTrials; ++t) {
+    auto v = multinomial(probs, 4, /*replacement=*/false, g).to_vector<std::int64_t>();
+    auto sorted = v;
+    std::sort(sorted.begin(), sorted.end());
+    REQUIRE(sorted == std::vector<std::int64_t>{0, 1, 2, 3});  // a permutation
+    first[static_cast<std::size_t>(v[0])] += 1.0 / kTrials;
+    second[static_cast<std::size_t>(v[1])] += 1.0 / kTrials;
+  }
+  // P(first = j) = p_j; P(second = j) = sum_{i != j} p_i p_j / (1 - p_i).
+  for (std::size_t j = 0; j < 4; ++j) {
+    const double pj = w[j] / 10.0;
+    double p2 = 0;
+    for (std::size_t i = 0; i < 4; ++i) {
+      if (i != j) p2 += (w[i] / 10.0) * pj / (1 - w[i] / 10.0);
+    }
+    CAPTURE(j);
+    check_proportion(first[j], pj, kTrials);
+    check_proportion(second[j], p2, kTrials);
+  }
+
+  // Zero weights are never drawn; 2-D rows each draw distinct indices.
+  Tensor rows = tensor({{0.0, 1.0, 0.0, 1.0, 1.0}, {5.0, 0.0, 1.0, 0.0, 0.0}});
+  for (int t = 0; t < 200; ++t) {
+    auto v = multinomial(rows, 2, false, g).to_vector<std::int64_t>();
+    CHECK(v[0] != v[1]);
+    for (int k = 0; k < 2; ++k) CHECK((v[k] == 1 || v[k] == 3 || v[k] == 4));
+    CHECK(((v[2] == 0 && v[3] == 2) || (v[2] == 2 && v[3] == 0)));
+  }
+  // A weight far smaller than the row's largest is still a non-zero category (drawn before
+  // the zero ones).
+  auto tiny = multinomial(tensor({1e300, 0.0, 1e-300}), 2, false, g).to_vector<std::int64_t>();
+  CHECK(tiny == std::vector<std::int64_t>{0, 2});
+}
+
+TEST_CASE("multinomial: generators, determinism, empty batches") {
+  Tensor w = tensor({{0.2, 0.3, 0.5}, {0.6, 0.3, 0.1}});
+  Generator a(5), b(5);
+  CHECK(equal(multinomial(w, 7, true, a), multinomial(w, 7, true, b)));
+  CHECK(equal(multinomial(w, 3, false, a), multinomial(w, 3, false, b)));
+  // The advance is a pure function of the arguments: rows x samples with replacement,
+  // rows x categories without.
+  CHECK(a.get_state() == GeneratorState{5, 2 * 7 + 2 * 3});
+  (void)multinomial(w, 2, false, a);
+  CHECK(a.get_state().offset == 20 + 6);
+
+  // A private generator leaves the default alone; the plain overload draws from the default.
+  manual_seed(8);
+  const GeneratorState before = get_rng_state();
+  Generator mine(1);
+  (void)multinomial(w, 5, true, mine);
+  CHECK(get_rng_state() == before);
+  Tensor d = multinomial(w, 5, true);
+  Generator same(8);
+  CHECK(equal(multinomial(w, 5, true, same), d));
+  set_rng_state(before);
+  CHECK(equal(multinomial(w, 5, true), d));
+
+  // No rows: an empty result of the right shape.
+  Tensor none = multinomial(zeros({0, 3}, kFloat64), 2, false, a);
+  CHECK(none.sizes() == Shape{0, 2});
+}
+
+TEST_CASE("multinomial: bad arguments raise PyTorch's messages and leave the generator alone") {
+  Generator g(3);
+  auto refused = [&](auto fn, std::initializer_list<std::string> parts) {
+    const GeneratorState s = g.get_state();
+    test::check_error(fn, parts);
+    CHECK(g.get_state() == s);
+  };
+  refused([&] { (void)multinomial(ones({2, 2, 2}), 1, true, g); },
+          {"multinomial", "prob_dist must be 1 or 2 dim"});
+  refused([&] { (void)multinomial(scalar_tensor(1.0), 1, true, g); },
+          {"prob_dist must be 1 or 2 dim"});
+  refused([&] { (void)multinomial(tensor({1, 2}), 1, true, g); },
+          {"multinomial only supports floating-point dtypes for input, got: int64"});
+  refused([&] { (void)multinomial(tensor({1.0, 2.0}), 0, true, g); },
+          {"cannot sample n_sample <= 0 samples"});
+  refused([&] { (void)multinomial(tensor({1.0, 2.0}), 3, false, g); },
+          {"cannot sample n_sample > prob_dist.size(-1) samples without replacement"});
+  refused([&] { (void)multinomial(tensor({1.0, -1.0}), 1, true, g); },
+          {"probability tensor contains either `inf`, `nan` or element < 0", "-1"});
+  refused([&] { (void)multinomial(tensor({1.0, std::nan("")}), 1, false, g); },
+          {"probability tensor contains either `inf`, `nan` or element < 0"});
+  refused([&] { (void)multinomial(tensor({1.0, HUGE_VAL}), 1, true, g); },
+          {"probability tensor contains either `inf`, `nan` or element < 0"});
+  refused([&] { (void)multinomial(tensor({{1.0, 1.0}, {0.0, 0.0}}), 1, true, g); },
+          {"invalid multinomial distribution (sum of probabilities <= 0)", "row 1"});
+  refused([&] { (void)multinomial(tensor({0.0, 0.0}), 1, false, g); },
+          {"invalid multinomial distribution (sum of probabilities <= 0)"});
+  refused([&] { (void)multinomial(tensor({1.0, 0.0, 0.0}), 2, false, g); },
+          {"not enough non-negative category to sample", "1 non-zero", "2 samples"});
+  refused([&] { (void)multinomial(ones({2, 0}, kFloat64), 1, false, g); },
+          {"cannot sample n_sample > prob_dist.size(-1)"});
+  refused([&] { (void)multinomial(ones({1, 0}, kFloat64), 1, true, g); },
+          {"sum of probabilities <= 0"});
 }
