@@ -4,7 +4,9 @@
 #include "autograd/grad_mode.hpp"
 #include "autograd/gradcheck.hpp"
 #include "backends/backend.hpp"
-// data: datasets (issue 8)
+// data: datasets and the DataLoader (issue 8)
+#include "data/dataloader.hpp"
+#include "data/dataset.hpp"
 #include "data/datasets/char_corpus.hpp"
 #include "data/datasets/fashion_mnist.hpp"
 #include "data/datasets/sequence_tasks.hpp"
