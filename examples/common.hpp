@@ -47,8 +47,9 @@ inline std::string format_duration(double s) {
 inline bool stdout_is_terminal() { return isatty(fileno(stdout)) == 1; }
 
 // The progress of one epoch. update() after each batch with the running mean loss and
-// accuracy (accuracy < 0: not shown) and the samples seen so far this epoch; finish() once at
-// the end prints the final line (and, off a terminal, the only one).
+// accuracy (accuracy < 0: not shown) and the samples seen so far this epoch; stop() when the
+// epoch's training ends, finish() once at the end prints the final line (and, off a terminal,
+// the only one).
 //
 //   epoch 2/5 [##########..........] 234/468  loss 0.3120  acc 88.71%  6512 samples/s  ETA 0:04
 class ProgressBar {
@@ -78,7 +79,12 @@ class ProgressBar {
     draw(true);
   }
 
-  double elapsed() const { return seconds_since(start_); }
+  // Stops the clock (the epoch's training is over; evaluation that follows is not counted in
+  // its time and samples/s). finish() after it prints the stopped figures.
+  void stop() { stopped_ = Clock::now(); }
+  double elapsed() const {
+    return std::chrono::duration<double>(stopped_.value_or(Clock::now()) - start_).count();
+  }
   double samples_per_second() const {
     double t = elapsed();
     return t > 0 ? static_cast<double>(samples_) / t : 0.0;
@@ -120,6 +126,7 @@ class ProgressBar {
   double loss_ = 0, accuracy_ = -1;
   bool interactive_;
   Clock::time_point start_, last_draw_;
+  std::optional<Clock::time_point> stopped_;
   std::string extra_;
 };
 
@@ -287,8 +294,11 @@ inline std::optional<std::filesystem::path> plot_metrics(const std::filesystem::
     return q + "'";
   };
   std::filesystem::remove(image, ec);  // so a stale image from an earlier run can't pass for new
+  // gnuplot's messages (warnings such as "empty x range" for a one-epoch run) go to
+  // <script>.log beside it, so they don't interleave with the training output.
   const std::string cmd = "cd " + shell_quote(dir.string()) + " && gnuplot " +
-                          shell_quote(script.filename().string()) + " 2>&1";
+                          shell_quote(script.filename().string()) + " > " +
+                          shell_quote(script.filename().string() + ".log") + " 2>&1";
   if (std::system(cmd.c_str()) != 0 || !std::filesystem::exists(image)) return std::nullopt;
   return image;
 }

@@ -12,7 +12,8 @@ Each 28x28 image is read as a sequence of 28 rows (L = 28) of 28 features (C_in 
     AdaptiveAvgPool1d(1), Flatten, Dropout(0.2), Linear(128, 10)
 
 trained with Adam + OneCycleLR (stepped per batch) and cross-entropy, 5 epochs of batches of
-128. About 0.86 M multiply-adds per image forward (~5 MFLOP per training sample).
+128. About 0.84 M multiply-adds per image forward (~5 MFLOP per training sample, forward
+and backward).
 
 Run with Debian's python3-torch (no torchvision needed: the gzip IDX files are read with
 gzip + struct + numpy):
