@@ -15,12 +15,11 @@
 #include <utility>
 #include <vector>
 
+#include "data/dataset.hpp"
 #include "tensor/tensor.hpp"
 
 namespace reel::data {
 
-// The fields of one sample, as the DataLoader's Example.
-using Example = std::vector<Tensor>;
 
 // Where the time (sequence) dim goes. Sequences are [L_i, *] for kTimeFirst and kBatchFirst
 // (as pad_sequence takes them) and [*, L_i] — time last, e.g. [C, L_i] — for kChannelsFirst.

@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "tests/data/data_support.hpp"
 #include "tests/support.hpp"
 
 using namespace reel;
@@ -16,20 +17,9 @@ using reel::data::DataLoaderOptions;
 using reel::data::DataLoaderState;
 using reel::data::Example;
 using reel::test::check_error;
+using reel::test::indexed_dataset;
 
 namespace {
-
-// x[i] = {i, 1000 + i} (int64), y[i] = -i: every batch names its samples.
-std::shared_ptr<data::TensorDataset> indexed_dataset(std::int64_t n) {
-  std::vector<std::int64_t> xs, ys;
-  for (std::int64_t i = 0; i < n; ++i) {
-    xs.push_back(i);
-    xs.push_back(1000 + i);
-    ys.push_back(-i);
-  }
-  return std::make_shared<data::TensorDataset>(
-      std::vector<Tensor>{tensor(xs, {n, 2}, kInt64), tensor(ys, kInt64)});
-}
 
 // The sample numbers of a batch of indexed_dataset, checking both fields agree.
 std::vector<std::int64_t> samples_of(const Example& batch) {

@@ -1,24 +1,14 @@
 // data::Dataset, TensorDataset and collate: values, copies, and the errors of bad tensors,
 // bad indices and samples that do not match.
+#include "tests/data/data_support.hpp"
 #include "tests/support.hpp"
 
 using namespace reel;
 using reel::data::Example;
 using reel::test::check_error;
+using reel::test::indexed_dataset;
 
 namespace {
-
-// x[i] = {i, 1000 + i} (int64), y[i] = -i.
-std::shared_ptr<data::TensorDataset> indexed_dataset(std::int64_t n) {
-  std::vector<std::int64_t> xs, ys;
-  for (std::int64_t i = 0; i < n; ++i) {
-    xs.push_back(i);
-    xs.push_back(1000 + i);
-    ys.push_back(-i);
-  }
-  return std::make_shared<data::TensorDataset>(
-      std::vector<Tensor>{tensor(xs, {n, 2}, kInt64), tensor(ys, kInt64)});
-}
 
 // get() only: the default get_batch collates.
 class SquaresDataset : public data::Dataset {

@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <exception>
 #include <fstream>
+#include <map>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -112,6 +114,38 @@ inline void check_no_failures(const std::vector<std::string>& failures, std::siz
   if (failures.size() > 20) report += fmt::format("... and {} more\n", failures.size() - 20);
   CHECK_MESSAGE(failures.empty(),
                 fmt::format("{} of {} runs differ from PyTorch:\n{}", failures.size(), runs, report));
+}
+
+// One line of a loss golden index: "<id> <loss> <dtype> <reduction> key=value ...", as the
+// loss scripts (make_loss_golden.py, make_sequence_golden.py) write it.
+struct LossCase {
+  std::string line, id, loss;
+  DType dtype = kFloat32;
+  nn::Reduction reduction = nn::kMean;
+  std::map<std::string, std::string> opts;
+  bool has(const std::string& key) const { return opts.count(key) != 0; }
+  double num(const std::string& key, double fallback) const {
+    return has(key) ? std::stod(opts.at(key)) : fallback;
+  }
+};
+
+inline std::vector<LossCase> loss_cases(const std::string& index_path) {
+  std::vector<LossCase> cases;
+  for (const std::string& line : index_lines(index_path)) {
+    std::istringstream in(line);
+    LossCase c;
+    c.line = line;
+    std::string dtype, reduction, kv;
+    in >> c.id >> c.loss >> dtype >> reduction;
+    c.dtype = parse_dtype(dtype);
+    c.reduction = nn::reduction_from_string(reduction);
+    while (in >> kv) {
+      const auto eq = kv.find('=');
+      c.opts[kv.substr(0, eq)] = kv.substr(eq + 1);
+    }
+    cases.push_back(c);
+  }
+  return cases;
 }
 
 }  // namespace reel::test::golden

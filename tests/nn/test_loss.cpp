@@ -28,40 +28,19 @@ namespace {
 
 const std::string kGoldenDir = test::golden::dir("loss");
 
-struct Case {
-  std::string line, id, loss;
-  DType dtype = kFloat32;
-  nn::Reduction reduction = nn::kMean;
-  std::map<std::string, std::string> opts;
+// An index line (golden.hpp's LossCase) and the case's .npy files.
+struct Case : test::golden::LossCase {
   Tensor file(const std::string& name) const {
     return load_npy(kGoldenDir + "/" + id + "_" + name + ".npy");
-  }
-  bool has(const std::string& key) const { return opts.count(key) != 0; }
-  double num(const std::string& key, double fallback) const {
-    return has(key) ? std::stod(opts.at(key)) : fallback;
   }
 };
 
 std::vector<Case> load_cases() {
   std::vector<Case> cases;
-  for (const std::string& line : test::golden::index_lines(kGoldenDir + "/index.txt")) {
-    std::istringstream in(line);
-    Case c;
-    c.line = line;
-    std::string dtype, reduction, kv;
-    in >> c.id >> c.loss >> dtype >> reduction;
-    c.dtype = test::golden::parse_dtype(dtype);
-    c.reduction = nn::reduction_from_string(reduction);
-    while (in >> kv) {
-      const auto eq = kv.find('=');
-      c.opts[kv.substr(0, eq)] = kv.substr(eq + 1);
-    }
-    cases.push_back(c);
-  }
+  for (const auto& c : test::golden::loss_cases(kGoldenDir + "/index.txt")) cases.push_back(Case{c});
   return cases;
 }
 
-// The case's loss, through F (module = false) or the module.
 Tensor run(const Case& c, const Tensor& x, const Tensor& t, const Tensor& w, const Tensor& pw,
            bool module) {
   const nn::Reduction r = c.reduction;

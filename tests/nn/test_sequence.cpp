@@ -148,34 +148,9 @@ TEST_CASE("sequence_mask: true on the real steps") {
 
 namespace {
 
-struct LossCase {
-  std::string line, id, loss;
-  DType dtype = kFloat32;
-  nn::Reduction reduction = nn::kMean;
-  std::map<std::string, std::string> opts;
-  double num(const std::string& k, double fallback) const {
-    return opts.count(k) ? std::stod(opts.at(k)) : fallback;
-  }
-};
+using test::golden::LossCase;
 
-std::vector<LossCase> loss_cases() {
-  std::vector<LossCase> cases;
-  for (const std::string& line : test::golden::index_lines(kDir + "/loss_index.txt")) {
-    std::istringstream in(line);
-    LossCase c;
-    c.line = line;
-    std::string dtype, reduction, kv;
-    in >> c.id >> c.loss >> dtype >> reduction;
-    c.dtype = test::golden::parse_dtype(dtype);
-    c.reduction = nn::reduction_from_string(reduction);
-    while (in >> kv) {
-      const auto eq = kv.find('=');
-      c.opts[kv.substr(0, eq)] = kv.substr(eq + 1);
-    }
-    cases.push_back(c);
-  }
-  return cases;
-}
+std::vector<LossCase> loss_cases() { return test::golden::loss_cases(kDir + "/loss_index.txt"); }
 
 // The case's masked loss through F (module = false: the mask in the options) or the module
 // (the mask as forward's third argument).
