@@ -20,7 +20,6 @@
 
 namespace reel::data {
 
-
 // Where the time (sequence) dim goes. Sequences are [L_i, *] for kTimeFirst and kBatchFirst
 // (as pad_sequence takes them) and [*, L_i] — time last, e.g. [C, L_i] — for kChannelsFirst.
 enum class PadLayout : std::uint8_t {
