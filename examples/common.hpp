@@ -185,11 +185,26 @@ class StepTimer {
 // what it had. The first column is usually the epoch.
 class MetricsCsv {
  public:
-  MetricsCsv(const std::filesystem::path& path, std::vector<std::string> columns)
-      : path_(path), columns_(std::move(columns)), out_(path) {
+  // append: keep the rows of an existing file (a resumed run), whose header must be `columns`.
+  MetricsCsv(const std::filesystem::path& path, std::vector<std::string> columns,
+             bool append = false)
+      : path_(path), columns_(std::move(columns)) {
+    std::string header;
+    for (std::size_t i = 0; i < columns_.size(); ++i) header += (i ? "," : "") + columns_[i];
+    if (append && std::filesystem::exists(path)) {
+      std::ifstream in(path);
+      std::string first;
+      std::getline(in, first);
+      if (first != header)
+        throw std::runtime_error(fmt::format("cannot append to {}: its header is '{}', not '{}'",
+                                             path.string(), first, header));
+      out_.open(path, std::ios::app);
+      if (!out_) throw std::runtime_error(fmt::format("cannot write {}", path.string()));
+      return;
+    }
+    out_.open(path);
     if (!out_) throw std::runtime_error(fmt::format("cannot write {}", path.string()));
-    for (std::size_t i = 0; i < columns_.size(); ++i) out_ << (i ? "," : "") << columns_[i];
-    out_ << '\n' << std::flush;
+    out_ << header << '\n' << std::flush;
   }
   void row(const std::vector<double>& values) {
     if (values.size() != columns_.size())

@@ -16,8 +16,11 @@
 //                                [--threads 2] [--workers 1] [--out runs/fashion_mnist] ...
 //
 // Writes into --out: metrics.csv (one row per epoch), metrics.svg (loss/accuracy plot, by
-// gnuplot; metrics.gp is its script) and model.safetensors (the trained weights, PyTorch's
-// state-dict names: load them into the twin with safetensors or reel::load).
+// gnuplot; metrics.gp is its script), model.safetensors (the trained weights, PyTorch's
+// state-dict names: load them into the twin with safetensors or reel::load) and, after every
+// epoch, checkpoint.safetensors: the whole training state (weights, Adam's moments, the
+// schedule, the random generator, the data loader's place). --resume <checkpoint> continues an
+// interrupted run from it; with the same options the result is bitwise the uninterrupted run's.
 #include <reel/reel.hpp>
 
 #include <CLI/CLI.hpp>
@@ -92,6 +95,8 @@ int main(int argc, char** argv) {
   std::uint64_t seed = 0;
   std::string out_dir = "runs/fashion_mnist";
   std::string data_dir = data::fashion_mnist_default_dir();
+  std::string resume;
+  std::int64_t limit = 0;
   bool no_plot = false;
   app.add_option("--epochs", epochs, "training epochs")->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--batch-size", batch_size, "samples per batch")->capture_default_str()->check(CLI::PositiveNumber);
@@ -105,6 +110,8 @@ int main(int argc, char** argv) {
   app.add_option("--max-steps", max_steps, "stop after this many training steps (0: no limit; smoke tests)")->capture_default_str()->check(CLI::NonNegativeNumber);
   app.add_option("--eval-batches", eval_batches, "evaluate on this many test batches of 1000 (0: the whole test set)")->capture_default_str()->check(CLI::NonNegativeNumber);
   app.add_flag("--no-plot", no_plot, "skip the gnuplot plot (the CSV is written anyway)");
+  app.add_option("--resume", resume, "continue from a checkpoint.safetensors of an earlier run (same options)");
+  app.add_option("--limit", limit, "train on the first N training images only (0: all; tests)")->capture_default_str()->check(CLI::NonNegativeNumber);
   CLI11_PARSE(app, argc, argv);
 
   try {
@@ -115,6 +122,10 @@ int main(int argc, char** argv) {
 
     data::ImageSet train_set = data::load_fashion_mnist(data_dir, /*train=*/true);
     data::ImageSet test_set = data::load_fashion_mnist(data_dir, /*train=*/false);
+    if (limit > 0 && limit < train_set.labels.size(0)) {
+      train_set.images = train_set.images.narrow(0, 0, limit);
+      train_set.labels = train_set.labels.narrow(0, 0, limit);
+    }
     // drop_last: every step sees a full batch (as the PyTorch twin; BatchNorm dislikes tiny ones).
     data::DataLoader train_loader(
         std::make_shared<data::TensorDataset>(
@@ -138,14 +149,34 @@ int main(int argc, char** argv) {
     optim::OneCycleLR scheduler(
         optimizer, optim::OneCycleLROptions::from_epochs(lr, epochs, steps_per_epoch));
 
-    examples::MetricsCsv csv(out / "metrics.csv",
-                             {"epoch", "train_loss", "train_acc", "test_loss", "test_acc",
-                              "lr", "samples_per_s", "epoch_s", "data_wait_pct"});
-    examples::StepTimer total_timer;
+    // Everything a resumed run needs, in one file (serialize/checkpoint.hpp): the model, Adam's
+    // state, the schedule, the default generator (dropout) and the loader's place and shuffle
+    // generator, plus the step and our own counters.
+    serialize::TrainingState state;
+    state.model = model.get();
+    state.optimizer = &optimizer;
+    state.scheduler = &scheduler;
+    state.loader = &train_loader;
+    int first_epoch = 1;
     std::int64_t step = 0, samples = 0;
     double train_seconds = 0;
+    if (!resume.empty()) {
+      serialize::load_checkpoint(resume, state);
+      step = state.step;
+      first_epoch = static_cast<int>(state.scalars.at("epoch")) + 1;
+      samples = static_cast<std::int64_t>(state.scalars.at("samples"));
+      train_seconds = state.scalars.at("train_seconds");
+      fmt::print("resumed from {}: {} epochs, {} steps done\n", resume, first_epoch - 1, step);
+    }
+    const std::filesystem::path checkpoint_path = out / "checkpoint.safetensors";
+
+    examples::MetricsCsv csv(out / "metrics.csv",
+                             {"epoch", "train_loss", "train_acc", "test_loss", "test_acc",
+                              "lr", "samples_per_s", "epoch_s", "data_wait_pct"},
+                             /*append=*/!resume.empty());
+    examples::StepTimer total_timer;
     Evaluation test{0, 0};
-    for (int epoch = 1; epoch <= epochs; ++epoch) {
+    for (int epoch = first_epoch; epoch <= epochs; ++epoch) {
       examples::ProgressBar bar(epoch, epochs, steps_per_epoch);
       examples::StepTimer timer;
       double loss_sum = 0;
@@ -185,6 +216,10 @@ int main(int argc, char** argv) {
                scheduler.get_last_lr().front(), static_cast<double>(seen) / epoch_seconds,
                epoch_seconds, timer.wait_percent()});
       total_timer.add(timer);
+      state.step = step;
+      state.scalars = {{"epoch", epoch}, {"samples", static_cast<double>(samples)},
+                       {"train_seconds", train_seconds}};
+      serialize::save_checkpoint(checkpoint_path.string(), state);  // atomic: a kill leaves the last one
       if (max_steps > 0 && step >= max_steps) break;
     }
 
@@ -210,7 +245,8 @@ int main(int argc, char** argv) {
       fmt::print("plot:       not made ({}); the CSV has the numbers\n",
                  examples::gnuplot_available() ? "gnuplot failed" : "gnuplot is not installed");
     }
-    fmt::print("checkpoint: {}\n", model_path.string());
+    fmt::print("weights:    {}\n", model_path.string());
+    fmt::print("checkpoint: {} (--resume it to continue)\n", checkpoint_path.string());
   } catch (const std::exception& e) {
     fmt::print(stderr, "fashion_mnist: {}\n", e.what());
     return 1;
