@@ -209,9 +209,14 @@ int main(int argc, char** argv) {
     auto t_log = t_train;
     std::int64_t logged_step = 0;
     double loss_sum = 0;
+    // The batches are cut on the training thread (a gather of B windows, no loader): their
+    // making counts as waiting for data.
+    examples::StepTimer timer;
+    timer.start();
     for (std::int64_t step = 1; step <= last_step; ++step) {
       Tensor starts = randint(0, n_train - window - 1, {batch}).unsqueeze(1);  // [B, 1]
       Tensor chunk = index_select(train, 0, add(starts, offsets).reshape({-1})).reshape({batch, window + 1});
+      timer.begin_step();
       Tensor logits = model(chunk.narrow(1, 0, window));  // [B, V, W]
       Tensor loss = F::cross_entropy(logits, chunk.narrow(1, 1, window));
       optimizer.zero_grad();
@@ -219,6 +224,7 @@ int main(int argc, char** argv) {
       optimizer.step();
       scheduler.step();
       loss_sum += loss.item<double>();
+      timer.end_step();
       if (step % log_every == 0 || step == last_step) {
         const double dt = examples::seconds_since(t_log);
         const double rate = static_cast<double>((step - logged_step) * batch) / dt;
@@ -231,11 +237,13 @@ int main(int argc, char** argv) {
         loss_sum = 0;
         logged_step = step;
         t_log = examples::Clock::now();
+        timer.start();  // the log line counts as neither wait nor compute
       }
     }
     const double train_wall = examples::seconds_since(t_train);
     fmt::print("trained {} steps in {:.1f} s: {:.1f} samples/s\n", last_step, train_wall,
                static_cast<double>(last_step * batch) / train_wall);
+    fmt::print("{}\n", timer.report());
     std::fflush(stdout);  // the held-out pass and the timing take a while
     if (auto svg = examples::plot_metrics(csv.path(), std::filesystem::path(out) / "char_lm.svg",
                                           "char_lm", {{"train bits per character", {"train_bpc"}}}))
