@@ -43,6 +43,17 @@ std::map<std::string, std::vector<unsigned char>> optimizer_bytes(const optim::O
   return out;
 }
 
+// Every state-dict entry of two models (same names, same order) bitwise equal.
+void check_same_state(nn::Module& a_model, nn::Module& b_model) {
+  const auto a = a_model.state_dict(), b = b_model.state_dict();
+  REQUIRE(a.size() == b.size());
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    CAPTURE(a[i].first);
+    CHECK(a[i].first == b[i].first);
+    CHECK(bytes_of(a[i].second) == bytes_of(b[i].second));
+  }
+}
+
 std::string temp_path(const std::string& name) {
   return (std::filesystem::temp_directory_path() /
           fmt::format("reel_test_checkpoint_{}_{}", ::getpid(), name))
@@ -189,12 +200,7 @@ TEST_CASE("checkpoint: restoring puts back the model, optimizer and scheduler st
   serialize::TrainingState t = fresh.state();
   serialize::restore_checkpoint(cp, t);
   CHECK(t.step == 2);
-  const auto a = run.model->state_dict(), b = fresh.model->state_dict();
-  REQUIRE(a.size() == b.size());
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    CAPTURE(a[i].first);
-    CHECK(bytes_of(a[i].second) == bytes_of(b[i].second));
-  }
+  check_same_state(*run.model, *fresh.model);
   CHECK(optimizer_bytes(*run.adam) == optimizer_bytes(*fresh.adam));
   CHECK(run.adam->state_dict().tensors.size() == 18);  // 6 parameters x 3 entries
   CHECK(run.adam->state_dict().scalars == fresh.adam->state_dict().scalars);
@@ -231,11 +237,7 @@ TEST_CASE("checkpoint: a run resumes bitwise from a file (fixed batches)") {
   CHECK(get_rng_state() == rng_at_checkpoint);
   for (int i = K; i < K + M; ++i) second.train_step(xs[i], ys[i]);
 
-  const auto a = first.model->state_dict(), b = second.model->state_dict();
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    CAPTURE(a[i].first);
-    CHECK(bytes_of(a[i].second) == bytes_of(b[i].second));
-  }
+  check_same_state(*first.model, *second.model);
   CHECK(optimizer_bytes(*first.adam) == optimizer_bytes(*second.adam));
   CHECK(first.adam->state_dict().scalars == second.adam->state_dict().scalars);
   CHECK(first.sched->state_dict() == second.sched->state_dict());
@@ -454,12 +456,7 @@ TEST_CASE("checkpoint: a run resumes bitwise from a file (shuffled DataLoader, 2
   CHECK(get_rng_state() == rng1);
   const data::Example next2 = stream2.next();
 
-  const auto a = first.model->state_dict(), b = second.model->state_dict();
-  REQUIRE(a.size() == b.size());
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    CAPTURE(a[i].first);
-    CHECK(bytes_of(a[i].second) == bytes_of(b[i].second));
-  }
+  check_same_state(*first.model, *second.model);
   CHECK(optimizer_bytes(*first.adam) == optimizer_bytes(*second.adam));
   CHECK(first.adam->state_dict().scalars == second.adam->state_dict().scalars);
   CHECK(first.sched->state_dict() == second.sched->state_dict());

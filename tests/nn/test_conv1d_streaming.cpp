@@ -54,6 +54,19 @@ struct Config {
   bool cpu_exact;  // the CPU kernels sum both ways in one order (see docs/training.md)
 };
 
+// Runs fn under each SIMD architecture this CPU has (forced in turn), then restores the default.
+template <class Fn>
+void for_each_simd_arch(Fn&& fn) {
+  struct Restore {
+    ~Restore() { backends::cpu::force_simd_arch(""); }
+  } restore;
+  for (const char* arch : {"avx512bw", "fma3+avx2", "sse2"}) {
+    if (!backends::cpu::force_simd_arch(arch)) continue;  // this CPU lacks it
+    CAPTURE(arch);
+    fn();
+  }
+}
+
 }  // namespace
 
 TEST_CASE("Conv1d streaming: each step equals the full forward's column") {
@@ -77,12 +90,7 @@ TEST_CASE("Conv1d streaming: each step equals the full forward's column") {
       {300, 8, 2, 3, 1, 1, true, kFloat32, false},
   };
   // On every SIMD architecture the CPU has: the claims hold for each micro-kernel.
-  struct Restore {
-    ~Restore() { backends::cpu::force_simd_arch(""); }
-  } restore;
-  for (const char* arch : {"avx512bw", "fma3+avx2", "sse2"}) {
-    if (!backends::cpu::force_simd_arch(arch)) continue;  // this CPU lacks it
-    CAPTURE(arch);
+  for_each_simd_arch([&] {
     on_cpu_backends([&] {
       for (const Config& c : configs) {
         CAPTURE(c.cin);
@@ -118,7 +126,7 @@ TEST_CASE("Conv1d streaming: each step equals the full forward's column") {
         CHECK(conv->stream_position() == length);
       }
     });
-  }
+  });
 }
 
 namespace {
@@ -188,15 +196,10 @@ TEST_CASE("Conv1d streaming: a gated stack with dilations 1..128 (receptive fiel
 
 TEST_CASE("Conv1d streaming: the stack is bitwise on every SIMD architecture the CPU has") {
   // The step and the full forward must agree under each micro-kernel (FMA or not, vector width).
-  struct Restore {
-    ~Restore() { backends::cpu::force_simd_arch(""); }
-  } restore;
-  for (const char* arch : {"avx512bw", "fma3+avx2", "sse2"}) {
-    if (!backends::cpu::force_simd_arch(arch)) continue;  // this CPU lacks it
-    CAPTURE(arch);
+  for_each_simd_arch([] {
     for (DType dtype : {kFloat32, kFloat64})
       for (std::int64_t batch : {1, 2}) check_stack_streams(dtype, batch);
-  }
+  });
 }
 
 TEST_CASE("Conv1d streaming: reset restarts from the zero padding, no reset continues") {
