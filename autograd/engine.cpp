@@ -161,6 +161,8 @@ void backward(std::span<const Tensor> roots, std::span<const Tensor> grads, bool
   check(roots.size() == grads.size(), "backward: got {} tensors and {} gradients", roots.size(),
         grads.size());
   NoGradGuard no_grad;  // the backward pass itself is not recorded (no create_graph)
+  // Backward ops take the dtypes of the forward: autocast does not apply to them (as PyTorch).
+  autocast no_autocast(get_autocast_dtype(), /*enabled=*/false);
   std::priority_queue<Node*, std::vector<Node*>, LaterFirst> ready;
   // Keeps every node reached alive for the whole pass, even after released entries drop edges.
   std::vector<std::shared_ptr<Node>> reached;

@@ -15,6 +15,7 @@
 #include <tuple>
 #include <vector>
 
+#include "tensor/ops/autocast.hpp"
 #include "tensor/tensor.hpp"
 
 namespace reel {

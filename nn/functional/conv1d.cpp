@@ -145,8 +145,11 @@ std::pair<std::int64_t, std::int64_t> resolve_padding(const Conv1dFuncOptions& o
   return checked_padding(o, kernel_size);
 }
 
-Tensor conv1d(const Tensor& input, const Tensor& weight, const Tensor& bias,
+Tensor conv1d(const Tensor& input_arg, const Tensor& weight_arg, const Tensor& bias_arg,
               const Conv1dFuncOptions& o) {
+  const Tensor input = reel::detail::autocast_lower(input_arg);  // autocast's lower-precision list
+  const Tensor weight = reel::detail::autocast_lower(weight_arg);
+  const Tensor bias = reel::detail::autocast_lower(bias_arg);
   detail::check_conv_ranks("conv1d", input, weight,
                            "(out_channels, in_channels/groups, kernel_size)");
   check_conv1d_options(o);

@@ -120,8 +120,11 @@ void check_conv_transpose1d_options(const ConvTranspose1dFuncOptions& o, std::st
         op, o.output_padding_, o.stride_, o.dilation_);
 }
 
-Tensor conv_transpose1d(const Tensor& input, const Tensor& weight, const Tensor& bias,
+Tensor conv_transpose1d(const Tensor& input_arg, const Tensor& weight_arg, const Tensor& bias_arg,
                         const ConvTranspose1dFuncOptions& o) {
+  const Tensor input = reel::detail::autocast_lower(input_arg);  // autocast's lower-precision list
+  const Tensor weight = reel::detail::autocast_lower(weight_arg);
+  const Tensor bias = reel::detail::autocast_lower(bias_arg);
   constexpr const char* op = "conv_transpose1d";
   detail::check_conv_ranks(op, input, weight, "(in_channels, out_channels/groups, kernel_size)");
   check_conv_transpose1d_options(o, op);

@@ -157,8 +157,10 @@ void check_label_smoothing(double s) {
 
 }  // namespace
 
-Tensor cross_entropy(const Tensor& input, const Tensor& target,
+Tensor cross_entropy(const Tensor& input_arg, const Tensor& target_arg,
                      const CrossEntropyFuncOptions& o) {
+  const Tensor input = reel::detail::autocast_float32(input_arg);  // autocast's float32 list
+  const Tensor target = reel::detail::autocast_float32(target_arg);
   const char* op = "cross_entropy";
   check(input.defined() && target.defined(), "{}: input and target must be defined", op);
   check(input.is_floating_point(), "{}: expected a floating point input, got dtype {}", op,
@@ -207,7 +209,9 @@ Tensor cross_entropy(const Tensor& input, const Tensor& target,
        "'mean' or 'sum'", op);
 }
 
-Tensor nll_loss(const Tensor& input, const Tensor& target, const NLLLossFuncOptions& o) {
+Tensor nll_loss(const Tensor& input_arg, const Tensor& target_arg, const NLLLossFuncOptions& o) {
+  const Tensor input = reel::detail::autocast_float32(input_arg);  // autocast's float32 list
+  const Tensor target = reel::detail::autocast_float32(target_arg);
   const char* op = "nll_loss";
   check(input.defined() && target.defined(), "{}: input and target must be defined", op);
   check(input.is_floating_point(), "{}: expected a floating point input, got dtype {}", op,

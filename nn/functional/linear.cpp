@@ -5,7 +5,10 @@
 
 namespace reel::nn::functional {
 
-Tensor linear(const Tensor& input, const Tensor& weight, const Tensor& bias) {
+Tensor linear(const Tensor& input_arg, const Tensor& weight_arg, const Tensor& bias_arg) {
+  const Tensor input = reel::detail::autocast_lower(input_arg);  // autocast's lower-precision list
+  const Tensor weight = reel::detail::autocast_lower(weight_arg);
+  const Tensor bias = reel::detail::autocast_lower(bias_arg);
   check(input.defined() && weight.defined(), "linear: input and weight must be defined");
   check(weight.dim() == 2, "linear: weight must be 2-D (out_features, in_features), got shape {}",
         weight.sizes());

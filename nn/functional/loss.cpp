@@ -99,19 +99,25 @@ void check_broadcasts_to(const char* op, const char* what, const Tensor& w, cons
 
 // --- pointwise: L1, MSE, smooth L1, Huber -------------------------------------------------------
 
-Tensor l1_loss(const Tensor& input, const Tensor& target, const L1LossFuncOptions& o) {
+Tensor l1_loss(const Tensor& input_arg, const Tensor& target_arg, const L1LossFuncOptions& o) {
+  const Tensor input = reel::detail::autocast_float32(input_arg);  // autocast's float32 list
+  const Tensor target = reel::detail::autocast_float32(target_arg);
   check_pointwise("l1_loss", input, target);
   return reduce(abs(sub(input, target)), o.reduction_, "l1_loss", o.mask_);
 }
 
-Tensor mse_loss(const Tensor& input, const Tensor& target, const MSELossFuncOptions& o) {
+Tensor mse_loss(const Tensor& input_arg, const Tensor& target_arg, const MSELossFuncOptions& o) {
+  const Tensor input = reel::detail::autocast_float32(input_arg);  // autocast's float32 list
+  const Tensor target = reel::detail::autocast_float32(target_arg);
   check_pointwise("mse_loss", input, target);
   Tensor d = sub(input, target);
   return reduce(mul(d, d), o.reduction_, "mse_loss", o.mask_);
 }
 
-Tensor smooth_l1_loss(const Tensor& input, const Tensor& target,
+Tensor smooth_l1_loss(const Tensor& input_arg, const Tensor& target_arg,
                       const SmoothL1LossFuncOptions& o) {
+  const Tensor input = reel::detail::autocast_float32(input_arg);  // autocast's float32 list
+  const Tensor target = reel::detail::autocast_float32(target_arg);
   const char* op = "smooth_l1_loss";
   check(o.beta_ >= 0.0, "{}: smooth_l1_loss does not support negative values for beta (got {})",
         op, o.beta_);
@@ -149,7 +155,9 @@ Tensor smooth_l1_loss(const Tensor& input, const Tensor& target,
   return reduce(loss, o.reduction_, op, o.mask_);
 }
 
-Tensor huber_loss(const Tensor& input, const Tensor& target, const HuberLossFuncOptions& o) {
+Tensor huber_loss(const Tensor& input_arg, const Tensor& target_arg, const HuberLossFuncOptions& o) {
+  const Tensor input = reel::detail::autocast_float32(input_arg);  // autocast's float32 list
+  const Tensor target = reel::detail::autocast_float32(target_arg);
   const char* op = "huber_loss";
   check(o.delta_ > 0.0, "{}: huber_loss does not support non-positive values for delta (got {})",
         op, o.delta_);
@@ -162,7 +170,9 @@ Tensor huber_loss(const Tensor& input, const Tensor& target, const HuberLossFunc
 
 // --- KL divergence -----------------------------------------------------------------------------
 
-Tensor kl_div(const Tensor& input, const Tensor& target, const KLDivFuncOptions& o) {
+Tensor kl_div(const Tensor& input_arg, const Tensor& target_arg, const KLDivFuncOptions& o) {
+  const Tensor input = reel::detail::autocast_float32(input_arg);  // autocast's float32 list
+  const Tensor target = reel::detail::autocast_float32(target_arg);
   const char* op = "kl_div";
   check_pointwise(op, input, target);
   Tensor loss;
@@ -184,8 +194,10 @@ Tensor kl_div(const Tensor& input, const Tensor& target, const KLDivFuncOptions&
 
 // --- binary cross-entropy ----------------------------------------------------------------------
 
-Tensor binary_cross_entropy(const Tensor& input, const Tensor& target,
+Tensor binary_cross_entropy(const Tensor& input_arg, const Tensor& target_arg,
                             const BinaryCrossEntropyFuncOptions& o) {
+  const Tensor input = reel::detail::autocast_float32(input_arg);  // autocast's float32 list
+  const Tensor target = reel::detail::autocast_float32(target_arg);
   const char* op = "binary_cross_entropy";
   check_floating(op, "input", input);
   check_floating(op, "target", target);
@@ -238,8 +250,10 @@ Tensor binary_cross_entropy(const Tensor& input, const Tensor& target,
   return reduce(loss, o.reduction_, op, o.mask_);
 }
 
-Tensor binary_cross_entropy_with_logits(const Tensor& input, const Tensor& target,
+Tensor binary_cross_entropy_with_logits(const Tensor& input_arg, const Tensor& target_arg,
                                         const BinaryCrossEntropyWithLogitsFuncOptions& o) {
+  const Tensor input = reel::detail::autocast_float32(input_arg);  // autocast's float32 list
+  const Tensor target = reel::detail::autocast_float32(target_arg);
   const char* op = "binary_cross_entropy_with_logits";
   check_floating(op, "input", input);
   check_floating(op, "target", target);

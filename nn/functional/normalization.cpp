@@ -157,8 +157,9 @@ void update_running(Tensor running, const Tensor& batch, double momentum) {
 
 }  // namespace
 
-Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor& running_var,
+Tensor batch_norm(const Tensor& input_arg, const Tensor& running_mean, const Tensor& running_var,
                   const BatchNormFuncOptions& o) {
+  const Tensor input = reel::detail::autocast_float32(input_arg);  // autocast's float32 list
   const char* op = "batch_norm";
   check_input(op, input);
   check(input.dim() >= 2,
@@ -209,7 +210,8 @@ Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor&
   return r.out;
 }
 
-Tensor instance_norm(const Tensor& input, const InstanceNormFuncOptions& o) {
+Tensor instance_norm(const Tensor& input_arg, const InstanceNormFuncOptions& o) {
+  const Tensor input = reel::detail::autocast_float32(input_arg);  // autocast's float32 list
   const char* op = "instance_norm";
   check_input(op, input);
   check(input.dim() >= 2,
@@ -255,7 +257,8 @@ Tensor instance_norm(const Tensor& input, const InstanceNormFuncOptions& o) {
   return r.out;
 }
 
-Tensor layer_norm(const Tensor& input, const LayerNormFuncOptions& o) {
+Tensor layer_norm(const Tensor& input_arg, const LayerNormFuncOptions& o) {
+  const Tensor input = reel::detail::autocast_float32(input_arg);  // autocast's float32 list
   const char* op = "layer_norm";
   check_input(op, input);
   check(o.normalized_shape_.size() <= static_cast<std::size_t>(kMaxDims),
@@ -285,7 +288,8 @@ Tensor layer_norm(const Tensor& input, const LayerNormFuncOptions& o) {
       .out;
 }
 
-Tensor group_norm(const Tensor& input, const GroupNormFuncOptions& o) {
+Tensor group_norm(const Tensor& input_arg, const GroupNormFuncOptions& o) {
+  const Tensor input = reel::detail::autocast_float32(input_arg);  // autocast's float32 list
   const char* op = "group_norm";
   check_input(op, input);
   check(input.dim() >= 2,

@@ -6,6 +6,7 @@
 // each summed back over the batch dims its input was broadcast along.
 #include <string>
 
+#include "tensor/ops/autocast.hpp"
 #include "tensor/ops/elementwise_core.hpp"
 
 namespace reel {
@@ -104,7 +105,10 @@ Tensor matmul_kernel(const Tensor& a0, const Tensor& b0, const MatmulShapes& s, 
   return out;
 }
 
-Tensor matmul_impl(const Tensor& a, const Tensor& b, const char* op, const char* node) {
+Tensor matmul_impl(const Tensor& a0, const Tensor& b0, const char* op, const char* node) {
+  // Autocast's lower-precision list (tensor/ops/autocast.hpp).
+  const Tensor a = detail::autocast_lower(a0);
+  const Tensor b = detail::autocast_lower(b0);
   detail::check_same_device(a, b, op);
   MatmulShapes s = plan(a, b, op);
   DType t = result_type(a, b);

@@ -7,6 +7,7 @@
 // keepdim=false costs no reshape and the result is a fresh tensor, not a view.
 #include <algorithm>
 
+#include "tensor/ops/autocast.hpp"
 #include "tensor/ops/elementwise_core.hpp"
 
 namespace reel {
@@ -179,7 +180,8 @@ Tensor arg_only(const Tensor& x, std::optional<std::int64_t> dim, bool keepdim, 
 
 Tensor sum(const Tensor& x) { return sum(x, Shape{}, false); }
 
-Tensor sum(const Tensor& x, const Shape& dims, bool keepdim) {
+Tensor sum(const Tensor& x0, const Shape& dims, bool keepdim) {
+  const Tensor x = detail::autocast_float32(x0);  // autocast's float32 list
   Reduction r = make_reduction(x, dims, keepdim, "sum");
   Tensor out = reduce_kernel(ReduceOp::Sum, x, r, sum_dtype(x.dtype()));
   if (autograd::needs_grad(x)) {
@@ -232,7 +234,8 @@ Tensor std(const Tensor& x, const Shape& dims, std::int64_t correction, bool kee
 
 // --- prod -------------------------------------------------------------------------------------
 
-Tensor prod(const Tensor& x, std::int64_t dim, bool keepdim) {
+Tensor prod(const Tensor& x0, std::int64_t dim, bool keepdim) {
+  const Tensor x = detail::autocast_float32(x0);  // autocast's float32 list
   Reduction r = make_reduction(x, Shape{dim}, keepdim, "prod");
   Tensor out = reduce_kernel(ReduceOp::Prod, x, r, sum_dtype(x.dtype()));
   if (autograd::needs_grad(x)) {

@@ -3,6 +3,7 @@
 // its own backward formula (cheaper than the tape of the composed forward).
 #include <limits>
 
+#include "tensor/ops/autocast.hpp"
 #include "tensor/ops/elementwise_core.hpp"
 
 namespace reel {
@@ -52,7 +53,8 @@ Tensor logsumexp(const Tensor& x, const Shape& dims, bool keepdim) {
 // table), forward and backward: no amax, exp and sum temporaries.
 namespace {
 
-Tensor softmax_op(const Tensor& x, std::int64_t dim, bool log) {
+Tensor softmax_op(const Tensor& x0, std::int64_t dim, bool log) {
+  const Tensor x = detail::autocast_float32(x0);  // autocast's float32 list
   const char* op = log ? "log_softmax" : "softmax";
   check_floating(x, op);
   const int d = static_cast<int>(wrap_dim(dim, x.dim(), op));
