@@ -133,6 +133,37 @@ TEST_CASE("unit_scaling: scale_fwd_bwd scales the forward by a and the gradient 
   check_error([] { U::scale_fwd_bwd(Tensor(), 1.0, 1.0); }, {"undefined"});
 }
 
+TEST_CASE("unit_scaling: gradcheck: scale_fwd_bwd is a derivative exactly when a == b") {
+  auto f = [](double a, double b) {
+    return [a, b](const std::vector<Tensor>& in) { return U::scale_fwd_bwd(in[0], a, b); };
+  };
+  manual_seed(1);
+  CHECK(autograd::gradcheck(f(0.3, 0.3), {test::leaf({3, 4})}));
+  CHECK(autograd::gradcheck(f(-2.0, -2.0), {test::complex_leaf({5})}));
+  // by design, not the derivative of its forward otherwise: gradcheck must see it
+  CHECK_FALSE(autograd::gradcheck(f(0.3, 0.6), {test::leaf({3, 4})}));
+  // scale_bwd(·, 4) after scale_fwd(·, 4): forward 4x, backward 4·dy, a true derivative
+  auto g = [](const std::vector<Tensor>& in) { return U::scale_bwd(U::scale_fwd(in[0], 4.0), 4.0); };
+  CHECK(autograd::gradcheck(g, {test::leaf({2, 3})}));
+}
+
+TEST_CASE("unit_scaling: without grad the layers compute the same values") {
+  manual_seed(4);
+  Tensor x = randn({2, 3, 10}, TensorOptions(kFloat64)), w = randn({4, 3, 3}, TensorOptions(kFloat64));
+  Tensor b = randn({4}, TensorOptions(kFloat64));
+  auto o = U::Conv1dFuncOptions().padding(kSame).constraint(us::kAMean);
+  const double s = U::conv1d_scales(x.sizes(), w.sizes(), o).output;
+  Tensor with_grad = U::conv1d(x, w.clone().requires_grad_(true), b, o);
+  Tensor without;
+  {
+    NoGradGuard no_grad;
+    without = U::conv1d(x, w, b, o);
+  }
+  CHECK_FALSE(without.requires_grad());
+  check_close(without, F::conv1d(x, w, b, o.conv_) * s, 1e-14);
+  check_close(with_grad.detach(), without, 1e-14);
+}
+
 TEST_CASE("unit_scaling: conv1d scales against hand-computed values") {
   SUBCASE("dense, stride 1, every constraint") {
     // weight (8, 6, 3): fan_in*K = 18, fan_out*K = 24; L_out = 20 - 2 = 18, batch 4*18 = 72
