@@ -3,12 +3,15 @@
 // the statistics at initialisation, the modules, and the u-µP optimizers' learning rates.
 #include <cmath>
 #include <functional>
+#include <map>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include <doctest/doctest.h>
 
 #include "reel.hpp"
+#include "golden.hpp"
 #include "support.hpp"
 
 using namespace reel;
@@ -260,6 +263,57 @@ TEST_CASE("unit_scaling: conv1d gradients are the plain op's finite differences 
       check_close(x.grad(), finite_diff(f, xd, v) * s.grad_input, 1e-6);
       check_close(w.grad(), finite_diff(f, wd, v) * s.grad_weight, 1e-6);
       if (c.bias) check_close(b.grad(), finite_diff(f, bd, v) * s.grad_bias, 1e-6);
+    }
+  });
+}
+
+// PyTorch's numbers: make_unit_scaling_golden.py transcribes the original library's functional
+// conv1d / linear / residual / mse_loss (scale.py's _ScaledGrad on PyTorch's autograd).
+TEST_CASE("unit_scaling: golden values of the original library, run by PyTorch") {
+  const std::string dir = test::golden::dir("unit_scaling");
+  test::on_cpu_backends([&] {
+    for (const std::string& line : test::golden::index_lines(dir + "/index.txt")) {
+      CAPTURE(line);
+      std::istringstream in(line);
+      std::string name, kind, kv;
+      in >> name >> kind;
+      std::map<std::string, std::string> opt;
+      while (in >> kv) opt[kv.substr(0, kv.find('='))] = kv.substr(kv.find('=') + 1);
+      auto load = [&](const std::string& t) { return load_npy(dir + "/" + name + "_" + t + ".npy"); };
+      auto leaf = [&](const std::string& t) { return load(t).requires_grad_(true); };
+      std::map<std::string, Tensor> in_t;
+      Tensor y;
+      if (kind == "conv1d") {
+        in_t = {{"x", leaf("x")}, {"w", leaf("w")}};
+        if (opt.at("bias") == "1") in_t["b"] = leaf("b");
+        auto o = U::Conv1dFuncOptions()
+                     .stride(std::stoll(opt.at("stride")))
+                     .padding(std::stoll(opt.at("padding")))
+                     .dilation(std::stoll(opt.at("dilation")))
+                     .groups(std::stoll(opt.at("groups")))
+                     .constraint(opt.at("constraint"));
+        y = U::conv1d(in_t["x"], in_t["w"], in_t.count("b") ? in_t["b"] : Tensor(), o);
+      } else if (kind == "linear") {
+        in_t = {{"x", leaf("x")}, {"w", leaf("w")}, {"b", leaf("b")}};
+        y = U::linear(in_t["x"], in_t["w"], in_t["b"], us::constraint_from_string(opt.at("constraint")));
+      } else if (kind == "residual") {
+        in_t = {{"x", leaf("x")}};
+        const double tau = std::stod(opt.at("tau"));
+        auto [r, skip] = U::residual_split(in_t["x"], tau);
+        y = U::residual_add(r * 2.0, skip, tau);
+      } else if (kind == "mse") {
+        in_t = {{"x", leaf("x")}, {"t", leaf("t")}};
+        y = U::mse_loss(in_t["x"], in_t["t"],
+                        F::MSELossFuncOptions().reduction(opt.at("reduction")));
+      } else {
+        FAIL("unknown kind " << kind);
+      }
+      check_close(y.detach(), load("output"), 1e-12);
+      y.backward(load("grad_output"));
+      for (auto& [k, t] : in_t) {
+        CAPTURE(k);
+        check_close(t.grad(), load("grad_" + k), 1e-12);
+      }
     }
   });
 }
