@@ -178,6 +178,13 @@ Tensor residual_add(const Tensor& residual, const Tensor& skip, double tau) {
   return add(scale_fwd(residual, tau / denom), scale_fwd(skip, 1.0 / denom));
 }
 
+Tensor residual_apply(const std::function<Tensor(const Tensor&)>& branch, const Tensor& input,
+                      double tau) {
+  check(static_cast<bool>(branch), "residual_apply: branch is an empty function");
+  auto [residual, skip] = residual_split(input, tau);
+  return residual_add(branch(residual), skip, tau);
+}
+
 // --- loss ---------------------------------------------------------------------------------------
 
 Tensor mse_loss(const Tensor& input, const Tensor& target,

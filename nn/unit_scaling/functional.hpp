@@ -14,6 +14,7 @@
 //   namespace U = reel::nn::unit_scaling::functional;
 //   Tensor y = U::conv1d(x, w, b, U::Conv1dFuncOptions().padding(reel::kCausal));
 #include <cstdint>
+#include <functional>
 #include <string_view>
 #include <utility>
 
@@ -94,6 +95,10 @@ Tensor linear(const Tensor& input, const Tensor& weight, const Tensor& bias = Te
 // tau (finite, >= 0) is the ratio of the branch's contribution to the skip's.
 std::pair<Tensor, Tensor> residual_split(const Tensor& input, double tau = 1.0);
 Tensor residual_add(const Tensor& residual, const Tensor& skip, double tau = 1.0);
+// Both around `branch`: residual_add(branch(residual), skip, tau) (the original's
+// residual_apply).
+Tensor residual_apply(const std::function<Tensor(const Tensor&)>& branch, const Tensor& input,
+                      double tau = 1.0);
 
 // --- loss -------------------------------------------------------------------------------------------
 // The original's unit-scaled mse_loss: input and target of one shape; both gradients scaled by

@@ -353,6 +353,12 @@ TEST_CASE("unit_scaling: linear, residual and mse_loss against their formulas") 
     out.backward(ones({4}, TensorOptions(kFloat64)));
     // through the branch: 2 · 0.6 (split's gradient scale); through the skip: 0.8
     test::check_values(r_in.grad(), std::vector<double>(4, 2.0 * 0.6 + 0.8), 1e-14);
+    Tensor r2 = test::leaf({4});
+    Tensor out2 = U::residual_apply([](const Tensor& t) { return t * 2.0; }, r2, 0.75);
+    check_close(out2.detach(), r2.detach() * (0.6 * 2.0 + 0.8), 1e-14);
+    out2.backward(ones({4}, TensorOptions(kFloat64)));
+    test::check_values(r2.grad(), std::vector<double>(4, 2.0 * 0.6 + 0.8), 1e-14);
+    check_error([] { U::residual_apply(nullptr, zeros({2})); }, {"residual_apply"});
     check_error([] { U::residual_split(zeros({2}), -1.0); }, {"residual_split", "tau", "-1"});
     check_error([] { U::residual_add(zeros({2}), zeros({2}), INFINITY); }, {"residual_add"});
 
