@@ -490,7 +490,7 @@ TEST_CASE("unit_scaling: unit output and grad_input std at init, over channels a
 }
 
 // The table in docs/unit_scaling.md: C_in ≠ C_out and stride 2, where the constraints differ.
-// Prints the measured stds (run with -s to see them).
+// Prints the measured stds (doctest MESSAGEs).
 TEST_CASE("unit_scaling: the constraints' measured stds (the table in docs/unit_scaling.md)") {
   manual_seed(99);
   struct Shape3 {
@@ -672,4 +672,54 @@ TEST_CASE("unit_scaling: a unit-scaled model trains with its optimizers") {
     }
     CHECK(last < first);
   }
+}
+
+// The layers assume no dtype: in bfloat16 (computed in float32, rounded once per op) the
+// unit-scaled Conv1d gives float32's results on the same bf16 values, to bf16's precision.
+TEST_CASE("unit_scaling: Conv1d forward and backward in bfloat16") {
+  test::on_cpu_backends([] {
+    manual_seed(8);
+    us::Conv1d conv(us::Conv1dOptions(16, 32, 3).padding(kCausal).dilation(2).bias(true)
+                        .constraint(us::kNoConstraint).dtype(kBFloat16));
+    REQUIRE(conv->weight.dtype() == kBFloat16);
+    {
+      NoGradGuard no_grad;
+      conv->bias.copy_(randn({32}).to(kBFloat16));  // a non-zero bias, to see its gradient
+    }
+    Tensor x = randn({2, 16, 64}).to(kBFloat16).requires_grad_(true);
+    Tensor y = conv(x);
+    REQUIRE(y.dtype() == kBFloat16);
+    Tensor gy = randn(y.sizes()).to(kBFloat16);
+    y.backward(gy);
+    REQUIRE(x.grad().dtype() == kBFloat16);
+    REQUIRE(conv->weight.grad().dtype() == kBFloat16);
+    REQUIRE(conv->bias.grad().dtype() == kBFloat16);
+
+    // float32 on the same (already bf16) values
+    Tensor xr = x.detach().to(kFloat32).requires_grad_(true);
+    Tensor wr = conv->weight.detach().to(kFloat32).requires_grad_(true);
+    Tensor br = conv->bias.detach().to(kFloat32).requires_grad_(true);
+    Tensor yr = U::conv1d(xr, wr, br, conv->func_options());
+    yr.backward(gy.to(kFloat32));
+    // two roundings to bf16 (the op's result, then the scale): 2 · 2^-9 relative, plus the
+    // rounding of values near 0 after the bias
+    auto close = [](const Tensor& got, const Tensor& want) {
+      const std::vector<double> g = got.to(kFloat64).to_vector<double>();
+      const std::vector<double> w = want.to(kFloat64).to_vector<double>();
+      REQUIRE(g.size() == w.size());
+      double max_abs = 0;
+      for (double v : w) max_abs = std::max(max_abs, std::abs(v));
+      int bad = 0;
+      for (std::size_t i = 0; i < g.size(); ++i) {
+        if (std::abs(g[i] - w[i]) > 0x1p-7 * std::abs(w[i]) + 0x1p-8 * max_abs) ++bad;
+      }
+      CHECK(bad == 0);
+    };
+    close(y, yr);
+    close(x.grad(), xr.grad());
+    close(conv->weight.grad(), wr.grad());
+    close(conv->bias.grad(), br.grad());
+    // and it is unit-scaled: output and grad_input std near 1 even in bf16
+    CHECK(std::abs(std_of(x.grad()) - 1) < 0.25);
+  });
 }
