@@ -47,6 +47,13 @@
 #include "nn/optim/rmsprop.hpp"
 #include "nn/optim/schedulers.hpp"
 #include "nn/optim/sgd.hpp"
+// nn: unit scaling (issue 9)
+#include "nn/unit_scaling/constraints.hpp"
+#include "nn/unit_scaling/conv1d.hpp"
+#include "nn/unit_scaling/functional.hpp"
+#include "nn/unit_scaling/linear.hpp"
+#include "nn/unit_scaling/optim.hpp"
+#include "nn/unit_scaling/parameter.hpp"
 #include "tensor/generator.hpp"
 #include "tensor/npy.hpp"
 #include "tensor/ops/multinomial.hpp"

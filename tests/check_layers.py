@@ -82,6 +82,7 @@ MAP = {
     "nn/*": "nn",
     "nn/functional/*": "nn",
     "nn/optim/*": "nn",  # optimizers and learning-rate schedulers (issue 7)
+    "nn/unit_scaling/*": "nn",  # unit-scaled layers and u-muP optimizers (issue 9)
     "data/*": "data",
     "data/datasets/*": "data",
     "serialize/*": "serialize",
