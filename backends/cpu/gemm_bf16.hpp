@@ -18,6 +18,7 @@
 #include <cstdint>
 
 #include "backends/cpu/gemm.hpp"
+#include "backends/half.hpp"
 
 namespace reel::backends::cpu {
 
@@ -43,21 +44,11 @@ bool gemm_bf16_native_active();
 // automatic choice (false). The environment variable REEL_BF16_GEMM=portable sets it at start.
 void force_gemm_bf16_portable(bool portable);
 
-// bfloat16 <-> float32 on bit patterns: the widening is exact (the top 16 bits of a float32);
-// the narrowing rounds to nearest, ties to even, and keeps NaNs quiet NaNs.
-inline float bf16_bits_to_f32(std::uint16_t bits) {
-  const std::uint32_t u = static_cast<std::uint32_t>(bits) << 16;
-  float f;
-  __builtin_memcpy(&f, &u, sizeof f);
-  return f;
-}
-inline std::uint16_t f32_to_bf16_bits(float f) {
-  std::uint32_t u;
-  __builtin_memcpy(&u, &f, sizeof u);
-  if ((u & 0x7fffffffu) > 0x7f800000u) return static_cast<std::uint16_t>((u >> 16) | 0x40u);
-  u += 0x7fffu + ((u >> 16) & 1u);
-  return static_cast<std::uint16_t>(u >> 16);
-}
+// bfloat16 <-> float32 on bit patterns (backends/half.hpp's, so that every kernel rounds alike):
+// the widening is exact (the top 16 bits of a float32); the narrowing rounds to nearest, ties
+// to even, and gives NaN as 0x7FC0 (c10's rule).
+inline float bf16_bits_to_f32(std::uint16_t bits) { return bf16_bits_to_float(bits); }
+inline std::uint16_t f32_to_bf16_bits(float f) { return float_to_bf16_bits(f); }
 
 namespace detail {
 // The micro-kernel of the native path (gemm_bf16.avx512bf16.cpp): C[12 x 32] (+)= A_panel *
