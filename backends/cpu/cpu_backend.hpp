@@ -11,6 +11,8 @@
 //   conv1d          an algorithm per case: im2col + gemm, or direct for depthwise (conv1d.hpp);
 //                   complex dtypes and pad1d are the reference loops
 //   softmax         log_softmax too, and both gradients: SIMD rows over contiguous views
+//   bfloat16        matmul and conv1d natively (issue 9): the bf16 gemm (gemm_bf16.hpp, AVX-512
+//                   BF16 where the CPU has it), float32 accumulation, one rounding on store
 // It derives from the reference backend: everything without a fast path (other ops and dtypes,
 // where, arg_reduce, indexing, pad1d, and every shape error) is the reference's implementation,
 // inherited rather than forwarded, so it is right by construction and the two backends raise
