@@ -322,11 +322,18 @@ void conv1d_gemm_backward_weight(const Conv1dProblem& c, T* gw, T* gb, const T* 
 // scatter-add (backward_input) or the float32 sum of the threads' partials (backward_weight).
 
 namespace {
+// Threaded over chunks (inline when called from a pool task): the widened route copies whole
+// tensors both ways, which single-threaded cost as much as a depthwise convolution.
+constexpr std::int64_t kConvertGrain = 1 << 15;
 void round_to_bf16(std::int64_t n, const float* src, std::uint16_t* dst) {
-  for (std::int64_t i = 0; i < n; ++i) dst[i] = f32_to_bf16_bits(src[i]);
+  parallel_for(0, n, kConvertGrain, [&](std::int64_t i0, std::int64_t i1) {
+    for (std::int64_t i = i0; i < i1; ++i) dst[i] = f32_to_bf16_bits(src[i]);
+  });
 }
 void widen_bf16(std::int64_t n, const std::uint16_t* src, float* dst) {
-  for (std::int64_t i = 0; i < n; ++i) dst[i] = bf16_bits_to_f32(src[i]);
+  parallel_for(0, n, kConvertGrain, [&](std::int64_t i0, std::int64_t i1) {
+    for (std::int64_t i = i0; i < i1; ++i) dst[i] = bf16_bits_to_f32(src[i]);
+  });
 }
 }  // namespace
 
