@@ -149,10 +149,50 @@ template void conv1d_bias_grad<double>(const Conv1dProblem&, double*, const doub
 
 using namespace cpu;
 
+// --- CPU bfloat16 kernels (issue 9) ---------------------------------------------------------
+// bfloat16 views (supports() says yes for the three primitives): the gemm algorithm's bf16
+// twins, the direct algorithm on float32 copies (conv1d_bf16_widened), and anything else
+// (strided, empty, odd geometry) through conv1d_bf16_fallback's float32 views, which computes
+// or raises the shared error. Views of mixed dtypes go to the reference for its dtype error.
+namespace {
+using U16 = std::uint16_t;
+bool all_bf16(std::initializer_list<const View*> views) {
+  for (const View* v : views)
+    if (v->data != nullptr && v->dtype != kBFloat16) return false;
+  return true;
+}
+// describe() for bfloat16 views: it takes float32/float64 only, so ask it about a float32
+// twin with the same shapes and strides.
+bool describe_bf16(const View& x, const View& y, const View* w, const Conv1dParams& p,
+                   Conv1dProblem& c) {
+  View xf = x, yf = y, wf = w ? *w : View{};
+  xf.dtype = yf.dtype = wf.dtype = kFloat32;
+  return describe(xf, yf, w ? &wf : nullptr, p, c);
+}
+bool bias_ok_bf16(const View& b, std::int64_t channels) {
+  return b.shape.size() == 1 && b.strides.size() == 1 && b.shape[0] == channels &&
+         (channels == 1 || b.strides[0] == 1);
+}
+}  // namespace
+
 void CpuBackend::conv1d_forward_impl(const View& out, const View& in, const View& weight,
                                 const View& bias, const Conv1dParams& p) {
   Conv1dProblem c;
   const bool has_bias = bias.data != nullptr;
+  if (in.dtype == kBFloat16) {
+    if (!all_bf16({&out, &in, &weight, &bias}))
+      return ReferenceBackend::conv1d_forward_impl(out, in, weight, bias, p);
+    if (!describe_bf16(in, out, &weight, p, c) || (has_bias && !bias_ok_bf16(bias, c.out_channels)))
+      return conv1d_bf16_fallback(0, out, in, weight, bias, p);
+    const U16* b = has_bias ? bias.ptr<const U16>() : nullptr;
+    const Conv1dAlgorithm algorithm = choose(c);
+    if (algorithm == Conv1dAlgorithm::Gemm)
+      return conv1d_gemm_forward_bf16(c, out.ptr<U16>(), in.ptr<const U16>(), weight.ptr<const U16>(), b);
+    if (algorithm == Conv1dAlgorithm::Direct)
+      return conv1d_bf16_widened(Conv1dPass::Forward, algorithm, c, out.ptr<U16>(), nullptr,
+                                 in.ptr<const U16>(), weight.ptr<const U16>(), b);
+    return conv1d_bf16_fallback(0, out, in, weight, bias, p);  // forced Reference
+  }
   if (!describe(in, out, &weight, p, c) || (has_bias && !bias_ok(bias, in, c.out_channels))) {
     return ReferenceBackend::conv1d_forward_impl(out, in, weight, bias, p);
   }
@@ -174,6 +214,21 @@ void CpuBackend::conv1d_forward_impl(const View& out, const View& in, const View
 void CpuBackend::conv1d_backward_input_impl(const View& grad_in, const View& grad_out,
                                        const View& weight, const Conv1dParams& p) {
   Conv1dProblem c;
+  if (grad_out.dtype == kBFloat16) {
+    if (!all_bf16({&grad_in, &grad_out, &weight}))
+      return ReferenceBackend::conv1d_backward_input_impl(grad_in, grad_out, weight, p);
+    if (!describe_bf16(grad_in, grad_out, &weight, p, c))
+      return conv1d_bf16_fallback(1, grad_in, grad_out, weight, View{}, p);
+    const Conv1dAlgorithm algorithm = choose(c);
+    if (algorithm == Conv1dAlgorithm::Gemm)
+      return conv1d_gemm_backward_input_bf16(c, grad_in.ptr<U16>(), grad_out.ptr<const U16>(),
+                                             weight.ptr<const U16>());
+    if (algorithm == Conv1dAlgorithm::Direct)
+      return conv1d_bf16_widened(Conv1dPass::BackwardInput, algorithm, c, grad_in.ptr<U16>(),
+                                 nullptr, grad_out.ptr<const U16>(), weight.ptr<const U16>(),
+                                 nullptr);
+    return conv1d_bf16_fallback(1, grad_in, grad_out, weight, View{}, p);
+  }
   if (!describe(grad_in, grad_out, &weight, p, c)) {
     return ReferenceBackend::conv1d_backward_input_impl(grad_in, grad_out, weight, p);
   }
@@ -198,6 +253,23 @@ void CpuBackend::conv1d_backward_weight_impl(const View& grad_weight, const View
   const bool want_bias = grad_bias.data != nullptr;
   if (!want_weight && !want_bias) return;  // nothing requested, nothing computed
   Conv1dProblem c;
+  if (grad_out.dtype == kBFloat16) {
+    if (!all_bf16({&grad_weight, &grad_bias, &grad_out, &in}))
+      return ReferenceBackend::conv1d_backward_weight_impl(grad_weight, grad_bias, grad_out, in, p);
+    if (!describe_bf16(in, grad_out, want_weight ? &grad_weight : nullptr, p, c) ||
+        (want_bias && !bias_ok_bf16(grad_bias, c.out_channels)))
+      return conv1d_bf16_fallback(2, grad_weight, grad_bias, grad_out, in, p);
+    U16* gb = want_bias ? grad_bias.ptr<U16>() : nullptr;
+    if (!want_weight) return conv1d_bias_grad_bf16(c, gb, grad_out.ptr<const U16>());
+    const Conv1dAlgorithm algorithm = choose(c);
+    if (algorithm == Conv1dAlgorithm::Gemm)
+      return conv1d_gemm_backward_weight_bf16(c, grad_weight.ptr<U16>(), gb,
+                                              grad_out.ptr<const U16>(), in.ptr<const U16>());
+    if (algorithm == Conv1dAlgorithm::Direct)
+      return conv1d_bf16_widened(Conv1dPass::BackwardWeight, algorithm, c, grad_weight.ptr<U16>(),
+                                 gb, grad_out.ptr<const U16>(), in.ptr<const U16>(), nullptr);
+    return conv1d_bf16_fallback(2, grad_weight, grad_bias, grad_out, in, p);
+  }
   if (!describe(in, grad_out, want_weight ? &grad_weight : nullptr, p, c) ||
       (want_bias && !bias_ok(grad_bias, in, c.out_channels))) {
     return ReferenceBackend::conv1d_backward_weight_impl(grad_weight, grad_bias, grad_out, in, p);

@@ -79,6 +79,27 @@ template <class T>
 void conv1d_direct_backward_weight(const Conv1dProblem& c, T* gw, T* gb, const T* gy,
                                    const T* x);
 
+// --- bfloat16 (issue 9) --- The gemm algorithm on bfloat16 buffers (raw bits): im2col in
+// bfloat16, the bfloat16 gemm (gemm_bf16.hpp: AVX-512 BF16 where the CPU has it), and everything
+// after the products in float32 (bias, col2im's scatter-add, the sum of partial grad_W over
+// threads); each output element is rounded to bfloat16 once, on store. conv1d_bf16_widened runs
+// any algorithm (Direct, for depthwise) on float32 copies and rounds once, the same contract.
+void conv1d_gemm_forward_bf16(const Conv1dProblem& c, std::uint16_t* y, const std::uint16_t* x,
+                              const std::uint16_t* w, const std::uint16_t* b);
+void conv1d_gemm_backward_input_bf16(const Conv1dProblem& c, std::uint16_t* gx,
+                                     const std::uint16_t* gy, const std::uint16_t* w);
+void conv1d_gemm_backward_weight_bf16(const Conv1dProblem& c, std::uint16_t* gw,
+                                      std::uint16_t* gb, const std::uint16_t* gy,
+                                      const std::uint16_t* x);
+// grad_bias of bfloat16 grad_out: summed in double over float32 widenings, rounded once.
+void conv1d_bias_grad_bf16(const Conv1dProblem& c, std::uint16_t* gb, const std::uint16_t* gy);
+enum class Conv1dPass : std::uint8_t { Forward, BackwardInput, BackwardWeight };
+// The float32 `algorithm` (Gemm or Direct) on widened copies of the bfloat16 operands, each
+// output rounded once. Operands as the pass's float32 function takes them (null: absent).
+void conv1d_bf16_widened(Conv1dPass pass, Conv1dAlgorithm algorithm, const Conv1dProblem& c,
+                         std::uint16_t* out0, std::uint16_t* out1, const std::uint16_t* in0,
+                         const std::uint16_t* in1, const std::uint16_t* in2);
+
 // grad_bias[co] = sum over samples and positions of grad_out[n][co][t] (shared by both
 // algorithms), accumulated in double.
 template <class T>

@@ -31,6 +31,7 @@
 #include "backends/cpu/caching_allocator.hpp"
 #include "backends/cpu/conv1d.hpp"
 #include "backends/cpu/gemm.hpp"
+#include "backends/cpu/gemm_bf16.hpp"
 #include "backends/cpu/simd_kernels.hpp"
 #include "backends/cpu/thread_pool.hpp"
 
@@ -312,6 +313,198 @@ void conv1d_gemm_backward_weight(const Conv1dProblem& c, T* gw, T* gb, const T* 
       kern.axpy(cout * rows, T(1), partials.data + (slot - 1) * cout * rows, gwg);
   }
   if (gb != nullptr) conv1d_bias_grad<T>(c, gb, gy);
+}
+
+// --- bfloat16 (issue 9) ---------------------------------------------------------------------
+// The same three products with bfloat16 operands (raw bits) and the bfloat16 gemm; im2col
+// copies bf16 bits (its zeros are +0.0 in bf16 too), the products land in float32 scratch, and
+// each output element is rounded once on store, after the bias (forward), col2im's float32
+// scatter-add (backward_input) or the float32 sum of the threads' partials (backward_weight).
+
+namespace {
+// Threaded over chunks (inline when called from a pool task): the widened route copies whole
+// tensors both ways, which single-threaded cost as much as a depthwise convolution.
+constexpr std::int64_t kConvertGrain = 1 << 15;
+void round_to_bf16(std::int64_t n, const float* src, std::uint16_t* dst) {
+  parallel_for(0, n, kConvertGrain, [&](std::int64_t i0, std::int64_t i1) {
+    for (std::int64_t i = i0; i < i1; ++i) dst[i] = f32_to_bf16_bits(src[i]);
+  });
+}
+void widen_bf16(std::int64_t n, const std::uint16_t* src, float* dst) {
+  parallel_for(0, n, kConvertGrain, [&](std::int64_t i0, std::int64_t i1) {
+    for (std::int64_t i = i0; i < i1; ++i) dst[i] = bf16_bits_to_f32(src[i]);
+  });
+}
+}  // namespace
+
+void conv1d_gemm_forward_bf16(const Conv1dProblem& c, std::uint16_t* y, const std::uint16_t* x,
+                              const std::uint16_t* w, const std::uint16_t* b) {
+  using U = std::uint16_t;
+  const std::int64_t rows = c.in_per_group * c.kernel;
+  const std::int64_t tile = tile_width(c, rows, sizeof(U), true);
+  const std::int64_t tiles = ceil_div(c.out_length, tile);
+  const bool direct_b = pointwise(c);
+  parallel_for(0, c.batch * c.groups * tiles, task_grain(c.out_per_group * rows * tile),
+               [&](std::int64_t u0, std::int64_t u1) {
+    U* col = direct_b ? nullptr : scratch<U>(0, rows * tile);
+    float* prod = scratch<float>(2, c.out_per_group * tile);
+    for (std::int64_t u = u0; u < u1; ++u) {
+      const std::int64_t n = u / (c.groups * tiles), g = u / tiles % c.groups;
+      const std::int64_t t0 = u % tiles * tile, t1 = std::min(t0 + tile, c.out_length);
+      const std::int64_t width = t1 - t0;
+      const U* xg = x + (n * c.in_channels + g * c.in_per_group) * c.length;
+      U* yg = y + (n * c.out_channels + g * c.out_per_group) * c.out_length;
+      MatrixRef<const U> cols{col, width, 1};
+      if (direct_b) cols = {xg + c.offset(0) + t0 * c.stride, c.length, c.stride};
+      else im2col(c, xg, t0, t1, col, width);
+      gemm_bf16(c.out_per_group, width, rows, {w + g * c.out_per_group * rows, rows, 1}, cols,
+                {prod, width, 1});
+      for (std::int64_t co = 0; co < c.out_per_group; ++co) {
+        const float bias = b ? bf16_bits_to_f32(b[g * c.out_per_group + co]) : 0.0f;
+        const float* src = prod + co * width;
+        U* row = yg + co * c.out_length + t0;
+        for (std::int64_t t = 0; t < width; ++t) row[t] = f32_to_bf16_bits(src[t] + bias);
+      }
+    }
+  });
+}
+
+void conv1d_gemm_backward_input_bf16(const Conv1dProblem& c, std::uint16_t* gx,
+                                     const std::uint16_t* gy, const std::uint16_t* w) {
+  using U = std::uint16_t;
+  const TypedKernels<float>& kern = simd_kernels().get<float>();
+  const std::int64_t rows = c.in_per_group * c.kernel;
+  const std::int64_t tile = tile_width(c, rows, sizeof(float), false);
+  const bool direct_c = pointwise(c) && c.stride == 1 && c.out_length == c.length;
+  parallel_for(0, c.batch * c.groups, task_grain(c.out_per_group * rows * c.out_length),
+               [&](std::int64_t u0, std::int64_t u1) {
+    float* col = direct_c ? nullptr : scratch<float>(0, rows * tile);
+    float* acc = scratch<float>(1, c.in_per_group * c.length);  // this (n, g)'s grad_x, float32
+    for (std::int64_t u = u0; u < u1; ++u) {
+      const std::int64_t n = u / c.groups, g = u % c.groups;
+      U* gxg = gx + (n * c.in_channels + g * c.in_per_group) * c.length;
+      const U* gyg = gy + (n * c.out_channels + g * c.out_per_group) * c.out_length;
+      const MatrixRef<const U> wt{w + g * c.out_per_group * rows, 1, rows};
+      if (!direct_c) std::fill_n(acc, c.in_per_group * c.length, 0.0f);
+      for (std::int64_t t0 = 0; t0 < c.out_length; t0 += tile) {
+        const std::int64_t t1 = std::min(t0 + tile, c.out_length);
+        const MatrixRef<const U> gyt{gyg + t0, c.out_length, 1};
+        if (direct_c) {
+          gemm_bf16(rows, t1 - t0, c.out_per_group, wt, gyt, {acc + t0, c.length, 1});
+          continue;
+        }
+        gemm_bf16(rows, t1 - t0, c.out_per_group, wt, gyt, {col, t1 - t0, 1});
+        col2im(c, col, t1 - t0, t0, t1, acc, kern);
+      }
+      round_to_bf16(c.in_per_group * c.length, acc, gxg);
+    }
+  });
+}
+
+void conv1d_gemm_backward_weight_bf16(const Conv1dProblem& c, std::uint16_t* gw,
+                                      std::uint16_t* gb, const std::uint16_t* gy,
+                                      const std::uint16_t* x) {
+  using U = std::uint16_t;
+  const TypedKernels<float>& kern = simd_kernels().get<float>();
+  const std::int64_t rows = c.in_per_group * c.kernel;
+  const std::int64_t cout = c.out_per_group;
+  const std::int64_t total = c.batch * c.out_length;
+  const std::int64_t width = std::min(
+      total, std::max(kMinTile, g_col_bytes.load(std::memory_order_relaxed) /
+                                    (rows * static_cast<std::int64_t>(sizeof(U)))));
+  const std::int64_t macs = cout * rows * total;
+  std::int64_t slots = 1;
+  if (num_threads() > 1 && macs >= 4 * kTaskMacs)
+    slots = std::min<std::int64_t>(num_threads(), ceil_div(total, kMinTile));
+  // Every slot's partial grad_W_g in float32 (slot 0's collects the others, in a fixed order).
+  CachedBuffer<float> partials(slots * cout * rows);
+
+  for (std::int64_t g = 0; g < c.groups; ++g) {
+    const U* xg = x + g * c.in_per_group * c.length;
+    const U* gyg = gy + g * cout * c.out_length;
+    parallel_for(0, slots, 1, [&](std::int64_t s0, std::int64_t s1) {
+      for (std::int64_t slot = s0; slot < s1; ++slot) {
+        float* acc = partials.data + slot * cout * rows;
+        const std::int64_t q_begin = total * slot / slots, q_end = total * (slot + 1) / slots;
+        if (q_begin == q_end) std::fill_n(acc, cout * rows, 0.0f);
+        U* col = scratch<U>(0, rows * width);
+        U* gyb = scratch<U>(1, cout * width);
+        for (std::int64_t q0 = q_begin; q0 < q_end; q0 += width) {
+          const std::int64_t q1 = std::min(q0 + width, q_end), ld = q1 - q0;
+          for (std::int64_t q = q0; q < q1;) {
+            const std::int64_t n = q / c.out_length, t0 = q % c.out_length;
+            const std::int64_t t1 = std::min(c.out_length, t0 + (q1 - q));
+            im2col(c, xg + n * c.in_channels * c.length, t0, t1, col + (q - q0), ld);
+            for (std::int64_t co = 0; co < cout; ++co) {
+              std::memcpy(gyb + co * ld + (q - q0),
+                          gyg + (n * c.out_channels + co) * c.out_length + t0,
+                          sizeof(U) * static_cast<std::size_t>(t1 - t0));
+            }
+            q += t1 - t0;
+          }
+          // grad_W (+)= gyb @ col^T in float32: the bf16 gemm accumulates into acc itself.
+          gemm_bf16(cout, rows, ld, {gyb, ld, 1}, {col, 1, ld}, {acc, rows, 1}, q0 != q_begin);
+        }
+      }
+    });
+    for (std::int64_t slot = 1; slot < slots; ++slot)
+      kern.axpy(cout * rows, 1.0f, partials.data + slot * cout * rows, partials.data);
+    round_to_bf16(cout * rows, partials.data, gw + g * cout * rows);
+  }
+  if (gb != nullptr) conv1d_bias_grad_bf16(c, gb, gy);
+}
+
+void conv1d_bias_grad_bf16(const Conv1dProblem& c, std::uint16_t* gb, const std::uint16_t* gy) {
+  const std::int64_t grain = std::max<std::int64_t>(1, 65536 / (c.batch * c.out_length));
+  parallel_for(0, c.out_channels, grain, [&](std::int64_t c0, std::int64_t c1) {
+    for (std::int64_t co = c0; co < c1; ++co) {
+      double acc = 0.0;
+      for (std::int64_t n = 0; n < c.batch; ++n) {
+        const std::uint16_t* row = gy + (n * c.out_channels + co) * c.out_length;
+        for (std::int64_t t = 0; t < c.out_length; ++t) acc += bf16_bits_to_f32(row[t]);
+      }
+      gb[co] = f32_to_bf16_bits(static_cast<float>(acc));
+    }
+  });
+}
+
+void conv1d_bf16_widened(Conv1dPass pass, Conv1dAlgorithm algorithm, const Conv1dProblem& c,
+                         std::uint16_t* out0, std::uint16_t* out1, const std::uint16_t* in0,
+                         const std::uint16_t* in1, const std::uint16_t* in2) {
+  const std::int64_t x_size = c.batch * c.in_channels * c.length;
+  const std::int64_t y_size = c.batch * c.out_channels * c.out_length;
+  const std::int64_t w_size = c.out_channels * c.in_per_group * c.kernel;
+  auto widened = [](const std::uint16_t* src, std::int64_t n, CachedBuffer<float>& buf) -> float* {
+    if (src == nullptr) return nullptr;
+    widen_bf16(n, src, buf.data);
+    return buf.data;
+  };
+  const bool direct = algorithm == Conv1dAlgorithm::Direct;
+  if (pass == Conv1dPass::Forward) {  // out0 = y; in0 = x, in1 = w, in2 = b
+    CachedBuffer<float> y(y_size), x(x_size), w(w_size), b(in2 ? c.out_channels : 0);
+    float* bp = widened(in2, c.out_channels, b);
+    widened(in0, x_size, x);
+    widened(in1, w_size, w);
+    if (direct) conv1d_direct_forward<float>(c, y.data, x.data, w.data, bp);
+    else conv1d_gemm_forward<float>(c, y.data, x.data, w.data, bp);
+    round_to_bf16(y_size, y.data, out0);
+  } else if (pass == Conv1dPass::BackwardInput) {  // out0 = gx; in0 = gy, in1 = w
+    CachedBuffer<float> gx(x_size), gy(y_size), w(w_size);
+    widened(in0, y_size, gy);
+    widened(in1, w_size, w);
+    if (direct) conv1d_direct_backward_input<float>(c, gx.data, gy.data, w.data);
+    else conv1d_gemm_backward_input<float>(c, gx.data, gy.data, w.data);
+    round_to_bf16(x_size, gx.data, out0);
+  } else {  // out0 = gw (required), out1 = gb (may be null); in0 = gy, in1 = x
+    CachedBuffer<float> gw(w_size), gb(out1 ? c.out_channels : 0), gy(y_size), x(x_size);
+    widened(in0, y_size, gy);
+    widened(in1, x_size, x);
+    float* gbp = out1 ? gb.data : nullptr;
+    if (direct) conv1d_direct_backward_weight<float>(c, gw.data, gbp, gy.data, x.data);
+    else conv1d_gemm_backward_weight<float>(c, gw.data, gbp, gy.data, x.data);
+    round_to_bf16(w_size, gw.data, out0);
+    if (out1) round_to_bf16(c.out_channels, gb.data, out1);
+  }
 }
 
 #define REEL_CONV1D_GEMM(T)                                                                    \

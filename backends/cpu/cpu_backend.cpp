@@ -10,10 +10,12 @@
 #include <atomic>
 #include <cstring>
 #include <string_view>
+#include <vector>
 
 #include "backends/coalesce.hpp"
 #include "backends/cpu/caching_allocator.hpp"
 #include "backends/cpu/gemm.hpp"
+#include "backends/cpu/gemm_bf16.hpp"
 #include "backends/cpu/simd_kernels.hpp"
 #include "backends/cpu/thread_pool.hpp"
 #include "backends/philox.hpp"
@@ -238,7 +240,70 @@ void CpuBackend::binary_impl(BinaryOp op, const View& out, const View& a, const 
 }
 
 // --- linear algebra -----------------------------------------------------------------------------
+// --- CPU bfloat16 kernels (issue 9): supports() and the bfloat16 matmul -----------------------
+bool CpuBackend::supports(OpId op, DType t) const {
+  if (t == kBFloat16 && (op == KernelOp::Matmul || op == KernelOp::Conv1dForward ||
+                         op == KernelOp::Conv1dBackwardInput ||
+                         op == KernelOp::Conv1dBackwardWeight)) {
+    return true;
+  }
+  return ReferenceBackend::supports(op, t);
+}
+
+namespace {
+// A float32 twin of a bfloat16 view: contiguous host memory, widened exactly (copy() rounds
+// nothing this way); store() rounds it back once.
+struct WideView {
+  std::vector<float> data;
+  View view;
+  WideView(Backend& be, const View& v) : view(v) {
+    if (v.data == nullptr || v.dtype != kBFloat16) return;
+    data.resize(static_cast<std::size_t>(v.numel()));
+    view.dtype = kFloat32;
+    view.strides = contiguous_strides(v.shape);
+    view.data = data.data();
+    if (!data.empty()) be.copy(view, v);
+  }
+  void store(Backend& be, const View& original) const {
+    if (original.data != nullptr && original.dtype == kBFloat16 && !data.empty())
+      be.copy(original, view);
+  }
+};
+}  // namespace
+
+void CpuBackend::conv1d_bf16_fallback(int pass, const View& v0, const View& v1, const View& v2,
+                                      const View& v3, const Conv1dParams& p) {
+  const WideView w0(*this, v0), w1(*this, v1), w2(*this, v2), w3(*this, v3);
+  if (pass == 0) {
+    conv1d_forward_impl(w0.view, w1.view, w2.view, w3.view, p);
+  } else if (pass == 1) {
+    conv1d_backward_input_impl(w0.view, w1.view, w2.view, p);
+  } else {
+    conv1d_backward_weight_impl(w0.view, w1.view, w2.view, w3.view, p);
+    w1.store(*this, v1);
+  }
+  w0.store(*this, v0);
+}
+
 void CpuBackend::matmul_impl(const View& out, const View& a, const View& b) {
+  if (out.dtype == kBFloat16) {  // Backend::matmul has checked that a and b share it
+    const bool ranks = out.shape.size() == 3 && a.shape.size() == 3 && b.shape.size() == 3;
+    const bool fast = ranks && a.shape[0] == out.shape[0] && b.shape[0] == out.shape[0] &&
+                      a.shape[1] == out.shape[1] && b.shape[2] == out.shape[2] &&
+                      a.shape[2] == b.shape[1] && !(out.shape[0] > 1 && out.strides[0] == 0);
+    if (!fast) {  // the float32 path on copies: it computes, or raises the shared error
+      const WideView wo(*this, out), wa(*this, a), wb(*this, b);
+      matmul_impl(wo.view, wa.view, wb.view);
+      wo.store(*this, out);
+      return;
+    }
+    const std::int64_t batch = out.shape[0], m = out.shape[1], n = out.shape[2], k = a.shape[2];
+    using U = std::uint16_t;
+    batched_gemm_bf16(batch, m, n, k, {a.ptr<const U>(), a.strides[1], a.strides[2]}, a.strides[0],
+                      {b.ptr<const U>(), b.strides[1], b.strides[2]}, b.strides[0],
+                      {out.ptr<U>(), out.strides[1], out.strides[2]}, out.strides[0]);
+    return;
+  }
   const bool ranks = out.shape.size() == 3 && a.shape.size() == 3 && b.shape.size() == 3;
   const bool fast = ranks && is_float32_or_64(out.dtype) && a.dtype == out.dtype &&
                     b.dtype == out.dtype && a.shape[0] == out.shape[0] &&

@@ -11,6 +11,8 @@
 //   conv1d          an algorithm per case: im2col + gemm, or direct for depthwise (conv1d.hpp);
 //                   complex dtypes and pad1d are the reference loops
 //   softmax         log_softmax too, and both gradients: SIMD rows over contiguous views
+//   bfloat16        matmul and conv1d natively (issue 9): the bf16 gemm (gemm_bf16.hpp, AVX-512
+//                   BF16 where the CPU has it), float32 accumulation, one rounding on store
 // It derives from the reference backend: everything without a fast path (other ops and dtypes,
 // where, arg_reduce, indexing, pad1d, and every shape error) is the reference's implementation,
 // inherited rather than forwarded, so it is right by construction and the two backends raise
@@ -27,6 +29,10 @@ class CpuBackend final : public ReferenceBackend {
   void deallocate(void* ptr, std::size_t nbytes) override;
   void copy_from_host(void* dst, const void* host_src, std::size_t nbytes) override;
   void copy_to_host(void* host_dst, const void* src, std::size_t nbytes) override;
+
+  // --- CPU bfloat16 kernels (issue 9) --- matmul and the three conv1d primitives take bfloat16
+  // views natively (the bf16 gemm, gemm_bf16.hpp); everything else as the reference backend.
+  bool supports(OpId op, DType t) const override;
 
  protected:
   // The fast paths; each falls back to ReferenceBackend's for what it does not take.
@@ -46,6 +52,10 @@ class CpuBackend final : public ReferenceBackend {
   void conv1d_backward_weight_impl(const View& grad_weight, const View& grad_bias,
                                    const View& grad_out, const View& in,
                                    const Conv1dParams& p) override;
+  // bfloat16 views the fast bf16 kernels do not take (strided, empty, bad shapes): float32
+  // copies, the float32 implementation (which computes or raises), written views rounded back.
+  void conv1d_bf16_fallback(int pass, const View& v0, const View& v1, const View& v2,
+                            const View& v3, const Conv1dParams& p);
 
   // --- softmax and losses (issue 7) --- softmax.cpp: contiguous float32/float64
   void softmax_impl(const View& out, const View& in, int dim, bool log) override;
