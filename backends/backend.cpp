@@ -4,6 +4,8 @@
 
 #include <initializer_list>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "backends/checked_math.hpp"
 
@@ -46,9 +48,82 @@ void Backend::not_implemented(OpId op, DType t) const {
 
 bool Backend::supports(OpId, DType) const { return false; }
 
-void Backend::require(OpId op, DType t) const {
+bool Backend::require(OpId op, DType t) const {
   if (!op_accepts(op, t)) [[unlikely]] check_supported(op, t);  // raises the table's error
-  if (!supports(op, t)) [[unlikely]] not_implemented(op, t);
+  if (supports(op, t)) [[likely]] return false;
+  if (is_reduced_float(t) && supports(op, opmath_dtype(t))) return true;
+  not_implemented(op, t);
+}
+
+// --- 16-bit dtypes on float32 kernels ------------------------------------------------------------
+// A kernel without a 16-bit path runs on float32 (complex64) copies of its 16-bit views: each is
+// widened exactly into a contiguous buffer of this backend, the kernel computes (accumulating in
+// float32), and the views it writes are rounded back once, to nearest even. This is what
+// PyTorch's CPU kernels do for float16/bfloat16 ("opmath" float32), one op at a time; the cost
+// is two copies, which the ops that matter for speed avoid with native kernels (supports()).
+namespace {
+
+class Widened {
+ public:
+  Widened(Backend& backend, std::initializer_list<const View*> views, unsigned written)
+      : backend_(backend) {
+    originals_.reserve(views.size());
+    wide_.reserve(views.size());
+    for (const View* v : views) {
+      originals_.push_back(v);
+      View w = *v;
+      if (is_reduced_float(v->dtype)) {
+        w.dtype = opmath_dtype(v->dtype);
+        if (v->data != nullptr) {
+          w.strides = contiguous_strides(v->shape);
+          const std::size_t bytes =
+              static_cast<std::size_t>(v->numel()) * element_size(w.dtype);
+          w.data = bytes == 0 ? nullptr : backend_.allocate(bytes);
+          buffers_.push_back({w.data, bytes});
+          if (bytes != 0) backend_.copy(w, *v);
+          if (written & (1u << (wide_.size()))) store_.push_back(wide_.size());
+        }
+      }
+      wide_.push_back(w);
+    }
+  }
+  ~Widened() {
+    for (const auto& [ptr, bytes] : buffers_) {
+      if (ptr != nullptr) backend_.deallocate(ptr, bytes);
+    }
+  }
+  Widened(const Widened&) = delete;
+  Widened& operator=(const Widened&) = delete;
+
+  const View& operator[](std::size_t i) const { return wide_[i]; }
+  // Rounds the written views back into the caller's.
+  void store() {
+    for (std::size_t i : store_) {
+      if (wide_[i].data != nullptr) backend_.copy(*originals_[i], wide_[i]);
+    }
+  }
+
+ private:
+  Backend& backend_;
+  std::vector<const View*> originals_;
+  std::vector<View> wide_;
+  std::vector<std::pair<void*, std::size_t>> buffers_;
+  std::vector<std::size_t> store_;
+};
+
+}  // namespace
+
+template <typename F, typename... V>
+void Backend::run(OpId op, DType t, unsigned written, F&& impl, const V&... views) {
+  if (!require(op, t)) [[likely]] {
+    impl(views...);
+    return;
+  }
+  Widened wide(*this, {&views...}, written);
+  [&]<std::size_t... I>(std::index_sequence<I...>) {
+    impl(wide[I]...);
+  }(std::index_sequence_for<V...>{});
+  wide.store();
 }
 
 // --- the entry points: shared checks, then the backend's kernel ---------------------------------
@@ -69,20 +144,25 @@ void check_out_dtype(OpId op, const View& out, DType in) {
 
 void Backend::copy(const View& out, const View& in) {
   check_same_shape("copy", "the input", in, out);
-  require(KernelOp::Copy, out.dtype);
+  // Copies are what 16-bit views are widened with: every backend has them natively.
+  if (require(KernelOp::Copy, out.dtype) || require(KernelOp::Copy, in.dtype)) [[unlikely]]
+    not_implemented(KernelOp::Copy, is_reduced_float(out.dtype) ? out.dtype : in.dtype);
   copy_impl(out, in);
 }
 
 void Backend::fill(const View& out, Scalar value) {
-  require(KernelOp::Fill, out.dtype);
+  if (require(KernelOp::Fill, out.dtype)) [[unlikely]] not_implemented(KernelOp::Fill, out.dtype);
   fill_impl(out, value);
 }
 
 void Backend::unary(UnaryOp op, const View& out, const View& in) {
   check_same_shape(op_name(op), "the input", in, out);
-  require(op, in.dtype);
   check_out_dtype(op, out, in.dtype);
-  unary_impl(op, out, in);
+  run(op, in.dtype, 0x1,
+      [&](const View& out_, const View& in_) {
+        unary_impl(op, out_, in_);
+      },
+      out, in);
 }
 
 void Backend::binary(BinaryOp op, const View& out, const View& a, const View& b) {
@@ -92,9 +172,12 @@ void Backend::binary(BinaryOp op, const View& out, const View& a, const View& b)
   check(a.shape == out.shape && b.shape == out.shape,
         "{}: inputs must already be broadcast to the output's shape {}, got {} and {}", name,
         out.shape, a.shape, b.shape);
-  require(op, a.dtype);
   check_out_dtype(op, out, a.dtype);
-  binary_impl(op, out, a, b);
+  run(op, a.dtype, 0x1,
+      [&](const View& out_, const View& a_, const View& b_) {
+        binary_impl(op, out_, a_, b_);
+      },
+      out, a, b);
 }
 
 void Backend::where(const View& out, const View& cond, const View& a, const View& b) {
@@ -106,86 +189,128 @@ void Backend::where(const View& out, const View& cond, const View& a, const View
   check(cond.shape == out.shape && a.shape == out.shape && b.shape == out.shape,
         "where: shapes must already be broadcast to the output's {}, got cond {}, a {}, b {}",
         out.shape, cond.shape, a.shape, b.shape);
-  require(KernelOp::Where, out.dtype);
-  where_impl(out, cond, a, b);
+  run(KernelOp::Where, out.dtype, 0x1,
+      [&](const View& out_, const View& cond_, const View& a_, const View& b_) {
+        where_impl(out_, cond_, a_, b_);
+      },
+      out, cond, a, b);
 }
 
 void Backend::reduce(ReduceOp op, const View& out, const View& in) {
-  require(op, in.dtype);
   check_out_dtype(op, out, in.dtype);
-  reduce_impl(op, out, in);
+  run(op, in.dtype, 0x1,
+      [&](const View& out_, const View& in_) {
+        reduce_impl(op, out_, in_);
+      },
+      out, in);
 }
 
 void Backend::arg_reduce(ArgReduceOp op, const View& values, const View& indices, const View& in,
                          int dim) {
-  require(op, in.dtype);
   check(indices.dtype == kInt64, "{}: expected int64 indices, got {}", op_name(op),
         indices.dtype);
-  arg_reduce_impl(op, values, indices, in, dim);
+  run(op, in.dtype, 0x3,
+      [&](const View& values_, const View& indices_, const View& in_) {
+        arg_reduce_impl(op, values_, indices_, in_, dim);
+      },
+      values, indices, in);
 }
 
 void Backend::matmul(const View& out, const View& a, const View& b) {
   check(a.dtype == out.dtype && b.dtype == out.dtype,
         "matmul: expected a, b and out of one dtype, got {}, {} and {}", a.dtype, b.dtype,
         out.dtype);
-  require(KernelOp::Matmul, out.dtype);
-  matmul_impl(out, a, b);
+  run(KernelOp::Matmul, out.dtype, 0x1,
+      [&](const View& out_, const View& a_, const View& b_) {
+        matmul_impl(out_, a_, b_);
+      },
+      out, a, b);
 }
 
 void Backend::index_select(const View& out, const View& in, int dim, const View& index) {
-  require(KernelOp::IndexSelect, in.dtype);
-  index_select_impl(out, in, dim, index);
+  run(KernelOp::IndexSelect, in.dtype, 0x1,
+      [&](const View& out_, const View& in_, const View& index_) {
+        index_select_impl(out_, in_, dim, index_);
+      },
+      out, in, index);
 }
 
 void Backend::index_add(const View& out, int dim, const View& index, const View& src) {
-  require(KernelOp::IndexAdd, out.dtype);
-  index_add_impl(out, dim, index, src);
+  run(KernelOp::IndexAdd, out.dtype, 0x1,
+      [&](const View& out_, const View& index_, const View& src_) {
+        index_add_impl(out_, dim, index_, src_);
+      },
+      out, index, src);
 }
 
 void Backend::gather(const View& out, const View& in, int dim, const View& index) {
-  require(KernelOp::Gather, in.dtype);
-  gather_impl(out, in, dim, index);
+  run(KernelOp::Gather, in.dtype, 0x1,
+      [&](const View& out_, const View& in_, const View& index_) {
+        gather_impl(out_, in_, dim, index_);
+      },
+      out, in, index);
 }
 
 void Backend::scatter_add(const View& out, int dim, const View& index, const View& src) {
-  require(KernelOp::ScatterAdd, out.dtype);
-  scatter_add_impl(out, dim, index, src);
+  run(KernelOp::ScatterAdd, out.dtype, 0x1,
+      [&](const View& out_, const View& index_, const View& src_) {
+        scatter_add_impl(out_, dim, index_, src_);
+      },
+      out, index, src);
 }
 
 void Backend::random(const View& out, const RandomSpec& spec) {
-  require(KernelOp::Random, out.dtype);
-  random_impl(out, spec);
+  run(KernelOp::Random, out.dtype, 0x1,
+      [&](const View& out_) {
+        random_impl(out_, spec);
+      },
+      out);
 }
 
 void Backend::conv1d_forward(const View& out, const View& in, const View& weight,
                              const View& bias, const Conv1dParams& p) {
-  require(KernelOp::Conv1dForward, in.dtype);
-  conv1d_forward_impl(out, in, weight, bias, p);
+  run(KernelOp::Conv1dForward, in.dtype, 0x1,
+      [&](const View& out_, const View& in_, const View& weight_, const View& bias_) {
+        conv1d_forward_impl(out_, in_, weight_, bias_, p);
+      },
+      out, in, weight, bias);
 }
 
 void Backend::conv1d_backward_input(const View& grad_in, const View& grad_out,
                                     const View& weight, const Conv1dParams& p) {
-  require(KernelOp::Conv1dBackwardInput, grad_out.dtype);
-  conv1d_backward_input_impl(grad_in, grad_out, weight, p);
+  run(KernelOp::Conv1dBackwardInput, grad_out.dtype, 0x1,
+      [&](const View& grad_in_, const View& grad_out_, const View& weight_) {
+        conv1d_backward_input_impl(grad_in_, grad_out_, weight_, p);
+      },
+      grad_in, grad_out, weight);
 }
 
 void Backend::conv1d_backward_weight(const View& grad_weight, const View& grad_bias,
                                      const View& grad_out, const View& in,
                                      const Conv1dParams& p) {
-  require(KernelOp::Conv1dBackwardWeight, grad_out.dtype);
-  conv1d_backward_weight_impl(grad_weight, grad_bias, grad_out, in, p);
+  run(KernelOp::Conv1dBackwardWeight, grad_out.dtype, 0x3,
+      [&](const View& grad_weight_, const View& grad_bias_, const View& grad_out_, const View& in_) {
+        conv1d_backward_weight_impl(grad_weight_, grad_bias_, grad_out_, in_, p);
+      },
+      grad_weight, grad_bias, grad_out, in);
 }
 
 void Backend::pad1d(const View& out, const View& in, PadMode mode, std::int64_t left,
                     std::int64_t right) {
-  require(KernelOp::Pad1d, in.dtype);
-  pad1d_impl(out, in, mode, left, right);
+  run(KernelOp::Pad1d, in.dtype, 0x1,
+      [&](const View& out_, const View& in_) {
+        pad1d_impl(out_, in_, mode, left, right);
+      },
+      out, in);
 }
 
 void Backend::pad1d_backward(const View& grad_in, const View& grad_out, PadMode mode,
                              std::int64_t left, std::int64_t right) {
-  require(KernelOp::Pad1dBackward, grad_out.dtype);
-  pad1d_backward_impl(grad_in, grad_out, mode, left, right);
+  run(KernelOp::Pad1dBackward, grad_out.dtype, 0x1,
+      [&](const View& grad_in_, const View& grad_out_) {
+        pad1d_backward_impl(grad_in_, grad_out_, mode, left, right);
+      },
+      grad_in, grad_out);
 }
 
 // --- normalization (issue 7) ---
@@ -230,8 +355,11 @@ void check_norm_like_input(const char* op, const char* what, const View& v, cons
 
 void Backend::norm_stats(const View& mean, const View& var, const View& in) {
   check_norm_views("norm_stats", in, mean, var);
-  require(KernelOp::NormStats, in.dtype);
-  norm_stats_impl(mean, var, in);
+  run(KernelOp::NormStats, in.dtype, 0x3,
+      [&](const View& mean_, const View& var_, const View& in_) {
+        norm_stats_impl(mean_, var_, in_);
+      },
+      mean, var, in);
 }
 
 void Backend::norm_forward(const View& out, const View& in, const View& mean, const View& var,
@@ -240,8 +368,11 @@ void Backend::norm_forward(const View& out, const View& in, const View& mean, co
   check_norm_like_input("norm_forward", "the output", out, in, false);
   check_norm_channels("norm_forward", "weight", weight, in);
   check_norm_channels("norm_forward", "bias", bias, in);
-  require(KernelOp::NormForward, in.dtype);
-  norm_forward_impl(out, in, mean, var, weight, bias, p);
+  run(KernelOp::NormForward, in.dtype, 0xd,
+      [&](const View& out_, const View& in_, const View& mean_, const View& var_, const View& weight_, const View& bias_) {
+        norm_forward_impl(out_, in_, mean_, var_, weight_, bias_, p);
+      },
+      out, in, mean, var, weight, bias);
 }
 
 void Backend::norm_backward(const View& grad_in, const View& grad_weight, const View& grad_bias,
@@ -253,36 +384,57 @@ void Backend::norm_backward(const View& grad_in, const View& grad_weight, const 
   check_norm_channels("norm_backward", "weight", weight, in);
   check_norm_channels("norm_backward", "grad_weight", grad_weight, in);
   check_norm_channels("norm_backward", "grad_bias", grad_bias, in);
-  require(KernelOp::NormBackward, in.dtype);
-  norm_backward_impl(grad_in, grad_weight, grad_bias, grad_out, in, mean, var, weight, p);
+  run(KernelOp::NormBackward, in.dtype, 0x67,
+      [&](const View& grad_in_, const View& grad_weight_, const View& grad_bias_, const View& grad_out_, const View& in_, const View& mean_, const View& var_, const View& weight_) {
+        norm_backward_impl(grad_in_, grad_weight_, grad_bias_, grad_out_, in_, mean_, var_, weight_, p);
+      },
+      grad_in, grad_weight, grad_bias, grad_out, in, mean, var, weight);
 }
 
 // --- pooling (issue 7) ---
 void Backend::max_pool1d(const View& out, const View& indices, const View& in,
                          const Pool1dParams& p) {
-  require(KernelOp::MaxPool1d, in.dtype);
-  max_pool1d_impl(out, indices, in, p);
+  run(KernelOp::MaxPool1d, in.dtype, 0x3,
+      [&](const View& out_, const View& indices_, const View& in_) {
+        max_pool1d_impl(out_, indices_, in_, p);
+      },
+      out, indices, in);
 }
 void Backend::avg_pool1d(const View& out, const View& in, const Pool1dParams& p) {
-  require(KernelOp::AvgPool1d, in.dtype);
-  avg_pool1d_impl(out, in, p);
+  run(KernelOp::AvgPool1d, in.dtype, 0x1,
+      [&](const View& out_, const View& in_) {
+        avg_pool1d_impl(out_, in_, p);
+      },
+      out, in);
 }
 void Backend::avg_pool1d_backward(const View& grad_in, const View& grad_out,
                                   const Pool1dParams& p) {
-  require(KernelOp::AvgPool1dBackward, grad_out.dtype);
-  avg_pool1d_backward_impl(grad_in, grad_out, p);
+  run(KernelOp::AvgPool1dBackward, grad_out.dtype, 0x1,
+      [&](const View& grad_in_, const View& grad_out_) {
+        avg_pool1d_backward_impl(grad_in_, grad_out_, p);
+      },
+      grad_in, grad_out);
 }
 void Backend::adaptive_max_pool1d(const View& out, const View& indices, const View& in) {
-  require(KernelOp::AdaptiveMaxPool1d, in.dtype);
-  adaptive_max_pool1d_impl(out, indices, in);
+  run(KernelOp::AdaptiveMaxPool1d, in.dtype, 0x3,
+      [&](const View& out_, const View& indices_, const View& in_) {
+        adaptive_max_pool1d_impl(out_, indices_, in_);
+      },
+      out, indices, in);
 }
 void Backend::adaptive_avg_pool1d(const View& out, const View& in) {
-  require(KernelOp::AdaptiveAvgPool1d, in.dtype);
-  adaptive_avg_pool1d_impl(out, in);
+  run(KernelOp::AdaptiveAvgPool1d, in.dtype, 0x1,
+      [&](const View& out_, const View& in_) {
+        adaptive_avg_pool1d_impl(out_, in_);
+      },
+      out, in);
 }
 void Backend::adaptive_avg_pool1d_backward(const View& grad_in, const View& grad_out) {
-  require(KernelOp::AdaptiveAvgPool1dBackward, grad_out.dtype);
-  adaptive_avg_pool1d_backward_impl(grad_in, grad_out);
+  run(KernelOp::AdaptiveAvgPool1dBackward, grad_out.dtype, 0x1,
+      [&](const View& grad_in_, const View& grad_out_) {
+        adaptive_avg_pool1d_backward_impl(grad_in_, grad_out_);
+      },
+      grad_in, grad_out);
 }
 void Backend::max_pool1d_impl(const View&, const View&, const View& in, const Pool1dParams&) {
   not_implemented(KernelOp::MaxPool1d, in.dtype);
@@ -376,8 +528,11 @@ void check_label_smoothing(const char* op, double s) {
 void Backend::softmax(const View& out, const View& in, int dim, bool log) {
   const KernelOp op = log ? KernelOp::LogSoftmax : KernelOp::Softmax;
   check_softmax_views(op_name(op), out, in, dim);
-  require(op, in.dtype);
-  softmax_impl(out, in, dim, log);
+  run(op, in.dtype, 0x1,
+      [&](const View& out_, const View& in_) {
+        softmax_impl(out_, in_, dim, log);
+      },
+      out, in);
 }
 
 void Backend::softmax_backward(const View& grad_in, const View& grad_out, const View& out,
@@ -385,8 +540,11 @@ void Backend::softmax_backward(const View& grad_in, const View& grad_out, const 
   const KernelOp op = log ? KernelOp::LogSoftmaxBackward : KernelOp::SoftmaxBackward;
   check_softmax_views(op_name(op), grad_out, out, dim);
   check_softmax_views(op_name(op), grad_in, out, dim);
-  require(op, out.dtype);
-  softmax_backward_impl(grad_in, grad_out, out, dim, log);
+  run(op, out.dtype, 0x5,
+      [&](const View& grad_in_, const View& grad_out_, const View& out_) {
+        softmax_backward_impl(grad_in_, grad_out_, out_, dim, log);
+      },
+      grad_in, grad_out, out);
 }
 
 void Backend::cross_entropy(const View& losses, const View& lse, const View& target_weight,
@@ -396,8 +554,11 @@ void Backend::cross_entropy(const View& losses, const View& lse, const View& tar
         "cross_entropy: losses and lse must be given");
   check_class_views("cross_entropy", in, target, weight, {&losses, &lse, &target_weight});
   check_label_smoothing("cross_entropy", p.label_smoothing);
-  require(KernelOp::CrossEntropy, in.dtype);
-  cross_entropy_impl(losses, lse, target_weight, in, target, weight, p);
+  run(KernelOp::CrossEntropy, in.dtype, 0x7,
+      [&](const View& losses_, const View& lse_, const View& target_weight_, const View& in_, const View& target_, const View& weight_) {
+        cross_entropy_impl(losses_, lse_, target_weight_, in_, target_, weight_, p);
+      },
+      losses, lse, target_weight, in, target, weight);
 }
 
 void Backend::cross_entropy_backward(const View& grad_in, const View& grad_losses,
@@ -408,8 +569,11 @@ void Backend::cross_entropy_backward(const View& grad_in, const View& grad_losse
         grad_in.shape, grad_in.dtype, in.shape, in.dtype);
   check_class_views("cross_entropy_backward", in, target, weight, {&grad_losses, &lse});
   check_label_smoothing("cross_entropy_backward", p.label_smoothing);
-  require(KernelOp::CrossEntropyBackward, in.dtype);
-  cross_entropy_backward_impl(grad_in, grad_losses, in, lse, target, weight, p);
+  run(KernelOp::CrossEntropyBackward, in.dtype, 0x9,
+      [&](const View& grad_in_, const View& grad_losses_, const View& in_, const View& lse_, const View& target_, const View& weight_) {
+        cross_entropy_backward_impl(grad_in_, grad_losses_, in_, lse_, target_, weight_, p);
+      },
+      grad_in, grad_losses, in, lse, target, weight);
 }
 
 void Backend::nll_loss(const View& losses, const View& target_weight, const View& in,
@@ -418,8 +582,11 @@ void Backend::nll_loss(const View& losses, const View& target_weight, const View
   check_class_views("nll_loss", in, target, weight, {&losses, &target_weight});
   check(p.label_smoothing == 0.0, "nll_loss: label_smoothing is cross_entropy's, got {}",
         p.label_smoothing);
-  require(KernelOp::NllLoss, in.dtype);
-  nll_loss_impl(losses, target_weight, in, target, weight, p);
+  run(KernelOp::NllLoss, in.dtype, 0x3,
+      [&](const View& losses_, const View& target_weight_, const View& in_, const View& target_, const View& weight_) {
+        nll_loss_impl(losses_, target_weight_, in_, target_, weight_, p);
+      },
+      losses, target_weight, in, target, weight);
 }
 
 void Backend::nll_loss_backward(const View& grad_in, const View& grad_losses, const View& target,
@@ -427,8 +594,11 @@ void Backend::nll_loss_backward(const View& grad_in, const View& grad_losses, co
   check_class_views("nll_loss_backward", grad_in, target, weight, {&grad_losses});
   check(p.label_smoothing == 0.0, "nll_loss_backward: label_smoothing is cross_entropy's, got {}",
         p.label_smoothing);
-  require(KernelOp::NllLossBackward, grad_in.dtype);
-  nll_loss_backward_impl(grad_in, grad_losses, target, weight, p);
+  run(KernelOp::NllLossBackward, grad_in.dtype, 0x1,
+      [&](const View& grad_in_, const View& grad_losses_, const View& target_, const View& weight_) {
+        nll_loss_backward_impl(grad_in_, grad_losses_, target_, weight_, p);
+      },
+      grad_in, grad_losses, target, weight);
 }
 // --- end softmax and losses ---
 
@@ -558,8 +728,11 @@ void Backend::sgd_step(const View& param, const View& grad, const View& momentum
   check_optim_view(op, "parameter", param, param, true, true);
   check_optim_view(op, "gradient", grad, param, true, false);
   check_optim_view(op, "momentum buffer", momentum_buffer, param, p.momentum != 0.0, true);
-  require(KernelOp::SgdStep, param.dtype);
-  sgd_step_impl(param, grad, momentum_buffer, p);
+  run(KernelOp::SgdStep, param.dtype, 0x5,
+      [&](const View& param_, const View& grad_, const View& momentum_buffer_) {
+        sgd_step_impl(param_, grad_, momentum_buffer_, p);
+      },
+      param, grad, momentum_buffer);
 }
 
 void Backend::adam_step(const View& param, const View& grad, const View& exp_avg,
@@ -571,8 +744,11 @@ void Backend::adam_step(const View& param, const View& grad, const View& exp_avg
   check_optim_view(op, "exp_avg", exp_avg, param, true, true);
   check_optim_view(op, "exp_avg_sq", exp_avg_sq, param, true, true);
   check_optim_view(op, "max_exp_avg_sq", max_exp_avg_sq, param, p.amsgrad, true);
-  require(KernelOp::AdamStep, param.dtype);
-  adam_step_impl(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, p);
+  run(KernelOp::AdamStep, param.dtype, 0x1d,
+      [&](const View& param_, const View& grad_, const View& exp_avg_, const View& exp_avg_sq_, const View& max_exp_avg_sq_) {
+        adam_step_impl(param_, grad_, exp_avg_, exp_avg_sq_, max_exp_avg_sq_, p);
+      },
+      param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq);
 }
 
 void Backend::rmsprop_step(const View& param, const View& grad, const View& square_avg,
@@ -584,8 +760,11 @@ void Backend::rmsprop_step(const View& param, const View& grad, const View& squa
   check_optim_view(op, "square_avg", square_avg, param, true, true);
   check_optim_view(op, "grad_avg", grad_avg, param, p.centered, true);
   check_optim_view(op, "momentum buffer", momentum_buffer, param, p.momentum > 0.0, true);
-  require(KernelOp::RmspropStep, param.dtype);
-  rmsprop_step_impl(param, grad, square_avg, grad_avg, momentum_buffer, p);
+  run(KernelOp::RmspropStep, param.dtype, 0x1d,
+      [&](const View& param_, const View& grad_, const View& square_avg_, const View& grad_avg_, const View& momentum_buffer_) {
+        rmsprop_step_impl(param_, grad_, square_avg_, grad_avg_, momentum_buffer_, p);
+      },
+      param, grad, square_avg, grad_avg, momentum_buffer);
 }
 
 void Backend::adagrad_step(const View& param, const View& grad, const View& sum,
@@ -594,8 +773,11 @@ void Backend::adagrad_step(const View& param, const View& grad, const View& sum,
   check_optim_view(op, "parameter", param, param, true, true);
   check_optim_view(op, "gradient", grad, param, true, false);
   check_optim_view(op, "sum", sum, param, true, true);
-  require(KernelOp::AdagradStep, param.dtype);
-  adagrad_step_impl(param, grad, sum, p);
+  run(KernelOp::AdagradStep, param.dtype, 0x5,
+      [&](const View& param_, const View& grad_, const View& sum_) {
+        adagrad_step_impl(param_, grad_, sum_, p);
+      },
+      param, grad, sum);
 }
 
 void Backend::sgd_step_impl(const View& param, const View&, const View&, const SgdStepParams&) {

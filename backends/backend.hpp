@@ -404,8 +404,14 @@ class Backend {
   [[noreturn]] void not_implemented(OpId op, DType t) const;
 
  private:
-  // The op table's dtype rule (PyTorch's error for a refused dtype), then supports().
-  void require(OpId op, DType t) const;
+  // The op table's dtype rule (PyTorch's error for a refused dtype), then supports(). Returns
+  // true when the kernel is to run on float32 copies: a 16-bit dtype `t` this backend has no
+  // kernel for, but its opmath dtype (float32, complex64) it has.
+  bool require(OpId op, DType t) const;
+  // require(op, t), then impl(views...) — on the views themselves, or on float32 copies of the
+  // 16-bit ones, rounding back those whose bit is set in `written` (bit i: the i-th view).
+  template <typename F, typename... V>
+  void run(OpId op, DType t, unsigned written, F&& impl, const V&... views);
 };
 
 // Raises the op table's error when `op` does not accept dtype `t`: "relu: not supported for

@@ -23,7 +23,10 @@ namespace reel {
   X(Float32, "float32", 4)    \
   X(Float64, "float64", 8)    \
   X(Complex64, "complex64", 8) \
-  X(Complex128, "complex128", 16)
+  X(Complex128, "complex128", 16) \
+  X(Float16, "float16", 2)     \
+  X(BFloat16, "bfloat16", 2)   \
+  X(Complex32, "complex32", 4)
 
 enum class DType : std::uint8_t {
 #define REEL_DTYPE_ENUM(e, name, bytes) e,
@@ -55,6 +58,11 @@ inline constexpr DType kComplex64 = DType::Complex64;
 inline constexpr DType kComplexFloat = DType::Complex64;
 inline constexpr DType kComplex128 = DType::Complex128;
 inline constexpr DType kComplexDouble = DType::Complex128;
+inline constexpr DType kFloat16 = DType::Float16;
+inline constexpr DType kHalf = DType::Float16;
+inline constexpr DType kBFloat16 = DType::BFloat16;
+inline constexpr DType kComplex32 = DType::Complex32;
+inline constexpr DType kComplexHalf = DType::Complex32;
 
 constexpr std::size_t element_size(DType t) {
   switch (t) {
@@ -75,8 +83,27 @@ constexpr std::string_view dtype_name(DType t) {
   return "?";
 }
 
-constexpr bool is_complex(DType t) { return t == DType::Complex64 || t == DType::Complex128; }
-constexpr bool is_floating(DType t) { return t == DType::Float32 || t == DType::Float64; }
+constexpr bool is_complex(DType t) {
+  return t == DType::Complex32 || t == DType::Complex64 || t == DType::Complex128;
+}
+// torch.is_floating_point: the four real floating dtypes.
+constexpr bool is_floating(DType t) {
+  return t == DType::Float16 || t == DType::BFloat16 || t == DType::Float32 ||
+         t == DType::Float64;
+}
+// The 16-bit floating dtypes (float16, bfloat16, complex32): storage types that kernels compute
+// in float32 (complex64) and round once on store.
+constexpr bool is_reduced_float(DType t) {
+  return t == DType::Float16 || t == DType::BFloat16 || t == DType::Complex32;
+}
+// float32 or float64: the dtypes the CPU backend's SIMD kernels compute in.
+constexpr bool is_float32_or_64(DType t) { return t == DType::Float32 || t == DType::Float64; }
+// The dtype a 16-bit dtype computes in (float32, or complex64 for complex32); others unchanged.
+constexpr DType opmath_dtype(DType t) {
+  if (t == DType::Float16 || t == DType::BFloat16) return DType::Float32;
+  if (t == DType::Complex32) return DType::Complex64;
+  return t;
+}
 // Floating or complex: the dtypes that can carry gradients.
 constexpr bool is_inexact(DType t) { return is_floating(t) || is_complex(t); }
 constexpr bool is_integral(DType t, bool include_bool) {
@@ -91,15 +118,18 @@ constexpr bool is_integral(DType t, bool include_bool) {
 }
 constexpr bool is_signed_integral(DType t) { return is_integral(t, false) && t != DType::UInt8; }
 
-// complex64 -> float32, complex128 -> float64; real types unchanged.
+// complex32 -> float16, complex64 -> float32, complex128 -> float64; real types unchanged.
 constexpr DType to_real(DType t) {
+  if (t == DType::Complex32) return DType::Float16;
   if (t == DType::Complex64) return DType::Float32;
   if (t == DType::Complex128) return DType::Float64;
   return t;
 }
-// float64 -> complex128, complex unchanged, every other dtype -> complex64.
+// float64 -> complex128, float16 -> complex32, complex unchanged, every other dtype (bfloat16
+// has no complex twin) -> complex64.
 constexpr DType to_complex(DType t) {
   if (t == DType::Float64 || t == DType::Complex128) return DType::Complex128;
+  if (t == DType::Float16 || t == DType::Complex32) return DType::Complex32;
   return DType::Complex64;
 }
 
@@ -114,22 +144,23 @@ constexpr DTypeCategory category(DType t) {
 
 // torch.promote_types.
 //  - bool joins anything as that thing;
-//  - complex wins, with the wider precision of the two (float64 + complex64 -> complex128);
-//  - floating wins over integers, float64 over float32;
+//  - complex wins, with the precision of the two real parts promoted (float64 + complex64 ->
+//    complex128, bfloat16 + complex32 -> complex64, int + complex32 -> complex32);
+//  - floating wins over integers; of two floating dtypes the wider, and float16 with bfloat16
+//    (neither holds the other) -> float32;
 //  - two integers: the wider, except that uint8 with a signed type needs a signed type that
 //    holds 0..255 too: uint8 + int8 -> int16 (PyTorch's table has the same entry).
 constexpr DType promote_types(DType a, DType b) {
   if (a == b) return a;
   if (a == DType::Bool) return b;
   if (b == DType::Bool) return a;
-  if (is_complex(a) || is_complex(b)) {
-    const bool wide = a == DType::Float64 || b == DType::Float64 || a == DType::Complex128 ||
-                      b == DType::Complex128;
-    return wide ? DType::Complex128 : DType::Complex64;
+  if (is_complex(a) || is_complex(b)) return to_complex(promote_types(to_real(a), to_real(b)));
+  if (is_floating(a) && is_floating(b)) {
+    if (a == DType::Float64 || b == DType::Float64) return DType::Float64;
+    return DType::Float32;  // float32 with a 16-bit type, or float16 with bfloat16
   }
-  if (is_floating(a) || is_floating(b)) {
-    return a == DType::Float64 || b == DType::Float64 ? DType::Float64 : DType::Float32;
-  }
+  if (is_floating(a)) return a;
+  if (is_floating(b)) return b;
   // Two different integer types.
   if (a == DType::UInt8 || b == DType::UInt8) {
     const DType other = a == DType::UInt8 ? b : a;
@@ -171,8 +202,10 @@ class DTypeSet {
 namespace dtypes {
 inline constexpr DTypeSet kIntegers =
     DTypeSet(DType::UInt8) | DType::Int8 | DType::Int16 | DType::Int32 | DType::Int64;
-inline constexpr DTypeSet kFloating = DTypeSet(DType::Float32) | DType::Float64;
-inline constexpr DTypeSet kComplex = DTypeSet(DType::Complex64) | DType::Complex128;
+inline constexpr DTypeSet kFloating =
+    DTypeSet(DType::Float16) | DType::BFloat16 | DType::Float32 | DType::Float64;
+inline constexpr DTypeSet kComplex =
+    DTypeSet(DType::Complex32) | DType::Complex64 | DType::Complex128;
 inline constexpr DTypeSet kInexact = kFloating | kComplex;
 inline constexpr DTypeSet kAll = DTypeSet(DType::Bool) | kIntegers | kInexact;
 // Everything but bool (arithmetic that has no boolean meaning: -x, a - b, a ** b).

@@ -15,6 +15,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "backends/half.hpp"
 #include "backends/op_table.hpp"
 
 #if defined(__CUDACC__)
@@ -42,8 +43,34 @@ template <typename T> inline constexpr bool kIsBool = std::is_same_v<T, bool>;
 template <typename T> inline constexpr bool kIsInteger = std::is_integral_v<T> && !kIsBool<T>;
 template <typename T> inline constexpr bool kIsFloating = std::is_floating_point_v<T>;
 
+// The 16-bit storage types (backends/half.hpp) compute in their "opmath" type: float32 for
+// float16 and bfloat16, complex64 for complex32 (each backend names its complex type: the CUDA
+// kernels specialise `opmath` for their device twin of ComplexHalf). A kernel widens each
+// input, computes, and rounds the result once with cast_value.
+template <typename T> struct opmath { using type = T; };
+template <> struct opmath<Half> { using type = float; };
+template <> struct opmath<BFloat16> { using type = float; };
+#if !defined(__CUDACC__)
+template <> struct opmath<ComplexHalf> { using type = std::complex<float>; };
+#endif
+template <typename T> using opmath_t = typename opmath<T>::type;
+// Whether T is a storage type that computes in a wider opmath type.
+template <typename T> inline constexpr bool kIsHalfLike = !std::is_same_v<opmath_t<T>, T>;
+
+template <typename T>
+REEL_HD opmath_t<T> widen(T x) {
+  if constexpr (!kIsHalfLike<T>) return x;
+  else if constexpr (kIsComplex<T>) {
+    return opmath_t<T>(static_cast<float>(x.real()), static_cast<float>(x.imag()));
+  } else {
+    return static_cast<float>(x);
+  }
+}
+
 template <typename T>
 REEL_HD bool is_nan(T x) {
+  if constexpr (kIsHalfLike<T>) return is_nan(widen(x));
+  else
   if constexpr (kIsComplex<T>) return x.real() != x.real() || x.imag() != x.imag();
   else if constexpr (kIsFloating<T>) return x != x;
   else return false;
@@ -52,7 +79,8 @@ REEL_HD bool is_nan(T x) {
 // x != 0 for every element type (a complex number is nonzero when either part is).
 template <typename T>
 REEL_HD bool nonzero(T x) {
-  if constexpr (kIsComplex<T>) return x.real() != 0 || x.imag() != 0;
+  if constexpr (kIsHalfLike<T>) return nonzero(widen(x));
+  else if constexpr (kIsComplex<T>) return x.real() != 0 || x.imag() != 0;
   else return x != T(0);
 }
 
@@ -74,6 +102,10 @@ template <typename To, typename From>
 REEL_HD To cast_value(From x) {
   if constexpr (std::is_same_v<To, From>) {
     return x;
+  } else if constexpr (kIsHalfLike<To>) {  // through float32 / complex64, rounded once there
+    return To(cast_value<opmath_t<To>>(x));
+  } else if constexpr (kIsHalfLike<From>) {  // exact widening, then the float32 rules
+    return cast_value<To>(widen(x));
   } else if constexpr (kIsBool<To>) {
     return nonzero(x);
   } else if constexpr (kIsComplex<To>) {
@@ -173,9 +205,9 @@ REEL_HD R normal_pdf(R x) {
   return R(0.39894228040143267794) * exp(R(-0.5) * x * x);  // e^(-x^2/2) / sqrt(2 pi)
 }
 
-// out = op(x), for a (op, T) pair the table accepts.
+// out = op(x) for a type that computes in itself (not a 16-bit storage type).
 template <UnaryOp op, typename T>
-REEL_HD UnaryOut<op, T> apply_unary(T x) {
+REEL_HD UnaryOut<op, T> apply_unary_wide(T x) {
   using std::abs, std::cos, std::erf, std::exp, std::log, std::sin, std::sqrt, std::tanh;
   using R = real_t<T>;
   if constexpr (op == UnaryOp::Neg) {
@@ -231,9 +263,17 @@ REEL_HD UnaryOut<op, T> apply_unary(T x) {
   }
 }
 
-// out = op(a, b), for a (op, T) pair the table accepts.
+// out = op(x), for a (op, T) pair the table accepts. The 16-bit types compute in float32 /
+// complex64 and round once.
+template <UnaryOp op, typename T>
+REEL_HD UnaryOut<op, T> apply_unary(T x) {
+  if constexpr (kIsHalfLike<T>) return cast_value<UnaryOut<op, T>>(apply_unary_wide<op>(widen(x)));
+  else return apply_unary_wide<op>(x);
+}
+
+// out = op(a, b) for a type that computes in itself (not a 16-bit storage type).
 template <BinaryOp op, typename T>
-REEL_HD BinaryOut<op, T> apply_binary(T a, T b) {
+REEL_HD BinaryOut<op, T> apply_binary_wide(T a, T b) {
   using std::exp, std::pow;
   if constexpr (op == BinaryOp::Add) {
     return plus(a, b);
@@ -282,6 +322,17 @@ REEL_HD BinaryOut<op, T> apply_binary(T a, T b) {
   } else {
     static_assert(op == BinaryOp::LogicalOr, "a binary op without maths");
     return nonzero(a) || nonzero(b);
+  }
+}
+
+// out = op(a, b), for a (op, T) pair the table accepts. The 16-bit types compute in float32 /
+// complex64 and round once.
+template <BinaryOp op, typename T>
+REEL_HD BinaryOut<op, T> apply_binary(T a, T b) {
+  if constexpr (kIsHalfLike<T>) {
+    return cast_value<BinaryOut<op, T>>(apply_binary_wide<op>(widen(a), widen(b)));
+  } else {
+    return apply_binary_wide<op>(a, b);
   }
 }
 

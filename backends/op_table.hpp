@@ -246,6 +246,21 @@ constexpr DType op_out_dtype(OpId op, DType t) {
   }
 }
 
+// Whether the reference kernels of `op` take the 16-bit dtypes (float16, bfloat16, complex32)
+// as they are: elementwise maths (element_math.hpp computes each element in float32 and rounds
+// once) and data movement (exact). Every other op runs on float32 copies (Backend::run).
+constexpr bool has_half_kernel(OpId op) {
+  if (op.family == OpFamily::Unary || op.family == OpFamily::Binary) return true;
+  if (op.family != OpFamily::Kernel) return false;
+  switch (static_cast<KernelOp>(op.index)) {
+    case KernelOp::Copy: case KernelOp::Fill: case KernelOp::Where: case KernelOp::IndexSelect:
+    case KernelOp::Gather: case KernelOp::Pad1d:
+      return true;
+    default:
+      return false;
+  }
+}
+
 // Ops whose output is bool (comparisons and logical ops).
 constexpr bool returns_bool(OpId op) { return op_info(op).out == OutRule::Bool; }
 

@@ -24,6 +24,11 @@ class Scalar {
   Scalar(T v) : value_(static_cast<double>(v)), kind_(Kind::Float) {}
   template <typename T>
   Scalar(std::complex<T> v) : value_(v.real(), v.imag()), kind_(Kind::Complex) {}
+  // The 16-bit element types (exact in double).
+  Scalar(Half v) : value_(static_cast<double>(v)), kind_(Kind::Float) {}
+  Scalar(BFloat16 v) : value_(static_cast<double>(v)), kind_(Kind::Float) {}
+  Scalar(ComplexHalf v)
+      : value_(static_cast<double>(v.real()), static_cast<double>(v.imag())), kind_(Kind::Complex) {}
 
   Kind kind() const { return kind_; }
   bool is_complex() const { return kind_ == Kind::Complex; }
@@ -39,6 +44,8 @@ class Scalar {
   template <typename T>
   T to() const {
     if constexpr (std::is_same_v<T, bool>) return value_ != std::complex<double>(0.0, 0.0);
+    else if constexpr (kIsHalfType<T>) return T(static_cast<float>(value_.real()));  // as c10
+    else if constexpr (std::is_same_v<T, ComplexHalf>) return T(std::complex<float>(value_));
     else if constexpr (std::is_same_v<T, std::int64_t>) return to_int();
     else if constexpr (is_complex_v<T>) return T(static_cast<typename T::value_type>(value_.real()),
                                                   static_cast<typename T::value_type>(value_.imag()));

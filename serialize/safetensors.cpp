@@ -29,13 +29,10 @@ static_assert(std::endian::native == std::endian::little,
 
 // --- dtypes ---------------------------------------------------------------------------------
 
-enum class Widen { None, Half, BFloat16 };
-
 struct StDType {
   std::string_view name;
   std::size_t size;           // bytes per element in the file
   std::optional<DType> reel;  // what it loads as (nullopt: reel can't hold it)
-  Widen widen = Widen::None;
 };
 
 // Every dtype of the safetensors spec, so an unsupported one gets its own message rather than
@@ -49,8 +46,8 @@ constexpr std::array<StDType, 15> kDTypes = {{
     {"I64", 8, kInt64},
     {"F32", 4, kFloat32},
     {"F64", 8, kFloat64},
-    {"F16", 2, kFloat32, Widen::Half},
-    {"BF16", 2, kFloat32, Widen::BFloat16},
+    {"F16", 2, kFloat16},
+    {"BF16", 2, kBFloat16},
     {"U16", 2, std::nullopt},
     {"U32", 4, std::nullopt},
     {"U64", 8, std::nullopt},
@@ -62,22 +59,6 @@ const StDType* find_dtype(std::string_view name) {
   for (const auto& d : kDTypes)
     if (d.name == name) return &d;
   return nullptr;
-}
-
-float half_to_float(std::uint16_t h) {
-  std::uint32_t sign = static_cast<std::uint32_t>(h & 0x8000) << 16;
-  std::uint32_t exp = (h >> 10) & 0x1F, mant = h & 0x3FF;
-  if (exp == 0) {
-    float f = std::ldexp(static_cast<float>(mant), -24);  // zero or subnormal: exact
-    return sign ? -f : f;
-  }
-  std::uint32_t bits = exp == 31 ? (sign | 0x7F800000u | mant << 13)  // inf, nan (payload kept)
-                                 : (sign | (exp + 112) << 23 | mant << 13);
-  return std::bit_cast<float>(bits);
-}
-
-float bfloat16_to_float(std::uint16_t b) {
-  return std::bit_cast<float>(static_cast<std::uint32_t>(b) << 16);
 }
 
 // --- writing --------------------------------------------------------------------------------
@@ -117,8 +98,9 @@ Prepared prepare(const TensorMap& tensors, const Metadata& metadata, std::string
     check(!is_complex(t.dtype()),
           "{}: tensor '{}' is {}, and safetensors has no complex dtype: save its real and "
           "imaginary parts as two {} tensors instead ('{}.real' = t.real(), '{}.imag' = "
-          "t.imag())",
-          op, name, t.dtype(), to_real(t.dtype()), name, name);
+          "t.imag()){}",
+          op, name, t.dtype(), to_real(t.dtype()), name, name,
+          t.dtype() == kComplex32 ? ", or cast it with .to(kComplex64) first" : "");
     Tensor host = t;
     if (!host.device().is_cpu()) host = detail::copy_to_device(host, Device(kCPU));
     if (!host.is_contiguous()) host = detail::copy_as(host, host.dtype());
@@ -345,15 +327,7 @@ File load(Source& src) {
   for (const Entry& e : entries) {
     Tensor t = empty(e.shape, TensorOptions(*e.dtype->reel));
     std::size_t nbytes = static_cast<std::size_t>(e.end - e.begin);
-    if (e.dtype->widen == Widen::None) {
-      src.read(base + static_cast<std::uint64_t>(e.begin), t.raw_data(), nbytes);
-    } else {
-      std::vector<std::uint16_t> raw(nbytes / 2);
-      src.read(base + static_cast<std::uint64_t>(e.begin), raw.data(), nbytes);
-      float* out = t.data_ptr<float>();
-      for (std::size_t i = 0; i < raw.size(); ++i)
-        out[i] = e.dtype->widen == Widen::Half ? half_to_float(raw[i]) : bfloat16_to_float(raw[i]);
-    }
+    src.read(base + static_cast<std::uint64_t>(e.begin), t.raw_data(), nbytes);
     if (e.dtype->reel == kBool) {
       // A C++ bool holding anything but 0 or 1 is undefined behaviour: check the bytes.
       const auto* b = static_cast<const unsigned char*>(t.raw_data());
@@ -379,6 +353,9 @@ std::string_view dtype_string(DType dtype) {
     case DType::Int64: return "I64";
     case DType::Float32: return "F32";
     case DType::Float64: return "F64";
+    case DType::Float16: return "F16";
+    case DType::BFloat16: return "BF16";
+    case DType::Complex32:
     case DType::Complex64:
     case DType::Complex128: break;
   }

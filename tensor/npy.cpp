@@ -218,6 +218,11 @@ std::string make_header(const Tensor& t) {
     case kFloat64: descr = fmt::format("{}f8", order); break;
     case kComplex64: descr = fmt::format("{}c8", order); break;
     case kComplex128: descr = fmt::format("{}c16", order); break;
+    case kFloat16: descr = fmt::format("{}f2", order); break;
+    case kBFloat16:
+    case kComplex32:
+      fail("save_npy: NumPy has no {} dtype: cast the tensor first, e.g. t.to({})", t.dtype(),
+           t.dtype() == kBFloat16 ? "kFloat32" : "kComplex64");
   }
   const Shape& s = t.sizes();
   std::string shape = s.size() == 1 ? fmt::format("({},)", s[0])

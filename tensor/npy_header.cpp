@@ -176,6 +176,7 @@ class HeaderParser {
     else if (is('i', 4)) d.dtype = kInt32;
     // int64, and the unsigned types reel lacks (uint16/32/64), which widen to int64.
     else if ((d.kind == 'i' || d.kind == 'u') && int_size) d.dtype = kInt64;
+    else if (is('f', 2)) d.dtype = kFloat16;
     else if (is('f', 4)) d.dtype = kFloat32;
     else if (is('f', 8)) d.dtype = kFloat64;
     else if (is('c', 8)) d.dtype = kComplex64;

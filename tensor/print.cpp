@@ -41,12 +41,15 @@ struct Values {
     return visit_dtype(dtype, [&]<typename T>() -> double {
       T v = static_cast<const T*>(data)[i];
       if constexpr (is_complex_v<T>) return imag_part ? v.imag() : v.real();
+      else if constexpr (std::is_same_v<T, ComplexHalf>)
+        return static_cast<double>(imag_part ? v.imag() : v.real());
       else return static_cast<double>(v);
     });
   }
   std::int64_t integer(std::int64_t i) const {
     return visit_dtype(dtype, [&]<typename T>() -> std::int64_t {
-      if constexpr (is_complex_v<T> || std::is_floating_point_v<T>) return 0;  // not integers
+      if constexpr (is_complex_v<T> || std::is_floating_point_v<T> || kIsHalfOrComplexHalf<T>)
+        return 0;  // not integers
       else return static_cast<std::int64_t>(static_cast<const T*>(data)[i]);
     });
   }

@@ -99,6 +99,9 @@ template std::vector<float> Tensor::to_vector<float>() const;
 template std::vector<double> Tensor::to_vector<double>() const;
 template std::vector<complex64> Tensor::to_vector<complex64>() const;
 template std::vector<complex128> Tensor::to_vector<complex128>() const;
+template std::vector<Half> Tensor::to_vector<Half>() const;
+template std::vector<BFloat16> Tensor::to_vector<BFloat16>() const;
+template std::vector<ComplexHalf> Tensor::to_vector<ComplexHalf>() const;
 
 std::ostream& operator<<(std::ostream& os, const Tensor& t) { return os << t.str(); }
 

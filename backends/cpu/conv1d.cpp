@@ -50,7 +50,7 @@ bool contiguous(const View& v) { return is_contiguous_layout(v.shape, v.strides)
 // y: [N, Cout, Lout], w (may be null): [Cout, Cin/G, K].
 bool describe(const View& x, const View& y, const View* w, const Conv1dParams& p,
               Conv1dProblem& c) {
-  if (!is_floating(x.dtype) || y.dtype != x.dtype) return false;
+  if (!is_float32_or_64(x.dtype) || y.dtype != x.dtype) return false;
   if (x.shape.size() != 3 || y.shape.size() != 3 || x.strides.size() != 3 ||
       y.strides.size() != 3 || !contiguous(x) || !contiguous(y)) {
     return false;
@@ -160,7 +160,7 @@ void CpuBackend::conv1d_forward_impl(const View& out, const View& in, const View
   if (algorithm == Conv1dAlgorithm::Reference) {
     return ReferenceBackend::conv1d_forward_impl(out, in, weight, bias, p);
   }
-  visit_dtype(in.dtype, [&]<typename T>() {
+  visit_wide_dtype(in.dtype, [&]<typename T>() {
     if constexpr (std::is_floating_point_v<T>) {
       const T* b = has_bias ? bias.ptr<const T>() : nullptr;
       if (algorithm == Conv1dAlgorithm::Direct)
@@ -181,7 +181,7 @@ void CpuBackend::conv1d_backward_input_impl(const View& grad_in, const View& gra
   if (algorithm == Conv1dAlgorithm::Reference) {
     return ReferenceBackend::conv1d_backward_input_impl(grad_in, grad_out, weight, p);
   }
-  visit_dtype(grad_in.dtype, [&]<typename T>() {
+  visit_wide_dtype(grad_in.dtype, [&]<typename T>() {
     if constexpr (std::is_floating_point_v<T>) {
       if (algorithm == Conv1dAlgorithm::Direct)
         conv1d_direct_backward_input<T>(c, grad_in.ptr<T>(), grad_out.ptr<const T>(), weight.ptr<const T>());
@@ -206,7 +206,7 @@ void CpuBackend::conv1d_backward_weight_impl(const View& grad_weight, const View
   if (algorithm == Conv1dAlgorithm::Reference) {
     return ReferenceBackend::conv1d_backward_weight_impl(grad_weight, grad_bias, grad_out, in, p);
   }
-  visit_dtype(in.dtype, [&]<typename T>() {
+  visit_wide_dtype(in.dtype, [&]<typename T>() {
     if constexpr (std::is_floating_point_v<T>) {
       T* gw = want_weight ? grad_weight.ptr<T>() : nullptr;
       T* gb = want_bias ? grad_bias.ptr<T>() : nullptr;

@@ -220,7 +220,7 @@ void CpuBackend::fill_impl(const View& out, Scalar value) {
 // Backend::unary/binary have checked shapes and dtypes (inputs share one; the output's follows
 // the op table), so the fast paths only choose.
 void CpuBackend::unary_impl(UnaryOp op, const View& out, const View& in) {
-  if (!simd_has_unary(op) || !is_floating(in.dtype) || out.dtype != in.dtype) {
+  if (!simd_has_unary(op) || !is_float32_or_64(in.dtype) || out.dtype != in.dtype) {
     return ReferenceBackend::unary_impl(op, out, in);
   }
   if (out.numel() == 0) return;
@@ -229,7 +229,7 @@ void CpuBackend::unary_impl(UnaryOp op, const View& out, const View& in) {
 }
 
 void CpuBackend::binary_impl(BinaryOp op, const View& out, const View& a, const View& b) {
-  if (!simd_has_binary(op) || !is_floating(a.dtype) || out.dtype != a.dtype) {
+  if (!simd_has_binary(op) || !is_float32_or_64(a.dtype) || out.dtype != a.dtype) {
     return ReferenceBackend::binary_impl(op, out, a, b);
   }
   if (out.numel() == 0) return;
@@ -240,14 +240,14 @@ void CpuBackend::binary_impl(BinaryOp op, const View& out, const View& a, const 
 // --- linear algebra -----------------------------------------------------------------------------
 void CpuBackend::matmul_impl(const View& out, const View& a, const View& b) {
   const bool ranks = out.shape.size() == 3 && a.shape.size() == 3 && b.shape.size() == 3;
-  const bool fast = ranks && is_floating(out.dtype) && a.dtype == out.dtype &&
+  const bool fast = ranks && is_float32_or_64(out.dtype) && a.dtype == out.dtype &&
                     b.dtype == out.dtype && a.shape[0] == out.shape[0] &&
                     b.shape[0] == out.shape[0] && a.shape[1] == out.shape[1] &&
                     b.shape[2] == out.shape[2] && a.shape[2] == b.shape[1] &&
                     !(out.shape[0] > 1 && out.strides[0] == 0);
   if (!fast) return ReferenceBackend::matmul_impl(out, a, b);  // other dtypes, and the errors
   const std::int64_t batch = out.shape[0], m = out.shape[1], n = out.shape[2], k = a.shape[2];
-  visit_dtype(out.dtype, [&]<typename T>() {
+  visit_wide_dtype(out.dtype, [&]<typename T>() {
     if constexpr (std::is_floating_point_v<T>) {
       batched_gemm<T>(batch, m, n, k, {a.ptr<const T>(), a.strides[1], a.strides[2]}, a.strides[0],
                       {b.ptr<const T>(), b.strides[1], b.strides[2]}, b.strides[0],
@@ -269,7 +269,7 @@ void CpuBackend::random_impl(const View& out, const RandomSpec& spec) {
   if (!valid) return ReferenceBackend::random_impl(out, spec);
   if (out.numel() == 0) return;
   const Layout<1> l = coalesce<1>(out.shape, {&out.strides});
-  visit_dtype(t, [&]<typename T>() {
+  visit_wide_dtype(t, [&]<typename T>() {
     if constexpr (!std::is_same_v<T, bool>) {
       const std::int64_t s = l.inner_stride(0);
       for_each_row(l, kMathGrain, [&](const std::int64_t* off, std::int64_t n, std::int64_t first) {

@@ -181,7 +181,7 @@ bool sum_fast(const View& out, const View& in) {
 }  // namespace cpu
 
 void CpuBackend::reduce_impl(ReduceOp op, const View& out, const View& in) {
-  const bool fast = op == ReduceOp::Sum && is_floating(in.dtype) && out.dtype == in.dtype &&
+  const bool fast = op == ReduceOp::Sum && is_float32_or_64(in.dtype) && out.dtype == in.dtype &&
                     out.shape.size() == in.shape.size() && in.numel() != 0;
   if (fast) {
     const bool done = in.dtype == kFloat32 ? cpu::sum_fast<float>(out, in)
@@ -190,7 +190,7 @@ void CpuBackend::reduce_impl(ReduceOp op, const View& out, const View& in) {
   }
   // Nothing reduced (every reduced dim had extent 1): the sum, product, max or min of one
   // element is the element.
-  if (op != ReduceOp::Any && op != ReduceOp::All && is_floating(in.dtype) &&
+  if (op != ReduceOp::Any && op != ReduceOp::All && is_float32_or_64(in.dtype) &&
       out.dtype == in.dtype && out.shape == in.shape) {
     return copy(out, in);
   }

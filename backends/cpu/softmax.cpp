@@ -160,7 +160,7 @@ void softmax_backward_blocks(const T* g, const T* y, T* dx, const Blocks& b, boo
 }  // namespace cpu
 
 void CpuBackend::softmax_impl(const View& out, const View& in, int dim, bool log) {
-  if (!is_floating(in.dtype) || !cpu::contiguous(in) || !cpu::contiguous(out) ||
+  if (!is_float32_or_64(in.dtype) || !cpu::contiguous(in) || !cpu::contiguous(out) ||
       in.numel() == 0) {
     return ReferenceBackend::softmax_impl(out, in, dim, log);
   }
@@ -171,7 +171,7 @@ void CpuBackend::softmax_impl(const View& out, const View& in, int dim, bool log
 
 void CpuBackend::softmax_backward_impl(const View& grad_in, const View& grad_out,
                                        const View& out, int dim, bool log) {
-  if (!is_floating(out.dtype) || !cpu::contiguous(grad_in) || !cpu::contiguous(grad_out) ||
+  if (!is_float32_or_64(out.dtype) || !cpu::contiguous(grad_in) || !cpu::contiguous(grad_out) ||
       !cpu::contiguous(out) || out.numel() == 0) {
     return ReferenceBackend::softmax_backward_impl(grad_in, grad_out, out, dim, log);
   }

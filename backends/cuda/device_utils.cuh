@@ -25,6 +25,21 @@ namespace reel::backends::cuda {
 using c64 = ::cuda::std::complex<float>;
 using c128 = ::cuda::std::complex<double>;
 
+// complex32 on the device: ComplexHalf's layout (two float16), computing in c64 (the host's
+// ComplexHalf computes in std::complex<float>, which device code cannot use).
+struct ch32 {
+  using value_type = Half;
+  Half re;
+  Half im;
+  ch32() = default;
+  template <typename C, typename = decltype(std::declval<C>().imag())>
+  __host__ __device__ explicit ch32(const C& c)
+      : re(static_cast<float>(c.real())), im(static_cast<float>(c.imag())) {}
+  __host__ __device__ Half real() const { return re; }
+  __host__ __device__ Half imag() const { return im; }
+};
+static_assert(sizeof(ch32) == sizeof(ComplexHalf));
+
 // The DType of a device element type.
 template <typename T> struct DTypeOf;
 template <> struct DTypeOf<bool> { static constexpr DType value = DType::Bool; };
@@ -37,6 +52,9 @@ template <> struct DTypeOf<float> { static constexpr DType value = DType::Float3
 template <> struct DTypeOf<double> { static constexpr DType value = DType::Float64; };
 template <> struct DTypeOf<c64> { static constexpr DType value = DType::Complex64; };
 template <> struct DTypeOf<c128> { static constexpr DType value = DType::Complex128; };
+template <> struct DTypeOf<Half> { static constexpr DType value = DType::Float16; };
+template <> struct DTypeOf<BFloat16> { static constexpr DType value = DType::BFloat16; };
+template <> struct DTypeOf<ch32> { static constexpr DType value = DType::Complex32; };
 template <typename T> inline constexpr DType kDTypeOf = DTypeOf<T>::value;
 
 // A type carried as a value, so a generic lambda can receive "a type" in C++17.
@@ -56,6 +74,9 @@ cudaError_t visit_elem(DType t, F&& f) {
     case DType::Float64: return f(Tag<double>{});
     case DType::Complex64: return f(Tag<c64>{});
     case DType::Complex128: return f(Tag<c128>{});
+    case DType::Float16: return f(Tag<Half>{});
+    case DType::BFloat16: return f(Tag<BFloat16>{});
+    case DType::Complex32: return f(Tag<ch32>{});
   }
   return cudaErrorInvalidValue;
 }
@@ -107,3 +128,7 @@ __device__ __forceinline__ Index grid_step() {
 }
 
 }  // namespace reel::backends::cuda
+
+namespace reel::backends::math {
+template <> struct opmath<cuda::ch32> { using type = cuda::c64; };
+}  // namespace reel::backends::math

@@ -229,7 +229,7 @@ void ReferenceBackend::conv1d_forward_impl(const View& out, const View& in, cons
   check(weight.data != nullptr || weight.numel() == 0, "conv1d: weight is required");
   const ConvGeometry g = check_conv("conv1d", in, out, &weight,
                                     bias.data != nullptr ? &bias : nullptr, p);
-  visit_dtype(in.dtype, [&]<typename T>() {
+  visit_wide_dtype(in.dtype, [&]<typename T>() {
     if constexpr (is_complex_v<T> || std::is_floating_point_v<T>) {
       forward_loops<T>(g, p, out, in, weight, bias);
     }
@@ -239,7 +239,7 @@ void ReferenceBackend::conv1d_forward_impl(const View& out, const View& in, cons
 void ReferenceBackend::conv1d_backward_input_impl(const View& grad_in, const View& grad_out,
                                              const View& weight, const Conv1dParams& p) {
   const ConvGeometry g = check_conv("conv1d_backward_input", grad_in, grad_out, &weight, nullptr, p);
-  visit_dtype(grad_in.dtype, [&]<typename T>() {
+  visit_wide_dtype(grad_in.dtype, [&]<typename T>() {
     if constexpr (is_complex_v<T> || std::is_floating_point_v<T>) {
       backward_input_loops<T>(g, p, grad_in, grad_out, weight);
     }
@@ -255,7 +255,7 @@ void ReferenceBackend::conv1d_backward_weight_impl(const View& grad_weight, cons
   const ConvGeometry g =
       check_conv("conv1d_backward_weight", in, grad_out, want_weight ? &grad_weight : nullptr,
                  want_bias ? &grad_bias : nullptr, p);
-  visit_dtype(in.dtype, [&]<typename T>() {
+  visit_wide_dtype(in.dtype, [&]<typename T>() {
     if constexpr (is_complex_v<T> || std::is_floating_point_v<T>) {
       backward_weight_loops<T>(g, p, grad_weight, grad_bias, grad_out, in);
     }

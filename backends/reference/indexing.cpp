@@ -70,7 +70,7 @@ void ReferenceBackend::index_add_impl(const View& out, int dim, const View& inde
         out.shape, dim, index.numel());
   // In index order, so repeated indices accumulate deterministically.
   const Shape slab = with_extent(src.shape, dim, 1);
-  visit_dtype(out.dtype, [&]<typename T>() {
+  visit_wide_dtype(out.dtype, [&]<typename T>() {
     for (std::int64_t i = 0; i < index.numel(); ++i) {
       const std::int64_t j = checked(name, index_at(index, i), dim, out.shape[dim]);
       T* dst = out.ptr<T>() + j * out.strides[dim];
@@ -131,7 +131,7 @@ void ReferenceBackend::scatter_add_impl(const View& out, int dim, const View& in
           index.shape, out.shape, dim);
   }
   const Strides out_rest = [&] { Strides s = out.strides; s[dim] = 0; return s; }();
-  visit_dtype(out.dtype, [&]<typename T>() {
+  visit_wide_dtype(out.dtype, [&]<typename T>() {
     const std::int64_t* pi = index.ptr<std::int64_t>();
     const T* s = src.ptr<T>();
     T* dst = out.ptr<T>();

@@ -63,7 +63,7 @@ void ReferenceBackend::cross_entropy_impl(const View& losses, const View& lse,
                                           const CrossEntropyParams& p) {
   const std::int64_t classes = in.shape[1], sc = in.strides[1];
   const std::int64_t* tg = target.ptr<std::int64_t>();
-  visit_dtype(in.dtype, [&]<typename T>() {
+  visit_wide_dtype(in.dtype, [&]<typename T>() {
     if constexpr (std::is_floating_point_v<T>) {
       using A = acc_t<T>;
       const T* x = in.ptr<T>();
@@ -108,7 +108,7 @@ void ReferenceBackend::cross_entropy_backward_impl(const View& grad_in, const Vi
   const std::int64_t classes = in.shape[1], sc = in.strides[1], sgc = grad_in.strides[1];
   const std::int64_t* tg = target.ptr<std::int64_t>();
   const Strides gi_strides{grad_in.strides[0], grad_in.strides[2]};
-  visit_dtype(in.dtype, [&]<typename T>() {
+  visit_wide_dtype(in.dtype, [&]<typename T>() {
     if constexpr (std::is_floating_point_v<T>) {
       using A = acc_t<T>;
       const T* x = in.ptr<T>();
@@ -146,7 +146,7 @@ void ReferenceBackend::nll_loss_impl(const View& losses, const View& target_weig
                                      const CrossEntropyParams& p) {
   const std::int64_t classes = in.shape[1], sc = in.strides[1];
   const std::int64_t* tg = target.ptr<std::int64_t>();
-  visit_dtype(in.dtype, [&]<typename T>() {
+  visit_wide_dtype(in.dtype, [&]<typename T>() {
     if constexpr (std::is_floating_point_v<T>) {
       using A = acc_t<T>;
       const T* x = in.ptr<T>();
@@ -168,7 +168,7 @@ void ReferenceBackend::nll_loss_backward_impl(const View& grad_in, const View& g
                                               const CrossEntropyParams& p) {
   const std::int64_t classes = grad_in.shape[1], sgc = grad_in.strides[1];
   const std::int64_t* tg = target.ptr<std::int64_t>();
-  visit_dtype(grad_in.dtype, [&]<typename T>() {
+  visit_wide_dtype(grad_in.dtype, [&]<typename T>() {
     if constexpr (std::is_floating_point_v<T>) {
       using A = acc_t<T>;
       T* dx = grad_in.ptr<T>();

@@ -19,7 +19,7 @@ void ReferenceBackend::matmul_impl(const View& out, const View& a, const View& b
             b.shape[2] == n,
         "matmul: shapes do not match: {} @ {} -> {}", a.shape, b.shape, out.shape);
 
-  visit_dtype(out.dtype, [&]<typename T>() {
+  visit_wide_dtype(out.dtype, [&]<typename T>() {
     using A = acc_t<T>;
     const T* pa = a.ptr<T>();
     const T* pb = b.ptr<T>();

@@ -7,7 +7,9 @@
 
 namespace reel::backends {
 
-bool ReferenceBackend::supports(OpId op, DType t) const { return op_accepts(op, t); }
+bool ReferenceBackend::supports(OpId op, DType t) const {
+  return op_accepts(op, t) && (!is_reduced_float(t) || has_half_kernel(op));
+}
 
 void* ReferenceBackend::allocate(std::size_t nbytes) {
   // A 0-byte request still gets a unique pointer, so an empty tensor has a valid buffer. A

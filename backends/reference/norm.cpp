@@ -74,7 +74,7 @@ double rstd_of(double var, double eps) { return 1.0 / std::sqrt(var + eps); }
 
 void ReferenceBackend::norm_stats_impl(const View& mean, const View& var, const View& in) {
   const Slots s(in, mean);
-  visit_dtype(in.dtype, [&]<typename T>() {
+  visit_wide_dtype(in.dtype, [&]<typename T>() {
     if constexpr (std::is_floating_point_v<T>) {
       const T* x = in.ptr<const T>();
       const double m = static_cast<double>(s.count());
@@ -106,7 +106,7 @@ void ReferenceBackend::norm_forward_impl(const View& out, const View& in, const 
                                          const View& var, const View& weight, const View& bias,
                                          const NormParams& p) {
   const Slots s(in, mean);
-  visit_dtype(in.dtype, [&]<typename T>() {
+  visit_wide_dtype(in.dtype, [&]<typename T>() {
     if constexpr (std::is_floating_point_v<T>) {
       const T* x = in.ptr<const T>();
       T* y = out.ptr<T>();
@@ -132,7 +132,7 @@ void ReferenceBackend::norm_backward_impl(const View& grad_in, const View& grad_
                                           const View& in, const View& mean, const View& var,
                                           const View& weight, const NormParams& p) {
   const Slots s(in, mean);
-  visit_dtype(in.dtype, [&]<typename T>() {
+  visit_wide_dtype(in.dtype, [&]<typename T>() {
     if constexpr (std::is_floating_point_v<T>) {
       const T* x = in.ptr<const T>();
       const T* gy = grad_out.ptr<const T>();

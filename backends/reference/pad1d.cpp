@@ -119,7 +119,7 @@ void ReferenceBackend::pad1d_backward_impl(const View& grad_in, const View& grad
   check_pad("pad1d_backward", grad_in, grad_out, mode, left, right);
   check(grad_in.dtype != kBool, "pad1d_backward: not supported for bool dtype");
   const std::int64_t length = grad_in.shape[2];
-  visit_dtype(grad_in.dtype, [&]<typename T>() {
+  visit_wide_dtype(grad_in.dtype, [&]<typename T>() {
     using A = acc_t<T>;
     const T* gy = grad_out.ptr<const T>();
     T* gx = grad_in.ptr<T>();

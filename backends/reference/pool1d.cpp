@@ -215,7 +215,7 @@ void adaptive_avg_backward_loops(const View& grad_in, const View& grad_out) {
 
 template <typename F>
 void visit_floating(DType t, F&& f) {
-  visit_dtype(t, [&]<typename T>() {
+  visit_wide_dtype(t, [&]<typename T>() {
     if constexpr (std::is_floating_point_v<T>) f.template operator()<T>();
   });
 }

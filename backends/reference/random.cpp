@@ -26,7 +26,7 @@ void ReferenceBackend::random_impl(const View& out, const RandomSpec& spec) {
     }
   }
 
-  visit_dtype(t, [&]<typename T>() {
+  visit_wide_dtype(t, [&]<typename T>() {
     if constexpr (!std::is_same_v<T, bool>) {
       T* dst = out.ptr<T>();
       std::uint64_t i = 0;  // the row-major position, counted as the walk goes

@@ -66,7 +66,7 @@ void ReferenceBackend::reduce_impl(ReduceOp op, const View& out, const View& in)
   const Shape reduced = reduced_shape(name, out, in);
   if (op == ReduceOp::Max || op == ReduceOp::Min) check_not_empty(name, out, reduced);
 
-  visit_dtype(in.dtype, [&]<typename T>() {
+  visit_wide_dtype(in.dtype, [&]<typename T>() {
     const T* src = in.ptr<T>();
     switch (op) {
       case ReduceOp::Sum:
@@ -142,7 +142,7 @@ void ReferenceBackend::arg_reduce_impl(ArgReduceOp op, const View& values, const
   const std::int64_t step = in.strides[dim];
   const Strides& value_strides = want_values ? values.strides : indices.strides;
 
-  visit_dtype(in.dtype, [&]<typename T>() {
+  visit_wide_dtype(in.dtype, [&]<typename T>() {
     if constexpr (!is_complex_v<T>) {
       const T* src = in.ptr<T>();
       for_each_offset(

@@ -32,7 +32,7 @@ void for_each_slice(const Shape& shape, int dim, F&& f, const S&... strides) {
 
 void ReferenceBackend::softmax_impl(const View& out, const View& in, int dim, bool log) {
   const std::int64_t n = in.shape[dim], si = in.strides[dim], so = out.strides[dim];
-  visit_dtype(in.dtype, [&]<typename T>() {
+  visit_wide_dtype(in.dtype, [&]<typename T>() {
     if constexpr (std::is_floating_point_v<T>) {
       using A = acc_t<T>;
       const T* x = in.ptr<T>();
@@ -59,7 +59,7 @@ void ReferenceBackend::softmax_backward_impl(const View& grad_in, const View& gr
                                              const View& out, int dim, bool log) {
   const std::int64_t n = out.shape[dim], sy = out.strides[dim], sg = grad_out.strides[dim],
                      sx = grad_in.strides[dim];
-  visit_dtype(out.dtype, [&]<typename T>() {
+  visit_wide_dtype(out.dtype, [&]<typename T>() {
     if constexpr (std::is_floating_point_v<T>) {
       using A = acc_t<T>;
       const T* y = out.ptr<T>();

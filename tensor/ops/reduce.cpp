@@ -80,6 +80,9 @@ const char* torch_type_name(DType t) {
     case DType::Float64: return "Double";
     case DType::Complex64: return "ComplexFloat";
     case DType::Complex128: return "ComplexDouble";
+    case DType::Float16: return "Half";
+    case DType::BFloat16: return "BFloat16";
+    case DType::Complex32: return "ComplexHalf";
   }
   return "?";
 }

@@ -68,7 +68,10 @@ inline void fill_random(Operand& o, bool specials) {
     for (std::int64_t i = 0; i < o.elements; ++i) {
       if constexpr (std::is_same_v<T, bool>) p[i] = rand_int(0, 1) == 1;
       else if constexpr (std::is_integral_v<T>) p[i] = static_cast<T>(rand_int(-100, 100));
-      else if constexpr (is_complex_v<T>) {
+      else if constexpr (kIsHalfType<T>) p[i] = T(random_real<float>(specials));
+      else if constexpr (std::is_same_v<T, ComplexHalf>) {
+        p[i] = T(Half(random_real<float>(specials)), Half(random_real<float>(specials)));
+      } else if constexpr (is_complex_v<T>) {
         using R = typename T::value_type;
         p[i] = T(random_real<R>(specials), random_real<R>(specials));
       } else p[i] = random_real<T>(specials);
@@ -114,6 +117,15 @@ inline Operand make_operand(DType t, const Shape& shape, Layout layout, bool spe
   return o;
 }
 
+// The 16-bit types compared as the float32 / complex64 values they hold.
+template <typename T>
+auto widened(T x) {
+  if constexpr (kIsHalfType<T>) return static_cast<float>(x);
+  else if constexpr (std::is_same_v<T, ComplexHalf>)
+    return complex64(static_cast<float>(x.real()), static_cast<float>(x.imag()));
+  else return x;
+}
+
 template <typename T>
 bool is_nan(T x) {
   if constexpr (is_complex_v<T>) return std::isnan(x.real()) || std::isnan(x.imag());
@@ -136,17 +148,18 @@ inline void check_close(const Operand& got, const Operand& want, double rtol, do
   std::int64_t bad = 0;
   std::string first;
   visit_dtype(want.view.dtype, [&]<typename T>() {
-    const T* g = reinterpret_cast<const T*>(got.storage.data());
-    const T* w = reinterpret_cast<const T*>(want.storage.data());
-    const T* b = bound ? reinterpret_cast<const T*>(bound->storage.data()) : nullptr;
+    const T* gp = reinterpret_cast<const T*>(got.storage.data());
+    const T* wp = reinterpret_cast<const T*>(want.storage.data());
+    const T* bp = bound ? reinterpret_cast<const T*>(bound->storage.data()) : nullptr;
     for (std::int64_t i = 0; i < want.elements; ++i) {
-      bool ok = g[i] == w[i];
+      const auto g = widened(gp[i]);
+      const auto w = widened(wp[i]);
+      bool ok = g == w;
       if constexpr (!std::is_integral_v<T>) {
-        const double scale = std::max<double>(std::abs(w[i]), b ? std::abs(b[i]) : 0.0);
-        ok = ok || (is_nan(g[i]) && is_nan(w[i])) ||
-             std::abs(g[i] - w[i]) <= atol + rtol * scale;
+        const double scale = std::max<double>(std::abs(w), bp ? std::abs(widened(bp[i])) : 0.0);
+        ok = ok || (is_nan(g) && is_nan(w)) || std::abs(g - w) <= atol + rtol * scale;
       }
-      if (!ok && bad++ == 0) first = fmt::format("element {}: got {}, want {}", i, value_str(g[i]), value_str(w[i]));
+      if (!ok && bad++ == 0) first = fmt::format("element {}: got {}, want {}", i, value_str(g), value_str(w));
     }
   });
   INFO(first);
@@ -169,6 +182,13 @@ inline std::vector<Shape> elementwise_shapes() {
 }
 
 constexpr double kRtol32 = 1e-5, kRtol64 = 1e-12;
-inline double rtol_for(DType t) { return t == kFloat32 || t == kComplex64 ? kRtol32 : kRtol64; }
+// The 16-bit types: one unit in the last place (2^-7 for bfloat16's 8 significant bits, 2^-10
+// for float16's 11): both sides compute in float32 and round once, and float32 results that
+// differ in their last bits may round to neighbouring 16-bit values.
+inline double rtol_for(DType t) {
+  if (t == kBFloat16) return 0x1p-7;
+  if (t == kFloat16 || t == kComplex32) return 0x1p-10;
+  return t == kFloat32 || t == kComplex64 ? kRtol32 : kRtol64;
+}
 
 }  // namespace reel::test::operands

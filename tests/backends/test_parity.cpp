@@ -783,9 +783,11 @@ namespace {
 // Second-moment state is a running mean of squares: keep it non-negative, as in use.
 void make_nonnegative(Operand& o) {
   visit_dtype(o.view.dtype, [&]<typename T>() {
+    T* p = reinterpret_cast<T*>(o.storage.data());
     if constexpr (std::is_floating_point_v<T>) {
-      T* p = reinterpret_cast<T*>(o.storage.data());
       for (std::int64_t i = 0; i < o.elements; ++i) p[i] = std::abs(p[i]);
+    } else if constexpr (kIsHalfType<T>) {
+      for (std::int64_t i = 0; i < o.elements; ++i) p[i] = T(std::abs(static_cast<float>(p[i])));
     }
   });
 }

@@ -92,6 +92,7 @@ TEST_CASE("npy: round trip of every dtype and several shapes, in memory and thro
       tensor(std::vector<std::int8_t>{-128, 0, 127}),                   // |i1
       tensor(std::vector<std::int16_t>{-32768, 7, 32767}, Shape{3, 1}, kInt16),
       tensor(std::vector<int>{-2147483647 - 1, 2147483647}, Shape{2}, kInt32),
+      tensor(std::vector<float>{1.5f, -0.1f, 65504.f, 6e-8f}, Shape{2, 2}, kFloat32).to(kFloat16),  // <f2
   };
   for (const Tensor& t : tensors) {
     CAPTURE(t.str());
@@ -303,7 +304,7 @@ TEST_CASE("npy: data that disagrees with the header") {
 }
 
 TEST_CASE("npy: unsupported dtypes") {
-  for (const char* descr : {"<f2", "|O", "<U4", "|S3", "<M8[s]", "x", "", "<", "<f", "<f4x", "<f16",
+  for (const char* descr : {"|O", "<U4", "|S3", "<M8[s]", "x", "", "<", "<f", "<f4x", "<f16",
                             "<i3", "<c4", "|V8", "b2"}) {
     CAPTURE(descr);
     check_error(npy(dict(descr, "(1,)"), "12345678"), "unsupported dtype descr");
