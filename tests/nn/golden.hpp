@@ -12,6 +12,7 @@
 #include <map>
 #include <sstream>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "reel.hpp"
@@ -29,6 +30,10 @@ inline DType parse_dtype(const std::string& s) {
   if (s == "float64") return kFloat64;
   if (s == "complex64") return kComplex64;
   if (s == "complex128") return kComplex128;
+  // the half dtypes (issue 9), under PyTorch's names
+  if (s == "float16") return kFloat16;
+  if (s == "bfloat16") return kBFloat16;
+  if (s == "complex32") return kComplex32;
   fail("golden index: unknown dtype '{}'", s);
 }
 
@@ -94,6 +99,61 @@ inline std::string mismatch(const std::string& what, const Tensor& got, const Te
     }
   }
   return {};
+}
+
+// --- half dtypes (issue 9): the scripts store float16/bfloat16 values as their 16-bit patterns in
+// int16 .npy files (bit-exact, NaN payloads kept), which load_npy reads as int64.
+
+// A float16 or bfloat16 CPU tensor of `shape` holding the low 16 bits of each value of `bits`.
+inline Tensor from_bits16(const Tensor& bits, DType dtype, const Shape& shape) {
+  const std::vector<std::int64_t> b = bits.contiguous().cpu().to(kInt64).to_vector<std::int64_t>();
+  REQUIRE_MESSAGE(static_cast<std::int64_t>(b.size()) == numel_of(shape),
+                  "from_bits16: " << b.size() << " patterns for shape " << fmt::format("{}", shape));
+  Tensor t = empty(shape, TensorOptions(dtype));
+  auto fill = [&](auto* p) {
+    using T = std::remove_pointer_t<decltype(p)>;
+    for (std::size_t i = 0; i < b.size(); ++i) p[i] = T::from_bits(static_cast<std::uint16_t>(b[i]));
+  };
+  if (dtype == kFloat16) fill(t.data_ptr<Half>());
+  else if (dtype == kBFloat16) fill(t.data_ptr<BFloat16>());
+  else fail("from_bits16: dtype {} is not a 16-bit float", dtype);
+  return t;
+}
+
+// The 16-bit patterns of a float16 or bfloat16 tensor, in C order.
+inline std::vector<std::uint16_t> bits16(const Tensor& t) {
+  Tensor c = t.cpu().contiguous();
+  std::vector<std::uint16_t> out;
+  if (c.dtype() == kFloat16) {
+    for (Half h : c.to_vector<Half>()) out.push_back(h.bits());
+  } else if (c.dtype() == kBFloat16) {
+    for (BFloat16 h : c.to_vector<BFloat16>()) out.push_back(h.bits());
+  } else {
+    fail("bits16: dtype {} is not a 16-bit float", c.dtype());
+  }
+  return out;
+}
+
+// The values of an int16 pattern file as uint16.
+inline std::vector<std::uint16_t> patterns16(const Tensor& bits) {
+  std::vector<std::uint16_t> out;
+  for (std::int64_t v : bits.to(kInt64).to_vector<std::int64_t>()) out.push_back(static_cast<std::uint16_t>(v));
+  return out;
+}
+
+// Whether a 16-bit pattern is a NaN of the dtype.
+inline bool is_nan16(std::uint16_t b, DType dtype) {
+  return dtype == kFloat16 ? (b & 0x7c00) == 0x7c00 && (b & 0x03ff) != 0
+                           : (b & 0x7f80) == 0x7f80 && (b & 0x007f) != 0;
+}
+
+// Distance in units in the last place between two non-NaN patterns of the same 16-bit format
+// (+0 and -0 are the same point; crossing zero counts the steps on both sides).
+inline std::int64_t ulp_distance16(std::uint16_t a, std::uint16_t b) {
+  auto key = [](std::uint16_t x) -> std::int64_t {
+    return (x & 0x8000) ? -static_cast<std::int64_t>(x & 0x7fff) : static_cast<std::int64_t>(x);
+  };
+  return std::abs(key(a) - key(b));
 }
 
 // Runs one path of a golden case, turning anything it throws into a failure message.
