@@ -228,7 +228,7 @@ REEL_HD UnaryOut<op, T> apply_unary_wide(T x) {
     return T(1) / (T(1) + exp(-x));  // 1 / (1 + e^-x)
   } else if constexpr (op == UnaryOp::Relu) {
     if constexpr (kIsBool<T>) return x;
-    else return is_nan(x) || x > T(0) ? x : T(0);  // NaN propagates
+    else return x < T(0) ? T(0) : x;  // clamp_min(x, 0): NaN and -0.0 pass through, as PyTorch
   } else if constexpr (op == UnaryOp::Gelu) {  // exact GELU (Hendrycks & Gimpel): x Phi(x)
     return x * normal_cdf(x);
   } else if constexpr (op == UnaryOp::Silu) {  // x * sigmoid(x)

@@ -215,9 +215,9 @@ void unary_kernel(UnaryOp op, std::int64_t n, const T* in, T* out) {
     case UnaryOp::Sqrt: return run([](B x) { return xsimd::sqrt(x); });
     case UnaryOp::Tanh: return run([](B x) { return xsimd::tanh(x); });
     case UnaryOp::Sigmoid: return run([](B x) { return simd_detail::sigmoid(x); });
-    // x > 0 ? x : 0, except that NaN propagates (relu(NaN) = NaN, as in PyTorch).
+    // x < 0 ? 0 : x: NaN and -0.0 pass through (PyTorch's clamp_min(x, 0)).
     case UnaryOp::Relu:
-      return run([](B x) { return xsimd::select((x > B(0)) | xsimd::isnan(x), x, B(0)); });
+      return run([](B x) { return xsimd::select(x < B(0), B(0), x); });
     // silu(x) = x * sigmoid(x) = x / (1 + e^-x)
     case UnaryOp::Silu: return run([](B x) { return x / (B(1) + xsimd::exp(-x)); });
     case UnaryOp::Abs: return run([](B x) { return xsimd::abs(x); });

@@ -24,6 +24,12 @@ Tensor linear(const Tensor& input_arg, const Tensor& weight_arg, const Tensor& b
   check(input.dtype() == weight.dtype() && (!bias.defined() || bias.dtype() == weight.dtype()),
         "linear: expected input, weight and bias of one dtype, got {}, {} and {}", input.dtype(),
         weight.dtype(), bias.defined() ? fmt::format("{}", bias.dtype()) : "none");
+  if (bias.defined() && is_reduced_float(input.dtype())) {
+    // PyTorch's addmm adds the bias inside the float32 accumulation: one rounding per output
+    // element (and per gradient element), where matmul-then-add would round twice.
+    const DType t = input.dtype();
+    return add(matmul(input.to(kFloat32), weight.to(kFloat32).t()), bias.to(kFloat32)).to(t);
+  }
   Tensor out = matmul(input, weight.t());
   return bias.defined() ? add(out, bias) : out;
 }

@@ -136,7 +136,16 @@ Tensor matmul_impl(const Tensor& a0, const Tensor& b0, const char* op, const cha
           }
           if (need[1]) {
             Tensor am = as_lhs(sa.unpack());
-            gb = detail::grad_for(matmul(conj(am).mT(), gm), rhs, db).reshape(shape_b);
+            if (rhs.size() == 2 && lhs.size() > 2) {
+              // b broadcast over a's batch: fold the batch into the reduction, one matmul
+              // (A^T G over all rows), as PyTorch does. One rounding for 16-bit dtypes, where a
+              // per-batch product summed afterwards would round twice.
+              const std::int64_t rows = numel_of(lhs) / s.k;
+              gb = matmul(conj(am).reshape({rows, s.k}).mT(), gm.reshape({rows, s.n}))
+                       .reshape(shape_b);
+            } else {
+              gb = detail::grad_for(matmul(conj(am).mT(), gm), rhs, db).reshape(shape_b);
+            }
           }
           return {ga, gb};
         });

@@ -293,34 +293,15 @@ TEST_CASE("conv1d in float16 / bfloat16 matches PyTorch 1.13 (module and functio
 
 namespace {
 
-// Two ways reel's half results differ from PyTorch's (found by these files; reported, not fixed
-// here, as the brief for this work asks). Both are a second rounding to the half dtype inside
-// what PyTorch computes as one float32 accumulation:
-//  - Linear with a bias: PyTorch runs addmm, which adds the bias in the float32 accumulator;
-//    reel's F::linear rounds x·Wᵀ to the dtype and then adds the bias (a second rounding, which
-//    is many ulps of the output where the bias cancels x·Wᵀ: case 11, got 0.015625, PyTorch's
-//    float64-exact 0.01672 — exactly ((x·Wᵀ).to(bf16) + b).to(bf16)).
-//  - matmul with a broadcast operand ((2, 4, 33) @ (33, 6)): reel's gradient of the broadcast
-//    operand is computed per batch, rounded, then summed over the batch (sum_to) and rounded
-//    again; PyTorch folds the batch into one matmul (case 08: got -0.25, expected -0.2559,
-//    exactly the per-batch-rounded sum).
-// Their cases run in the should_fail test cases below, so the suite stays green and the output
-// says what is missing; when a fix lands those cases pass, doctest reports the should_fail case
-// as failing, and the decorator (and the case in known_difference) goes.
-std::string known_difference(const MmCase& c) {
-  if (c.kind == "linear" && c.bias) return "linear_bias";
-  if (c.kind == "matmul" && c.a.size() != c.b.size()) return "matmul_broadcast";
-  return {};
-}
-
-// Runs the cases for which known_difference(c) == which, on both CPU backends.
-void run_mm_cases(const std::string& which) {
-  const auto all = mm_cases();
-  REQUIRE(all.size() >= 14);
-  std::vector<MmCase> cases;
-  for (const auto& c : all)
-    if (known_difference(c) == which) cases.push_back(c);
-  REQUIRE(!cases.empty());
+// Two cases these files once caught, both a second rounding inside what PyTorch computes as one
+// float32 accumulation: F::linear with a bias (PyTorch's addmm adds the bias in the float32
+// accumulator; reel rounded x·Wᵀ first: case 11) and the gradient of an operand broadcast over
+// a batch (PyTorch folds the batch into one matmul; reel summed rounded per-batch products:
+// case 08). Both are fixed (nn/functional/linear.cpp, tensor/ops/linalg.cpp).
+// Runs every case on both CPU backends.
+void run_mm_cases() {
+  const auto cases = mm_cases();
+  REQUIRE(cases.size() >= 14);
   std::vector<MmTensors> data;
   for (const auto& c : cases) data.push_back(load_mm(c));
   std::vector<std::string> failures;
@@ -346,16 +327,6 @@ void run_mm_cases(const std::string& which) {
 
 }  // namespace
 
-TEST_CASE("matmul and Linear (no bias) in float16 / bfloat16 match PyTorch 1.13 (CPU backends)") {
-  run_mm_cases("");
-}
-
-TEST_CASE("KNOWN DIFFERENCE: Linear with bias in half dtypes adds the bias in float32 as addmm"
-          * doctest::should_fail()) {
-  run_mm_cases("linear_bias");
-}
-
-TEST_CASE("KNOWN DIFFERENCE: matmul's gradient of a broadcast half operand rounds once"
-          * doctest::should_fail()) {
-  run_mm_cases("matmul_broadcast");
+TEST_CASE("matmul and Linear in float16 / bfloat16 match PyTorch 1.13 (CPU backends)") {
+  run_mm_cases();
 }

@@ -340,9 +340,6 @@ TEST_CASE("low precision: elementwise ops on float16 / bfloat16 match PyTorch 1.
         std::string report;
         std::size_t bad = 0;
         for (std::size_t i = 0; i < expected.size(); ++i) {
-          // KNOWN DIFFERENCE, see the test case "relu(-0.0)" below: reel's relu turns -0 into
-          // +0 (every dtype), PyTorch keeps -0. Only that exact pair is let through here.
-          if (op == "relu" && expected[i] == 0x8000 && got[i] == 0x0000) continue;
           auto near = [&](std::uint16_t e) {
             return golden::is_nan16(e, dtype)
                        ? golden::is_nan16(got[i], dtype)
@@ -362,13 +359,9 @@ TEST_CASE("low precision: elementwise ops on float16 / bfloat16 match PyTorch 1.
   });
 }
 
-// KNOWN DIFFERENCE (found by the golden files; reported, not fixed here): PyTorch's relu is
-// clamp_min(x, 0), which keeps -0.0 (and NaN); reel's (backends/element_math.hpp, UnaryOp::Relu:
-// `is_nan(x) || x > 0 ? x : 0`) returns +0.0, in every floating dtype. The one-line fix there is
-// `x < T(0) ? T(0) : x`. This case asserts PyTorch's behaviour and is marked should_fail until
-// that fix lands (doctest then reports it as failing unexpectedly: drop the decorator, and the
-// `continue` in the elementwise case above).
-TEST_CASE("low precision: relu(-0.0) is -0.0 as in PyTorch" * doctest::should_fail()) {
+// PyTorch's relu is clamp_min(x, 0), which keeps -0.0 (and NaN); the golden files found reel
+// turning -0.0 into +0.0 (now fixed in element_math.hpp and the CPU SIMD kernel).
+TEST_CASE("low precision: relu(-0.0) is -0.0 as in PyTorch") {
   test::on_cpu_backends([&] {
     for (DType dtype : {kFloat16, kBFloat16, kFloat32}) {
       CAPTURE(dtype);
