@@ -271,10 +271,18 @@ struct GradStat {
   double rms32 = 0;       // RMS of the float32 gradient
   double underflow = 0;   // share of the float32-non-zero elements that are exactly 0 here
   double nonfinite = 0;   // share of the elements that are inf or NaN here
+  // Range alone, from the float32 gradient: the share of its non-zero elements that the dtype
+  // rounds to 0 (below half its smallest subnormal) and that are subnormal in it (below its
+  // smallest normal). Unlike `underflow`, these do not count ReLU masks that flip between the
+  // two forwards.
+  double below_subnormal = 0, subnormal = 0;
   std::int64_t n = 0, n_nonzero32 = 0;
 };
 
-std::vector<GradStat> compare_grads(const Probe& low, const Probe& ref) {
+std::vector<GradStat> compare_grads(const Probe& low, const Probe& ref, DType dtype) {
+  // float16: smallest subnormal 2^-24, smallest normal 2^-14; bfloat16: 2^-133, 2^-126.
+  const double min_sub = dtype == kFloat16 ? std::ldexp(1.0, -24) : std::ldexp(1.0, -133);
+  const double min_normal = dtype == kFloat16 ? std::ldexp(1.0, -14) : std::ldexp(1.0, -126);
   std::vector<GradStat> out;
   for (std::size_t i = 0; i < low.names().size(); ++i) {
     GradStat s;
@@ -284,7 +292,7 @@ std::vector<GradStat> compare_grads(const Probe& low, const Probe& ref) {
     if (!gl.defined() || !gr.defined()) continue;  // no gradient reached it
     const std::vector<float> a = gl.contiguous().to_vector<float>();
     const std::vector<float> b = gr.contiguous().to_vector<float>();
-    std::int64_t under = 0, bad = 0;
+    std::int64_t under = 0, bad = 0, below_sub = 0, sub = 0;
     double sq = 0;
     for (std::size_t j = 0; j < a.size(); ++j) {
       sq += static_cast<double>(b[j]) * b[j];
@@ -292,11 +300,18 @@ std::vector<GradStat> compare_grads(const Probe& low, const Probe& ref) {
       if (b[j] != 0) {
         ++s.n_nonzero32;
         if (a[j] == 0) ++under;
+        const double m = std::fabs(static_cast<double>(b[j]));
+        if (m < min_sub / 2) ++below_sub;
+        if (m < min_normal) ++sub;
       }
     }
     s.n = static_cast<std::int64_t>(a.size());
     s.rms32 = s.n ? std::sqrt(sq / static_cast<double>(s.n)) : 0.0;
     s.underflow = s.n_nonzero32 ? static_cast<double>(under) / static_cast<double>(s.n_nonzero32) : 0.0;
+    if (s.n_nonzero32) {
+      s.below_subnormal = static_cast<double>(below_sub) / static_cast<double>(s.n_nonzero32);
+      s.subnormal = static_cast<double>(sub) / static_cast<double>(s.n_nonzero32);
+    }
     s.nonfinite = s.n ? static_cast<double>(bad) / static_cast<double>(s.n) : 0.0;
     out.push_back(s);
   }
@@ -362,7 +377,8 @@ Result run(const Args& a, const std::string& dtype_name, const std::string& mode
     csv.emplace(csv_path, std::vector<std::string>{"step", "train_loss", "test_mse", "samples_per_s"});
     if (dtype != kFloat32)
       grad_csv.emplace(with_suffix(csv_path, "_grads"),
-                       std::vector<std::string>{"step", "tensor", "rms32", "underflow", "nonfinite"});
+                       std::vector<std::string>{"step", "tensor", "rms32", "underflow", "nonfinite",
+                                                "below_min_subnormal", "subnormal"});
   }
   fmt::print("== {} {} (T {}, batch {}, {} levels x {} channels, k {}; lr {}) ==\n", dtype_name,
              model_name, a.T, a.batch, a.levels, a.nhid, a.k, unit_scaled ? a.us_lr : a.lr);
@@ -389,13 +405,13 @@ Result run(const Args& a, const std::string& dtype_name, const std::string& mode
       Tensor l = model->loss(model->forward(x, dtype, &low), y);
       l.backward();
       optimizer->zero_grad();
-      std::vector<GradStat> stats = compare_grads(low, ref);
+      std::vector<GradStat> stats = compare_grads(low, ref, dtype);
       std::string flagged;
       for (std::size_t i = 0; i < stats.size(); ++i) {
         const GradStat& s = stats[i];
         if (grad_csv)
           grad_csv->row({static_cast<double>(step), static_cast<double>(i), s.rms32, s.underflow,
-                         s.nonfinite});
+                         s.nonfinite, s.below_subnormal, s.subnormal});
         if (s.underflow > r.worst_underflow) {
           r.worst_underflow = s.underflow;
           r.worst_underflow_at = fmt::format("{} at step {}", s.name, step);
@@ -404,9 +420,11 @@ Result run(const Args& a, const std::string& dtype_name, const std::string& mode
           r.worst_nonfinite = s.nonfinite;
           r.worst_nonfinite_at = fmt::format("{} at step {}", s.name, step);
         }
-        if (s.underflow >= 0.01 || s.nonfinite > 0)
-          flagged += fmt::format("  {} (rms {:.1e}: {:.1f}% -> 0{})", s.name, s.rms32,
-                                 100 * s.underflow,
+        if (s.underflow >= 0.01 || s.below_subnormal >= 0.01 || s.nonfinite > 0)
+          flagged += fmt::format("  {} (rms {:.1e}: {:.1f}% -> 0, {:.1f}% below range, {:.1f}% "
+                                 "subnormal{})",
+                                 s.name, s.rms32, 100 * s.underflow, 100 * s.below_subnormal,
+                                 100 * s.subnormal,
                                  s.nonfinite > 0 ? fmt::format(", {:.1f}% inf/nan", 100 * s.nonfinite)
                                                  : std::string());
       }
