@@ -29,7 +29,6 @@ constexpr std::int64_t kKc = 512;        // depth of a rank-kc update
 constexpr std::int64_t kMcMax = 192;     // rows of a packed A block (mc x kc in L2)
 constexpr std::int64_t kNc = 4096;       // columns of a packed B block
 constexpr std::int64_t kSmallMacs = 512;          // below: a plain triple loop beats packing
-constexpr std::int64_t kParallelMacs = 1 << 18;   // below: one thread beats waking the pool
 constexpr int kMaxTile = 12 * 32;                 // largest mr x nr of any architecture
 
 constexpr std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }
@@ -257,20 +256,7 @@ void batched_gemm(std::int64_t batch, std::int64_t m, std::int64_t n, std::int64
             {b.data + p * b_batch_stride, b.row_stride, b.col_stride},
             {c.data + p * c_batch_stride, c.row_stride, c.col_stride});
   };
-  // Threads over the batch when it shares out evenly or each product is too small to split;
-  // a gemm inside a pool task then runs single-threaded on its own packing buffers.
-  const int threads = num_threads();
-  const std::int64_t macs = std::max<std::int64_t>(1, m * n * k);
-  const bool over_batch = batch > 1 && threads > 1 &&
-                          (batch % threads == 0 || batch >= 4 * threads || macs < kParallelMacs);
-  if (over_batch) {
-    parallel_for(0, batch, std::max<std::int64_t>(1, kParallelMacs / macs),
-                 [&](std::int64_t p0, std::int64_t p1) {
-                   for (std::int64_t p = p0; p < p1; ++p) one(p);
-                 });
-  } else {
-    for (std::int64_t p = 0; p < batch; ++p) one(p);
-  }
+  for_each_batch(batch, m * n * k, one);
 }
 
 template void gemm<float>(std::int64_t, std::int64_t, std::int64_t, MatrixRef<const float>,
@@ -283,5 +269,21 @@ template void batched_gemm<float>(std::int64_t, std::int64_t, std::int64_t, std:
 template void batched_gemm<double>(std::int64_t, std::int64_t, std::int64_t, std::int64_t,
                                    MatrixRef<const double>, std::int64_t, MatrixRef<const double>,
                                    std::int64_t, MatrixRef<double>, std::int64_t);
+
+void for_each_batch(std::int64_t batch, std::int64_t macs,
+                    const std::function<void(std::int64_t)>& one) {
+  const int threads = num_threads();
+  macs = std::max<std::int64_t>(1, macs);
+  const bool over_batch = batch > 1 && threads > 1 &&
+                          (batch % threads == 0 || batch >= 4 * threads || macs < kParallelMacs);
+  if (over_batch) {
+    parallel_for(0, batch, std::max<std::int64_t>(1, kParallelMacs / macs),
+                 [&](std::int64_t p0, std::int64_t p1) {
+                   for (std::int64_t p = p0; p < p1; ++p) one(p);
+                 });
+  } else {
+    for (std::int64_t p = 0; p < batch; ++p) one(p);
+  }
+}
 
 }  // namespace reel::backends::cpu

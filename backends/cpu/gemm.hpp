@@ -3,6 +3,7 @@
 // and register-blocked (the BLIS scheme), threaded over blocks of C or over the batch. Used by
 // CpuBackend::matmul and free for other kernels (conv1d) to call.
 #include <cstdint>
+#include <functional>
 
 namespace reel::backends::cpu {
 
@@ -18,6 +19,16 @@ struct MatrixRef {
 template <class T>
 void gemm(std::int64_t m, std::int64_t n, std::int64_t k, MatrixRef<const T> a,
           MatrixRef<const T> b, MatrixRef<T> c);
+
+// Below this many multiply-adds one thread beats waking the pool.
+inline constexpr std::int64_t kParallelMacs = 1 << 18;
+
+// Runs one(p) for p < batch, each a product of `macs` multiply-adds: over the pool's threads when
+// the batch shares out evenly or each product is too small to split (a gemm inside a pool task
+// then runs single-threaded on its own packing buffers), else in order. batched_gemm's and
+// batched_gemm_bf16's batch loop.
+void for_each_batch(std::int64_t batch, std::int64_t macs,
+                    const std::function<void(std::int64_t)>& one);
 
 // For p < batch: C_p = A_p @ B_p, where X_p starts at X.data + p * x_batch_stride (a batch
 // stride of 0 broadcasts one matrix; C's must not be 0 when batch > 1).

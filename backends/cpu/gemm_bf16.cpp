@@ -31,7 +31,6 @@ constexpr std::int64_t kKp = 256;        // k-pairs of a rank-kc update (k = 512
 constexpr std::int64_t kMcMax = 192;     // rows of a packed A block (16 panels of 12)
 constexpr std::int64_t kNc = 4096;       // columns of a packed B block
 constexpr std::int64_t kSmallMacs = 4096;         // below: the portable path
-constexpr std::int64_t kParallelMacs = 1 << 18;   // below: one thread beats waking the pool
 
 constexpr std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }
 constexpr std::int64_t round_up(std::int64_t a, std::int64_t b) { return ceil_div(a, b) * b; }
@@ -286,18 +285,7 @@ void batched_gemm_bf16(std::int64_t batch, std::int64_t m, std::int64_t n, std::
       for (std::int64_t j = 0; j < n; ++j)
         cp[i * c.row_stride + j * c.col_stride] = f32_to_bf16_bits(prod[i * n + j]);
   };
-  const int threads = num_threads();
-  const std::int64_t macs = std::max<std::int64_t>(1, m * n * k);
-  const bool over_batch = batch > 1 && threads > 1 &&
-                          (batch % threads == 0 || batch >= 4 * threads || macs < kParallelMacs);
-  if (over_batch) {
-    parallel_for(0, batch, std::max<std::int64_t>(1, kParallelMacs / macs),
-                 [&](std::int64_t p0, std::int64_t p1) {
-                   for (std::int64_t p = p0; p < p1; ++p) one(p);
-                 });
-  } else {
-    for (std::int64_t p = 0; p < batch; ++p) one(p);
-  }
+  for_each_batch(batch, m * n * k, one);
 }
 
 }  // namespace reel::backends::cpu
