@@ -133,6 +133,25 @@ void im2col(const Conv1dProblem& c, const T* xg, std::int64_t t0, std::int64_t t
   }
 }
 
+// grad_weight's staging of the flattened (sample, position) range [q0, q1): its im2col columns
+// into col and its grad_out columns into gyb (both with leading dimension q1 - q0), sample by
+// sample; xg and gyg point at the group's first input / output channel of sample 0.
+template <class T>
+void stage_weight_chunk(const Conv1dProblem& c, const T* xg, const T* gyg, std::int64_t cout,
+                        std::int64_t q0, std::int64_t q1, T* col, T* gyb) {
+  const std::int64_t ld = q1 - q0;
+  for (std::int64_t q = q0; q < q1;) {
+    const std::int64_t n = q / c.out_length, t0 = q % c.out_length;
+    const std::int64_t t1 = std::min(c.out_length, t0 + (q1 - q));
+    im2col(c, xg + n * c.in_channels * c.length, t0, t1, col + (q - q0), ld);
+    for (std::int64_t co = 0; co < cout; ++co) {
+      std::memcpy(gyb + co * ld + (q - q0), gyg + (n * c.out_channels + co) * c.out_length + t0,
+                  sizeof(T) * static_cast<std::size_t>(t1 - t0));
+    }
+    q += t1 - t0;
+  }
+}
+
 // The adjoint of im2col: gxg[j][t*stride + offset(k)] += col[(j*K + k) * ld + (t - t0)].
 template <class T>
 void col2im(const Conv1dProblem& c, const T* col, std::int64_t ld, std::int64_t t0,
@@ -290,18 +309,7 @@ void conv1d_gemm_backward_weight(const Conv1dProblem& c, T* gw, T* gb, const T* 
         T* product = scratch<T>(2, cout * rows);
         for (std::int64_t q0 = q_begin; q0 < q_end; q0 += width) {
           const std::int64_t q1 = std::min(q0 + width, q_end), ld = q1 - q0;
-          // Stage the chunk: its im2col columns and grad_out columns, sample by sample.
-          for (std::int64_t q = q0; q < q1;) {
-            const std::int64_t n = q / c.out_length, t0 = q % c.out_length;
-            const std::int64_t t1 = std::min(c.out_length, t0 + (q1 - q));
-            im2col(c, xg + n * c.in_channels * c.length, t0, t1, col + (q - q0), ld);
-            for (std::int64_t co = 0; co < cout; ++co) {
-              std::memcpy(gyb + co * ld + (q - q0),
-                          gyg + (n * c.out_channels + co) * c.out_length + t0,
-                          sizeof(T) * static_cast<std::size_t>(t1 - t0));
-            }
-            q += t1 - t0;
-          }
+          stage_weight_chunk(c, xg, gyg, cout, q0, q1, col, gyb);
           // grad_W (+)= gyb @ col^T: (Cout/G x ld) @ (ld x Cin/G*K).
           const bool first = q0 == q_begin;
           gemm<T>(cout, rows, ld, {gyb, ld, 1}, {col, 1, ld}, {first ? acc : product, rows, 1});
@@ -431,17 +439,7 @@ void conv1d_gemm_backward_weight_bf16(const Conv1dProblem& c, std::uint16_t* gw,
         U* gyb = scratch<U>(1, cout * width);
         for (std::int64_t q0 = q_begin; q0 < q_end; q0 += width) {
           const std::int64_t q1 = std::min(q0 + width, q_end), ld = q1 - q0;
-          for (std::int64_t q = q0; q < q1;) {
-            const std::int64_t n = q / c.out_length, t0 = q % c.out_length;
-            const std::int64_t t1 = std::min(c.out_length, t0 + (q1 - q));
-            im2col(c, xg + n * c.in_channels * c.length, t0, t1, col + (q - q0), ld);
-            for (std::int64_t co = 0; co < cout; ++co) {
-              std::memcpy(gyb + co * ld + (q - q0),
-                          gyg + (n * c.out_channels + co) * c.out_length + t0,
-                          sizeof(U) * static_cast<std::size_t>(t1 - t0));
-            }
-            q += t1 - t0;
-          }
+          stage_weight_chunk(c, xg, gyg, cout, q0, q1, col, gyb);
           // grad_W (+)= gyb @ col^T in float32: the bf16 gemm accumulates into acc itself.
           gemm_bf16(cout, rows, ld, {gyb, ld, 1}, {col, 1, ld}, {acc, rows, 1}, q0 != q_begin);
         }
