@@ -28,6 +28,9 @@ enum class Conv1dAlgorithm : std::uint8_t { Auto, Gemm, Direct, Reference };
 // tile boundaries too.
 void force_conv1d_algorithm(Conv1dAlgorithm algorithm);
 void set_conv1d_tile_bytes(std::int64_t bytes);
+// And: the direct kernels write outputs of at least `bytes` with non-temporal stores (0
+// restores the default, half the L3; 1 streams every output).
+void set_conv1d_stream_bytes(std::int64_t bytes);
 
 // The sizes of one conv1d call, checked against the views (and contiguous buffers): x is
 // [batch, in_channels, length], y is [batch, out_channels, out_length], w is
@@ -107,7 +110,8 @@ void conv1d_bias_grad(const Conv1dProblem& c, T* gb, const T* gy);
 
 // A per-thread scratch buffer, grown on demand and kept: steady-state calls allocate nothing.
 // `slot` (0-3) picks one of four independent buffers per thread: 0 im2col columns or phase
-// rows of the direct kernel, 1 staged grad_out or double sums, 2 a gemm product, 3 phase windows.
+// rows of the direct kernel, 1 staged grad_out or double sums, 2 a gemm product or the direct
+// kernel's tap pointers, 3 phase windows or the direct backward_input's tap weights.
 void* conv1d_scratch(int slot, std::size_t bytes);
 template <class T>
 T* scratch(int slot, std::int64_t count) {

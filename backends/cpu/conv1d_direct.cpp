@@ -17,9 +17,17 @@
 //
 // Correct for any groups (j runs over the group's input channels); chosen for depthwise
 // convolutions with few outputs per group or a short kernel (conv1d.cpp, choose).
+// Rows: where every tap reads inside the input (all but the edges), all taps of a vector of
+// outputs are summed in registers and the row is written once (taps_kernel), with non-temporal
+// stores when the output is larger than half the L3; the edges go tap by tap. backward_input
+// for stride 1 is such a sum too, over grad_out.
+//
 // Threads: over (sample, group) for forward and backward_input (disjoint rows of y / grad_x),
 // over groups for backward_weight (disjoint rows of grad_w; the sum over samples stays inside).
 #include <algorithm>
+#include <atomic>
+
+#include <unistd.h>
 
 #include "backends/cpu/conv1d.hpp"
 #include "backends/cpu/simd_kernels.hpp"
@@ -79,14 +87,42 @@ const T* tap_rows(const Conv1dProblem& c, const T* xg, int slot, std::int64_t& r
   return buf;
 }
 
+std::atomic<std::int64_t> g_stream_bytes{0};  // set_conv1d_stream_bytes; 0: the default
+
+// Whether an output of `elements` is written with non-temporal stores: when it is too large to
+// stay in the last-level cache anyway, so that caching its lines only costs reading each one
+// before it is written. Half the L3 (sysconf; 32 MiB when it doesn't say) is the line.
+template <class T>
+bool stream_output(std::int64_t elements) {
+  static const std::int64_t half_l3 = [] {
+    const long l3 = sysconf(_SC_LEVEL3_CACHE_SIZE);
+    return static_cast<std::int64_t>(l3 > 0 ? l3 : (32L << 20)) / 2;
+  }();
+  const std::int64_t forced = g_stream_bytes.load(std::memory_order_relaxed);
+  return elements * static_cast<std::int64_t>(sizeof(T)) >= (forced > 0 ? forced : half_l3);
+}
+
 }  // namespace
+
+void set_conv1d_stream_bytes(std::int64_t bytes) {
+  g_stream_bytes.store(bytes > 0 ? bytes : 0, std::memory_order_relaxed);
+}
 
 template <class T>
 void conv1d_direct_forward(const Conv1dProblem& c, T* y, const T* x, const T* w, const T* b) {
   const TypedKernels<T>& kern = simd_kernels().get<T>();
   const std::int64_t taps = c.in_per_group * c.kernel;
+  // Output positions where every tap reads inside the row: one pass of the taps kernel there
+  // (its sums in the same order as the per-tap axpys at the edges).
+  std::int64_t inner_lo = 0, inner_hi = c.out_length;
+  for (std::int64_t k = 0; k < c.kernel; ++k) {
+    inner_lo = std::max(inner_lo, c.valid_lo(k));
+    inner_hi = std::min(inner_hi, c.valid_hi(k));
+  }
+  const bool stream = stream_output<T>(c.batch * c.out_channels * c.out_length);
   parallel_for(0, c.batch * c.groups, task_grain(c.out_per_group * taps * c.out_length),
                [&](std::int64_t u0, std::int64_t u1) {
+    const T** src_taps = scratch<const T*>(2, taps);
     for (std::int64_t u = u0; u < u1; ++u) {
       const std::int64_t n = u / c.groups, g = u % c.groups;
       std::int64_t row_len = 0, plen = 0;
@@ -96,9 +132,10 @@ void conv1d_direct_forward(const Conv1dProblem& c, T* y, const T* x, const T* w,
         const std::int64_t co = g * c.out_per_group + i;
         T* out = y + (n * c.out_channels + co) * c.out_length;
         const T* wc = w + co * taps;
-        for (std::int64_t a = 0; a < c.out_length; a += kBlock) {
-          const std::int64_t e = std::min(a + kBlock, c.out_length);
-          std::fill(out + a, out + e, b ? b[co] : T(0));
+        const T init = b ? b[co] : T(0);
+        // Positions [a, e) tap by tap: the row's edges, where some taps read the padding.
+        auto by_tap = [&](std::int64_t a, std::int64_t e) {
+          std::fill(out + a, out + e, init);
           for (std::int64_t j = 0; j < c.in_per_group; ++j) {
             for (std::int64_t k = 0; k < c.kernel; ++k) {
               const std::int64_t lo = std::clamp(c.valid_lo(k), a, e);
@@ -109,7 +146,20 @@ void conv1d_direct_forward(const Conv1dProblem& c, T* y, const T* x, const T* w,
               kern.axpy(hi - lo, wc[j * c.kernel + k], in + lo + tk.shift, out + lo);
             }
           }
+        };
+        if (inner_lo >= inner_hi) {
+          by_tap(0, c.out_length);
+          continue;
         }
+        by_tap(0, inner_lo);
+        for (std::int64_t j = 0; j < c.in_per_group; ++j) {
+          for (std::int64_t k = 0; k < c.kernel; ++k) {
+            const Tap tk = tap(c, k);
+            src_taps[j * c.kernel + k] = src + j * row_len + tk.phase * plen + inner_lo + tk.shift;
+          }
+        }
+        kern.taps(inner_hi - inner_lo, taps, src_taps, wc, init, out + inner_lo, stream);
+        by_tap(inner_hi, c.out_length);
       }
     }
   });
@@ -120,18 +170,29 @@ void conv1d_direct_backward_input(const Conv1dProblem& c, T* gx, const T* gy, co
   const TypedKernels<T>& kern = simd_kernels().get<T>();
   const std::int64_t taps = c.in_per_group * c.kernel;
   const std::int64_t plen = c.stride == 1 ? 0 : ceil_div(c.length, c.stride);
+  // Stride 1: grad_x[s] = sum over (i, k) of w[i][k] * grad_y[i][s - offset(k)], a direct
+  // convolution itself; the input positions where every tap reads inside grad_y's rows go
+  // through the taps kernel (in the (i, k) order of the axpys at the edges).
+  std::int64_t inner_lo = 0, inner_hi = c.length;
+  for (std::int64_t k = 0; k < c.kernel; ++k) {
+    inner_lo = std::max(inner_lo, c.offset(k));
+    inner_hi = std::min(inner_hi, c.offset(k) + c.out_length);
+  }
+  const bool inner = c.stride == 1 && inner_lo < inner_hi;
+  const bool stream = stream_output<T>(c.batch * c.in_channels * c.length);
+  const std::int64_t n_taps = c.out_per_group * c.kernel;
   parallel_for(0, c.batch * c.groups, task_grain(c.out_per_group * taps * c.out_length),
                [&](std::int64_t u0, std::int64_t u1) {
+    const T** src_taps = inner ? scratch<const T*>(2, n_taps) : nullptr;
+    T* w_taps = inner ? scratch<T>(3, n_taps) : nullptr;
     for (std::int64_t u = u0; u < u1; ++u) {
       const std::int64_t n = u / c.groups, g = u % c.groups;
       const T* gyg = gy + (n * c.out_channels + g * c.out_per_group) * c.out_length;
       for (std::int64_t j = 0; j < c.in_per_group; ++j) {
         T* dst_row = gx + (n * c.in_channels + g * c.in_per_group + j) * c.length;
-        // Accumulate straight into the row (stride 1) or into its phases.
-        T* acc = c.stride == 1 ? dst_row : scratch<T>(0, plen * c.stride);
-        std::fill_n(acc, c.stride == 1 ? c.length : plen * c.stride, T(0));
-        for (std::int64_t a = 0; a < c.out_length; a += kBlock) {
-          const std::int64_t e = std::min(a + kBlock, c.out_length);
+        // Accumulates the taps of output positions [a, e) into acc (grad_x's row itself for
+        // stride 1, its phases otherwise).
+        auto by_tap = [&](T* acc, std::int64_t a, std::int64_t e) {
           for (std::int64_t i = 0; i < c.out_per_group; ++i) {
             const T* grad = gyg + i * c.out_length;
             const T* wc = w + (g * c.out_per_group + i) * taps + j * c.kernel;
@@ -143,7 +204,38 @@ void conv1d_direct_backward_input(const Conv1dProblem& c, T* gx, const T* gy, co
               kern.axpy(hi - lo, wc[k], grad + lo, acc + tk.phase * plen + lo + tk.shift);
             }
           }
+        };
+        if (inner) {
+          for (std::int64_t i = 0; i < c.out_per_group; ++i) {
+            for (std::int64_t k = 0; k < c.kernel; ++k) {
+              src_taps[i * c.kernel + k] =
+                  gyg + i * c.out_length + (inner_lo - c.offset(k));
+              w_taps[i * c.kernel + k] = w[(g * c.out_per_group + i) * taps + j * c.kernel + k];
+            }
+          }
+          kern.taps(inner_hi - inner_lo, n_taps, src_taps, w_taps, T(0), dst_row + inner_lo,
+                    stream);
+          // The edges: grad_x positions [0, inner_lo) and [inner_hi, L) receive the taps of the
+          // output positions t = s - offset(k) that reach them.
+          auto edge = [&](std::int64_t s0, std::int64_t s1) {
+            std::fill(dst_row + s0, dst_row + s1, T(0));
+            for (std::int64_t q = 0; q < n_taps; ++q) {
+              const std::int64_t off = c.offset(q % c.kernel);
+              const std::int64_t lo = std::max<std::int64_t>(s0 - off, 0);
+              const std::int64_t hi = std::min(s1 - off, c.out_length);
+              if (lo >= hi) continue;
+              kern.axpy(hi - lo, w_taps[q], gyg + (q / c.kernel) * c.out_length + lo,
+                        dst_row + lo + off);
+            }
+          };
+          edge(0, inner_lo);
+          edge(inner_hi, c.length);
+          continue;
         }
+        T* acc = c.stride == 1 ? dst_row : scratch<T>(0, plen * c.stride);
+        std::fill_n(acc, c.stride == 1 ? c.length : plen * c.stride, T(0));
+        for (std::int64_t a = 0; a < c.out_length; a += kBlock)
+          by_tap(acc, a, std::min(a + kBlock, c.out_length));
         if (c.stride == 1) continue;
         for (std::int64_t r = 0; r < c.stride; ++r)  // interleave the phases back
           for (std::int64_t m = 0; m * c.stride + r < c.length; ++m)

@@ -17,8 +17,11 @@
 // by the linker and an AVX-512 instruction reach an SSE2-only machine. Hence the tails below
 // go through a small zero-padded batch, not a scalar loop.
 #include <cstddef>
+#include <algorithm>
 #include <cstdint>
 #include <type_traits>
+
+#include <immintrin.h>
 
 #include <xsimd/xsimd.hpp>
 
@@ -64,6 +67,15 @@ T dot_kernel(std::int64_t n, const T* x, const T* y);
 // y[i] += alpha * x[i] for i < n (contiguous x, y): the BLAS axpy.
 template <class Arch, class T>
 void axpy_kernel(std::int64_t n, T alpha, const T* x, T* y);
+// One row of a direct convolution over the positions where every tap reads inside its row:
+// out[i] = init + w[0] * src[0][i] + w[1] * src[1][i] + ... for i < n, each tap one fma in the
+// order k = 0, 1, ... (the order and rounding of `init` followed by one axpy per tap), all taps
+// of a vector of outputs in registers: out is written once, never read. stream = true writes
+// it with non-temporal stores (the output is larger than the caches and not read back soon:
+// they skip reading each line before writing it, a third of the memory traffic) and fences.
+template <class Arch, class T>
+void taps_kernel(std::int64_t n, std::int64_t taps, const T* const* src, const T* w, T init,
+                 T* out, bool stream);
 // The gemm micro-kernel: C[mr x nr] (+)= A_panel * B_panel, where A_panel is kc columns of mr
 // packed values and B_panel kc rows of nr packed values (both 64-byte aligned); C rows are ldc
 // apart with unit column stride. accumulate = false overwrites C.
@@ -87,6 +99,7 @@ struct TypedKernels {
   T (*dot)(std::int64_t, const T*, const T*);
   void (*axpy)(std::int64_t, T, const T*, T*);
   void (*gemm)(std::int64_t, const T*, const T*, T*, std::int64_t, bool);
+  void (*taps)(std::int64_t, std::int64_t, const T* const*, const T*, T, T*, bool);
   int mr, nr;
 };
 
@@ -104,7 +117,7 @@ template <class Arch, class T>
 constexpr TypedKernels<T> typed_kernels_for() {
   return {&binary_kernel<Arch, T>, &unary_kernel<Arch, T>, &sum_kernel<Arch, T>,
           &dot_kernel<Arch, T>,    &axpy_kernel<Arch, T>,  &gemm_kernel<Arch, T>,
-          gemm_mr<Arch, T>(),      gemm_nr<Arch, T>()};
+          &taps_kernel<Arch, T>,   gemm_mr<Arch, T>(),     gemm_nr<Arch, T>()};
 }
 template <class Arch>
 constexpr SimdKernels kernels_for() {
@@ -314,6 +327,63 @@ void gemm_kernel(std::int64_t kc, const T* a_panel, const T* b_panel, T* c, std:
   }
 }
 
+namespace simd_detail {
+
+// A non-temporal store of one vector to `p`, aligned to the vector's size.
+template <class Arch, class T>
+void store_stream(T* p, xsimd::batch<T, Arch> v) {
+  if constexpr (std::is_same_v<Arch, xsimd::avx512bw>) {
+    if constexpr (std::is_same_v<T, float>) _mm512_stream_ps(p, v);
+    else _mm512_stream_pd(p, v);
+  } else if constexpr (std::is_same_v<Arch, xsimd::fma3<xsimd::avx2>>) {
+    if constexpr (std::is_same_v<T, float>) _mm256_stream_ps(p, v);
+    else _mm256_stream_pd(p, v);
+  } else {
+    if constexpr (std::is_same_v<T, float>) _mm_stream_ps(p, v);
+    else _mm_stream_pd(p, v);
+  }
+}
+
+}  // namespace simd_detail
+
+template <class Arch, class T>
+void taps_kernel(std::int64_t n, std::int64_t taps, const T* const* src, const T* w, T init,
+                 T* out, bool stream) {
+  using B = xsimd::batch<T, Arch>;
+  constexpr std::int64_t W = B::size;
+  // Outputs [i, i + count), count <= W, through zero-padded buffers (head and tail).
+  auto partial = [&](std::int64_t i, std::int64_t count) {
+    alignas(64) T t[W] = {}, acc[W];
+    B a(init);
+    for (std::int64_t k = 0; k < taps; ++k) {
+      for (std::int64_t j = 0; j < count; ++j) t[j] = src[k][i + j];
+      a = xsimd::fma(B(w[k]), B::load_aligned(t), a);
+    }
+    a.store_aligned(acc);
+    for (std::int64_t j = 0; j < count; ++j) out[i + j] = acc[j];
+  };
+  std::int64_t i = 0;
+  if (stream) {  // non-temporal stores need aligned addresses: the head goes the partial way
+    const auto misaligned = reinterpret_cast<std::uintptr_t>(out) % (W * sizeof(T));
+    if (misaligned % sizeof(T) != 0) {
+      stream = false;
+    } else if (misaligned != 0) {
+      i = std::min<std::int64_t>(n, W - static_cast<std::int64_t>(misaligned / sizeof(T)));
+      partial(0, i);
+    }
+  }
+  const std::int64_t full = i + (n - i) / W * W;
+  for (; i < full; i += W) {
+    B a(init);
+    for (std::int64_t k = 0; k < taps; ++k)
+      a = xsimd::fma(B(w[k]), B::load_unaligned(src[k] + i), a);
+    if (stream) simd_detail::store_stream<Arch, T>(out + i, a);
+    else a.store_unaligned(out + i);
+  }
+  if (i < n) partial(i, n - i);
+  if (stream) _mm_sfence();  // order the streamed lines before whoever reads the row next
+}
+
 #define REEL_SIMD_KERNELS(EXTERN, ARCH)                                                        \
   EXTERN template void binary_kernel<ARCH, float>(BinaryOp, std::int64_t, const float*,       \
                                                   std::int64_t, const float*, std::int64_t,   \
@@ -330,6 +400,11 @@ void gemm_kernel(std::int64_t kc, const T* a_panel, const T* b_panel, T* c, std:
   EXTERN template double dot_kernel<ARCH, double>(std::int64_t, const double*, const double*); \
   EXTERN template void axpy_kernel<ARCH, float>(std::int64_t, float, const float*, float*);    \
   EXTERN template void axpy_kernel<ARCH, double>(std::int64_t, double, const double*, double*); \
+  EXTERN template void taps_kernel<ARCH, float>(std::int64_t, std::int64_t, const float* const*, \
+                                                const float*, float, float*, bool);            \
+  EXTERN template void taps_kernel<ARCH, double>(std::int64_t, std::int64_t,                   \
+                                                 const double* const*, const double*, double,  \
+                                                 double*, bool);                               \
   EXTERN template void gemm_kernel<ARCH, float>(std::int64_t, const float*, const float*,     \
                                                 float*, std::int64_t, bool);                   \
   EXTERN template void gemm_kernel<ARCH, double>(std::int64_t, const double*, const double*,  \

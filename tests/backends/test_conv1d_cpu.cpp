@@ -228,6 +228,7 @@ struct RestoreCpuSettings {
     cpu::force_simd_arch("");
     cpu::force_conv1d_algorithm(Conv1dAlgorithm::Auto);
     cpu::set_conv1d_tile_bytes(0);
+    cpu::set_conv1d_stream_bytes(0);
   }
 };
 
@@ -245,6 +246,8 @@ TEST_CASE("cpu conv1d: random configurations match the reference on every algori
     while (!cpu::force_simd_arch(archs[rand_int(0, 2)])) {}  // one this CPU supports
     // Half the time the smallest im2col tiles (32 positions), so tile boundaries are crossed.
     cpu::set_conv1d_tile_bytes(rand_int(0, 1) == 0 ? 1 : 0);
+    // Half the time every output of the direct kernels is written with non-temporal stores.
+    cpu::set_conv1d_stream_bytes(rand_int(0, 1) == 0 ? 1 : 0);
     CAPTURE(i);
     run_config(c, kAllAlgorithms);
   }
@@ -256,6 +259,7 @@ TEST_CASE("cpu conv1d: medium configurations, split over threads, match the refe
   for (int i = 0; i < 60; ++i) {
     const Config c = random_config(4);
     cpu::set_conv1d_tile_bytes(rand_int(0, 1) == 0 ? 1 : 0);
+    cpu::set_conv1d_stream_bytes(rand_int(0, 1) == 0 ? 1 : 0);
     CAPTURE(i);
     run_config(c, kAllAlgorithms);
   }
