@@ -295,6 +295,17 @@ void Backend::conv1d_backward_weight(const View& grad_weight, const View& grad_b
       grad_weight, grad_bias, grad_out, in);
 }
 
+void Backend::conv1d_backward(const View& grad_in, const View& grad_weight,
+                              const View& grad_bias, const View& grad_out, const View& in,
+                              const View& weight, const Conv1dParams& p) {
+  run(KernelOp::Conv1dBackward, grad_out.dtype, 0x7,
+      [&](const View& grad_in_, const View& grad_weight_, const View& grad_bias_,
+          const View& grad_out_, const View& in_, const View& weight_) {
+        conv1d_backward_impl(grad_in_, grad_weight_, grad_bias_, grad_out_, in_, weight_, p);
+      },
+      grad_in, grad_weight, grad_bias, grad_out, in, weight);
+}
+
 void Backend::pad1d(const View& out, const View& in, PadMode mode, std::int64_t left,
                     std::int64_t right) {
   run(KernelOp::Pad1d, in.dtype, 0x1,
@@ -647,6 +658,14 @@ void Backend::conv1d_backward_input_impl(const View&, const View& grad_out, cons
 void Backend::conv1d_backward_weight_impl(const View&, const View&, const View& grad_out,
                                           const View&, const Conv1dParams&) {
   not_implemented(KernelOp::Conv1dBackwardWeight, grad_out.dtype);
+}
+// The unfused default: the two primitives' kernels, on the views run() prepared.
+void Backend::conv1d_backward_impl(const View& grad_in, const View& grad_weight,
+                                   const View& grad_bias, const View& grad_out, const View& in,
+                                   const View& weight, const Conv1dParams& p) {
+  if (grad_in.data != nullptr) conv1d_backward_input_impl(grad_in, grad_out, weight, p);
+  if (grad_weight.data != nullptr || grad_bias.data != nullptr)
+    conv1d_backward_weight_impl(grad_weight, grad_bias, grad_out, in, p);
 }
 void Backend::pad1d_impl(const View&, const View& in, PadMode, std::int64_t, std::int64_t) {
   not_implemented(KernelOp::Pad1d, in.dtype);

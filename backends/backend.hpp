@@ -235,6 +235,13 @@ class Backend {
   // grad_weight / grad_bias may be null views (data == nullptr): only what is needed is computed.
   void conv1d_backward_weight(const View& grad_weight, const View& grad_bias,
                               const View& grad_out, const View& in, const Conv1dParams& p);
+  // Every gradient of one conv1d in one call, so that a backend can read grad_out once for all
+  // of them (the CPU's depthwise kernel does): grad_in, grad_weight and grad_bias may each be a
+  // null view (not computed); `weight` is read only for grad_in, `in` only for grad_weight.
+  // Unless a backend overrides conv1d_backward_impl, the two calls above.
+  void conv1d_backward(const View& grad_in, const View& grad_weight, const View& grad_bias,
+                       const View& grad_out, const View& in, const View& weight,
+                       const Conv1dParams& p);
   // out[N, C, L + left + right] = in padded in `mode` (Reflect, Replicate, Circular).
   void pad1d(const View& out, const View& in, PadMode mode, std::int64_t left,
              std::int64_t right);
@@ -348,6 +355,9 @@ class Backend {
   virtual void conv1d_backward_weight_impl(const View& grad_weight, const View& grad_bias,
                                            const View& grad_out, const View& in,
                                            const Conv1dParams& p);
+  virtual void conv1d_backward_impl(const View& grad_in, const View& grad_weight,
+                                    const View& grad_bias, const View& grad_out, const View& in,
+                                    const View& weight, const Conv1dParams& p);
   virtual void pad1d_impl(const View& out, const View& in, PadMode mode, std::int64_t left,
                           std::int64_t right);
   virtual void pad1d_backward_impl(const View& grad_in, const View& grad_out, PadMode mode,

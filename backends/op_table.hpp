@@ -128,6 +128,7 @@ enum class OutRule : std::uint8_t {
   X(Conv1dForward, "conv1d", Convolution, kInexact, Same, "")                                   \
   X(Conv1dBackwardInput, "conv1d_backward_input", Convolution, kInexact, Same, "")              \
   X(Conv1dBackwardWeight, "conv1d_backward_weight", Convolution, kInexact, Same, "")            \
+  X(Conv1dBackward, "conv1d_backward", Convolution, kInexact, Same, "")                          \
   X(Pad1d, "pad1d", Convolution, kAll, Same, "")                                                \
   X(Pad1dBackward, "pad1d_backward", Convolution, kNumbers, Same, "")                          \
   /* --- normalization (issue 7) --- */                                                         \

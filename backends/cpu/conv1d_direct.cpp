@@ -165,125 +165,200 @@ void conv1d_direct_forward(const Conv1dProblem& c, T* y, const T* x, const T* w,
   });
 }
 
+namespace {
+
+// backward_input's work for one (sample, group): the group's rows of grad_x.
+//
+// Stride 1: grad_x[s] = sum over (i, k) of w[i][k] * grad_y[i][s - offset(k)], a direct
+// convolution itself; the input positions where every tap reads inside grad_y's rows go
+// through the taps kernel (in the (i, k) order of the axpys at the edges). Other strides
+// accumulate tap by tap into the row's phases and interleave them back.
 template <class T>
-void conv1d_direct_backward_input(const Conv1dProblem& c, T* gx, const T* gy, const T* w) {
-  const TypedKernels<T>& kern = simd_kernels().get<T>();
-  const std::int64_t taps = c.in_per_group * c.kernel;
-  const std::int64_t plen = c.stride == 1 ? 0 : ceil_div(c.length, c.stride);
-  // Stride 1: grad_x[s] = sum over (i, k) of w[i][k] * grad_y[i][s - offset(k)], a direct
-  // convolution itself; the input positions where every tap reads inside grad_y's rows go
-  // through the taps kernel (in the (i, k) order of the axpys at the edges).
-  std::int64_t inner_lo = 0, inner_hi = c.length;
-  for (std::int64_t k = 0; k < c.kernel; ++k) {
-    inner_lo = std::max(inner_lo, c.offset(k));
-    inner_hi = std::min(inner_hi, c.offset(k) + c.out_length);
+class InputRows {
+ public:
+  InputRows(const Conv1dProblem& c, T* gx, const T* gy, const T* w)
+      : c_(c), kern_(simd_kernels().get<T>()), gx_(gx), gy_(gy), w_(w) {
+    inner_lo_ = 0;
+    inner_hi_ = c.length;
+    for (std::int64_t k = 0; k < c.kernel; ++k) {
+      inner_lo_ = std::max(inner_lo_, c.offset(k));
+      inner_hi_ = std::min(inner_hi_, c.offset(k) + c.out_length);
+    }
+    inner_ = c.stride == 1 && inner_lo_ < inner_hi_;
+    stream_ = stream_output<T>(c.batch * c.in_channels * c.length);
+    plen_ = c.stride == 1 ? 0 : ceil_div(c.length, c.stride);
   }
-  const bool inner = c.stride == 1 && inner_lo < inner_hi;
-  const bool stream = stream_output<T>(c.batch * c.in_channels * c.length);
-  const std::int64_t n_taps = c.out_per_group * c.kernel;
-  parallel_for(0, c.batch * c.groups, task_grain(c.out_per_group * taps * c.out_length),
-               [&](std::int64_t u0, std::int64_t u1) {
-    const T** src_taps = inner ? scratch<const T*>(2, n_taps) : nullptr;
-    T* w_taps = inner ? scratch<T>(3, n_taps) : nullptr;
-    for (std::int64_t u = u0; u < u1; ++u) {
-      const std::int64_t n = u / c.groups, g = u % c.groups;
-      const T* gyg = gy + (n * c.out_channels + g * c.out_per_group) * c.out_length;
-      for (std::int64_t j = 0; j < c.in_per_group; ++j) {
-        T* dst_row = gx + (n * c.in_channels + g * c.in_per_group + j) * c.length;
-        // Accumulates the taps of output positions [a, e) into acc (grad_x's row itself for
-        // stride 1, its phases otherwise).
-        auto by_tap = [&](T* acc, std::int64_t a, std::int64_t e) {
-          for (std::int64_t i = 0; i < c.out_per_group; ++i) {
-            const T* grad = gyg + i * c.out_length;
-            const T* wc = w + (g * c.out_per_group + i) * taps + j * c.kernel;
-            for (std::int64_t k = 0; k < c.kernel; ++k) {
-              const std::int64_t lo = std::clamp(c.valid_lo(k), a, e);
-              const std::int64_t hi = std::clamp(c.valid_hi(k), lo, e);
-              if (hi == lo) continue;
-              const Tap tk = tap(c, k);
-              kern.axpy(hi - lo, wc[k], grad + lo, acc + tk.phase * plen + lo + tk.shift);
-            }
+
+  void operator()(std::int64_t n, std::int64_t g) const {
+    const Conv1dProblem& c = c_;
+    const std::int64_t taps = c.in_per_group * c.kernel, n_taps = c.out_per_group * c.kernel;
+    const T* gyg = gy_ + (n * c.out_channels + g * c.out_per_group) * c.out_length;
+    for (std::int64_t j = 0; j < c.in_per_group; ++j) {
+      T* dst_row = gx_ + (n * c.in_channels + g * c.in_per_group + j) * c.length;
+      if (inner_) {
+        const T** src_taps = scratch<const T*>(2, n_taps);
+        T* w_taps = scratch<T>(3, n_taps);
+        for (std::int64_t i = 0; i < c.out_per_group; ++i) {
+          for (std::int64_t k = 0; k < c.kernel; ++k) {
+            src_taps[i * c.kernel + k] = gyg + i * c.out_length + (inner_lo_ - c.offset(k));
+            w_taps[i * c.kernel + k] = w_[(g * c.out_per_group + i) * taps + j * c.kernel + k];
+          }
+        }
+        kern_.taps(inner_hi_ - inner_lo_, n_taps, src_taps, w_taps, T(0), dst_row + inner_lo_,
+                   stream_);
+        // The edges: grad_x positions [0, inner_lo) and [inner_hi, L) receive the taps of the
+        // output positions t = s - offset(k) that reach them.
+        auto edge = [&](std::int64_t s0, std::int64_t s1) {
+          std::fill(dst_row + s0, dst_row + s1, T(0));
+          for (std::int64_t q = 0; q < n_taps; ++q) {
+            const std::int64_t off = c.offset(q % c.kernel);
+            const std::int64_t lo = std::max<std::int64_t>(s0 - off, 0);
+            const std::int64_t hi = std::min(s1 - off, c.out_length);
+            if (lo >= hi) continue;
+            kern_.axpy(hi - lo, w_taps[q], gyg + (q / c.kernel) * c.out_length + lo,
+                       dst_row + lo + off);
           }
         };
-        if (inner) {
-          for (std::int64_t i = 0; i < c.out_per_group; ++i) {
-            for (std::int64_t k = 0; k < c.kernel; ++k) {
-              src_taps[i * c.kernel + k] =
-                  gyg + i * c.out_length + (inner_lo - c.offset(k));
-              w_taps[i * c.kernel + k] = w[(g * c.out_per_group + i) * taps + j * c.kernel + k];
-            }
+        edge(0, inner_lo_);
+        edge(inner_hi_, c.length);
+        continue;
+      }
+      // Tap by tap into acc: grad_x's row itself for stride 1, its phases otherwise.
+      T* acc = c.stride == 1 ? dst_row : scratch<T>(0, plen_ * c.stride);
+      std::fill_n(acc, c.stride == 1 ? c.length : plen_ * c.stride, T(0));
+      for (std::int64_t a = 0; a < c.out_length; a += kBlock) {
+        const std::int64_t e = std::min(a + kBlock, c.out_length);
+        for (std::int64_t i = 0; i < c.out_per_group; ++i) {
+          const T* grad = gyg + i * c.out_length;
+          const T* wc = w_ + (g * c.out_per_group + i) * taps + j * c.kernel;
+          for (std::int64_t k = 0; k < c.kernel; ++k) {
+            const std::int64_t lo = std::clamp(c.valid_lo(k), a, e);
+            const std::int64_t hi = std::clamp(c.valid_hi(k), lo, e);
+            if (hi == lo) continue;
+            const Tap tk = tap(c, k);
+            kern_.axpy(hi - lo, wc[k], grad + lo, acc + tk.phase * plen_ + lo + tk.shift);
           }
-          kern.taps(inner_hi - inner_lo, n_taps, src_taps, w_taps, T(0), dst_row + inner_lo,
-                    stream);
-          // The edges: grad_x positions [0, inner_lo) and [inner_hi, L) receive the taps of the
-          // output positions t = s - offset(k) that reach them.
-          auto edge = [&](std::int64_t s0, std::int64_t s1) {
-            std::fill(dst_row + s0, dst_row + s1, T(0));
-            for (std::int64_t q = 0; q < n_taps; ++q) {
-              const std::int64_t off = c.offset(q % c.kernel);
-              const std::int64_t lo = std::max<std::int64_t>(s0 - off, 0);
-              const std::int64_t hi = std::min(s1 - off, c.out_length);
-              if (lo >= hi) continue;
-              kern.axpy(hi - lo, w_taps[q], gyg + (q / c.kernel) * c.out_length + lo,
-                        dst_row + lo + off);
-            }
-          };
-          edge(0, inner_lo);
-          edge(inner_hi, c.length);
-          continue;
         }
-        T* acc = c.stride == 1 ? dst_row : scratch<T>(0, plen * c.stride);
-        std::fill_n(acc, c.stride == 1 ? c.length : plen * c.stride, T(0));
-        for (std::int64_t a = 0; a < c.out_length; a += kBlock)
-          by_tap(acc, a, std::min(a + kBlock, c.out_length));
-        if (c.stride == 1) continue;
-        for (std::int64_t r = 0; r < c.stride; ++r)  // interleave the phases back
-          for (std::int64_t m = 0; m * c.stride + r < c.length; ++m)
-            dst_row[m * c.stride + r] = acc[r * plen + m];
+      }
+      if (c.stride == 1) continue;
+      for (std::int64_t r = 0; r < c.stride; ++r)  // interleave the phases back
+        for (std::int64_t m = 0; m * c.stride + r < c.length; ++m)
+          dst_row[m * c.stride + r] = acc[r * plen_ + m];
+    }
+  }
+
+ private:
+  const Conv1dProblem& c_;
+  const TypedKernels<T>& kern_;
+  T* gx_;
+  const T* gy_;
+  const T* w_;
+  std::int64_t inner_lo_, inner_hi_, plen_;
+  bool inner_, stream_;
+};
+
+// backward_weight's sums for one group, over the samples added one at a time, in double: a dot
+// product per weight and sample, and the bias's row sums (taken while grad_out's rows are in
+// cache). The accumulators live in scratch slot 1 of the calling thread.
+template <class T>
+class WeightSums {
+ public:
+  WeightSums(const Conv1dProblem& c, T* gw, T* gb, const T* gy, const T* x)
+      : c_(c), kern_(simd_kernels().get<T>()), gw_(gw), gb_(gb), gy_(gy), x_(x),
+        taps_(c.in_per_group * c.kernel), count_(c.out_per_group * taps_) {}
+
+  void begin() {
+    acc_ = scratch<double>(1, count_ + c_.out_per_group);
+    std::fill_n(acc_, count_ + c_.out_per_group, 0.0);
+  }
+
+  void add_sample(std::int64_t n, std::int64_t g) const {
+    const Conv1dProblem& c = c_;
+    double* bias_acc = acc_ + count_;
+    std::int64_t row_len = 0, plen = 0;
+    const T* src = tap_rows(c, x_ + (n * c.in_channels + g * c.in_per_group) * c.length, 0,
+                            row_len, plen);
+    for (std::int64_t i = 0; i < c.out_per_group; ++i) {
+      const T* grad = gy_ + (n * c.out_channels + g * c.out_per_group + i) * c.out_length;
+      if (gb_ != nullptr) bias_acc[i] += static_cast<double>(kern_.sum(c.out_length, grad));
+      for (std::int64_t j = 0; j < c.in_per_group; ++j) {
+        for (std::int64_t k = 0; k < c.kernel; ++k) {
+          const std::int64_t lo = c.valid_lo(k), hi = std::max(c.valid_hi(k), lo);
+          if (hi == lo) continue;
+          const Tap tk = tap(c, k);
+          const T* in = src + j * row_len + tk.phase * plen;
+          acc_[i * taps_ + j * c.kernel + k] +=
+              static_cast<double>(kern_.dot(hi - lo, grad + lo, in + lo + tk.shift));
+        }
       }
     }
+  }
+
+  void store(std::int64_t g) const {
+    T* gwg = gw_ + g * count_;
+    for (std::int64_t q = 0; q < count_; ++q) gwg[q] = static_cast<T>(acc_[q]);
+    if (gb_ == nullptr) return;
+    for (std::int64_t i = 0; i < c_.out_per_group; ++i)
+      gb_[g * c_.out_per_group + i] = static_cast<T>(acc_[count_ + i]);
+  }
+
+ private:
+  const Conv1dProblem& c_;
+  const TypedKernels<T>& kern_;
+  T* gw_;
+  T* gb_;
+  const T* gy_;
+  const T* x_;
+  std::int64_t taps_, count_;
+  double* acc_ = nullptr;
+};
+
+}  // namespace
+
+template <class T>
+void conv1d_direct_backward_input(const Conv1dProblem& c, T* gx, const T* gy, const T* w) {
+  const InputRows<T> rows(c, gx, gy, w);
+  const std::int64_t taps = c.in_per_group * c.kernel;
+  parallel_for(0, c.batch * c.groups, task_grain(c.out_per_group * taps * c.out_length),
+               [&](std::int64_t u0, std::int64_t u1) {
+    for (std::int64_t u = u0; u < u1; ++u) rows(u / c.groups, u % c.groups);
   });
 }
 
 template <class T>
 void conv1d_direct_backward_weight(const Conv1dProblem& c, T* gw, T* gb, const T* gy,
                                    const T* x) {
-  const TypedKernels<T>& kern = simd_kernels().get<T>();
   const std::int64_t taps = c.in_per_group * c.kernel;
   parallel_for(0, c.groups, task_grain(c.batch * c.out_per_group * taps * c.out_length),
                [&](std::int64_t g0, std::int64_t g1) {
-    // Sums over samples in double: N dot products per weight, and the bias's row sums (taken
-    // here while grad_out's rows are in cache).
-    const std::int64_t count = c.out_per_group * taps;
-    double* acc = scratch<double>(1, count + c.out_per_group);
-    double* bias_acc = acc + count;
+    WeightSums<T> sums(c, gw, gb, gy, x);
     for (std::int64_t g = g0; g < g1; ++g) {
-      std::fill_n(acc, count + c.out_per_group, 0.0);
+      sums.begin();
+      for (std::int64_t n = 0; n < c.batch; ++n) sums.add_sample(n, g);
+      sums.store(g);
+    }
+  });
+}
+
+bool conv1d_direct_backward_fuses(const Conv1dProblem& c) {
+  return c.groups >= 4 * static_cast<std::int64_t>(num_threads());
+}
+
+template <class T>
+void conv1d_direct_backward(const Conv1dProblem& c, T* gx, T* gw, T* gb, const T* gy,
+                            const T* x, const T* w) {
+  const InputRows<T> rows(c, gx, gy, w);
+  const std::int64_t taps = c.in_per_group * c.kernel;
+  parallel_for(0, c.groups, task_grain(2 * c.batch * c.out_per_group * taps * c.out_length),
+               [&](std::int64_t g0, std::int64_t g1) {
+    WeightSums<T> sums(c, gw, gb, gy, x);
+    for (std::int64_t g = g0; g < g1; ++g) {
+      sums.begin();
       for (std::int64_t n = 0; n < c.batch; ++n) {
-        std::int64_t row_len = 0, plen = 0;
-        const T* src = tap_rows(c, x + (n * c.in_channels + g * c.in_per_group) * c.length, 0,
-                                row_len, plen);
-        for (std::int64_t i = 0; i < c.out_per_group; ++i) {
-          const T* grad = gy + (n * c.out_channels + g * c.out_per_group + i) * c.out_length;
-          if (gb != nullptr) bias_acc[i] += static_cast<double>(kern.sum(c.out_length, grad));
-          for (std::int64_t j = 0; j < c.in_per_group; ++j) {
-            for (std::int64_t k = 0; k < c.kernel; ++k) {
-              const std::int64_t lo = c.valid_lo(k), hi = std::max(c.valid_hi(k), lo);
-              if (hi == lo) continue;
-              const Tap tk = tap(c, k);
-              const T* in = src + j * row_len + tk.phase * plen;
-              acc[i * taps + j * c.kernel + k] +=
-                  static_cast<double>(kern.dot(hi - lo, grad + lo, in + lo + tk.shift));
-            }
-          }
-        }
+        sums.add_sample(n, g);  // reads the sample's grad_out rows into cache ...
+        rows(n, g);             // ... where grad_x's rows find them
       }
-      T* gwg = gw + g * count;
-      for (std::int64_t q = 0; q < count; ++q) gwg[q] = static_cast<T>(acc[q]);
-      if (gb != nullptr) {
-        for (std::int64_t i = 0; i < c.out_per_group; ++i)
-          gb[g * c.out_per_group + i] = static_cast<T>(bias_acc[i]);
-      }
+      sums.store(g);
     }
   });
 }
@@ -292,7 +367,9 @@ void conv1d_direct_backward_weight(const Conv1dProblem& c, T* gw, T* gb, const T
   template void conv1d_direct_forward<T>(const Conv1dProblem&, T*, const T*, const T*, const T*); \
   template void conv1d_direct_backward_input<T>(const Conv1dProblem&, T*, const T*, const T*);  \
   template void conv1d_direct_backward_weight<T>(const Conv1dProblem&, T*, T*, const T*,        \
-                                                 const T*);
+                                                 const T*);                                    \
+  template void conv1d_direct_backward<T>(const Conv1dProblem&, T*, T*, T*, const T*, const T*, \
+                                          const T*);
 REEL_CONV1D_DIRECT(float)
 REEL_CONV1D_DIRECT(double)
 #undef REEL_CONV1D_DIRECT

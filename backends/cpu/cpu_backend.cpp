@@ -244,7 +244,8 @@ void CpuBackend::binary_impl(BinaryOp op, const View& out, const View& a, const 
 bool CpuBackend::supports(OpId op, DType t) const {
   if (t == kBFloat16 && (op == KernelOp::Matmul || op == KernelOp::Conv1dForward ||
                          op == KernelOp::Conv1dBackwardInput ||
-                         op == KernelOp::Conv1dBackwardWeight)) {
+                         op == KernelOp::Conv1dBackwardWeight ||
+                         op == KernelOp::Conv1dBackward)) {
     return true;
   }
   return ReferenceBackend::supports(op, t);

@@ -63,6 +63,18 @@ Tensor conv1d_op(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in,
         backends::Backend& be = backend_for(go.device());
         const bool empty_sum = go.numel() == 0 || numel_of(x_shape) == 0;
         Tensor gx, gw, gb;
+        if (need[0] && need[1] && !empty_sum && numel_of(w_shape) > 0) {
+          // Both gradients in one backend call: it may read grad_out once for all of them.
+          const bool want_b = has_bias && need[2];
+          gx = empty(x_shape, go.options());
+          gw = empty(w_shape, go.options());
+          if (want_b) gb = empty({w_shape[0]}, go.options());
+          Tensor w_conj = conj(saved_w.unpack()).contiguous();
+          Tensor x_conj = conj(saved_x.unpack()).contiguous();
+          be.conv1d_backward(view_of(gx), view_of(gw), want_b ? view_of(gb) : null_view(),
+                             view_of(go), view_of(x_conj), view_of(w_conj), p);
+          return {gx, gw, gb};
+        }
         if (need[0]) {
           gx = empty(x_shape, go.options());
           if (gx.numel() > 0) {

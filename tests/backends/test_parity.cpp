@@ -506,6 +506,12 @@ TEST_CASE("parity: conv1d forward and gradients, pad1d and its gradient, on ever
                 b.conv1d_backward_weight(v[2], v[3], v[0], v[1], p);
               },
               tol, missing);
+      Operand gx2 = make_operand(t, {n, cin, length}, Layout::Contiguous);
+      compare(KernelOp::Conv1dBackward, t, {gy, x, w}, {gx2, gw, gb},
+              [p](Backend& b, const std::vector<View>& v) {
+                b.conv1d_backward(v[3], v[4], v[5], v[0], v[1], v[2], p);
+              },
+              tol, missing);
     }
   }
   for (DType t : all_dtypes()) {
@@ -901,6 +907,7 @@ TEST_CASE("parity: every primitive of the table has an input generator") {
       KernelOp::Matmul,        KernelOp::IndexSelect,   KernelOp::IndexAdd,
       KernelOp::Gather,        KernelOp::ScatterAdd,    KernelOp::Random,
       KernelOp::Conv1dForward, KernelOp::Conv1dBackwardInput, KernelOp::Conv1dBackwardWeight,
+      KernelOp::Conv1dBackward,
       KernelOp::Pad1d,         KernelOp::Pad1dBackward,
       // --- normalization (issue 7) ---
       KernelOp::NormStats,     KernelOp::NormForward,   KernelOp::NormBackward,

@@ -379,7 +379,8 @@ TEST_CASE("conv1d: gradcheck over a random sweep, float64 and complex128") {
   std::mt19937 rng(2024);
   const std::initializer_list<backends::OpId> needs = {
       backends::KernelOp::Conv1dForward, backends::KernelOp::Conv1dBackwardInput,
-      backends::KernelOp::Conv1dBackwardWeight, backends::KernelOp::Pad1d,
+      backends::KernelOp::Conv1dBackwardWeight, backends::KernelOp::Conv1dBackward,
+      backends::KernelOp::Pad1d,
       backends::KernelOp::Pad1dBackward, backends::KernelOp::Random};
   test::on_devices(needs, kComplex128, [&](Device device) {
     for (int i = 0; i < 40; ++i) {

@@ -196,7 +196,8 @@ TEST_CASE("conv1d matches PyTorch 1.13 golden vectors (module and functional, ev
   std::size_t runs = 0, devices = 0;
   const std::initializer_list<backends::OpId> needs = {
       backends::KernelOp::Conv1dForward, backends::KernelOp::Conv1dBackwardInput,
-      backends::KernelOp::Conv1dBackwardWeight, backends::KernelOp::Pad1d,
+      backends::KernelOp::Conv1dBackwardWeight, backends::KernelOp::Conv1dBackward,
+      backends::KernelOp::Pad1d,
       backends::KernelOp::Pad1dBackward};
   test::on_devices(needs, kFloat32, [&](Device device) {
     ++devices;
