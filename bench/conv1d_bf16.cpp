@@ -4,7 +4,7 @@
 // gemm forced onto its portable path (widen to float32, float32 gemm), which is what a CPU
 // without the instructions runs. GFLOP/s as bench_conv1d counts them. No thresholds.
 //
-//   bench_conv1d_bf16 [--quick] [--threads N]
+//   bench_conv1d_bf16 [--quick] [--threads N] [--only KEY]   (KEY: a case's key, e.g. depthwise)
 #include <reel/reel.hpp>
 
 #include <fmt/core.h>
@@ -58,8 +58,10 @@ Times time_case(const reel_bench::Conv1dCase& c, reel::DType dtype,
 int main(int argc, char** argv) {
   const reel_bench::TimerConfig config = reel_bench::conv1d_timer_config(argc, argv);
   bool quick = false;
+  const char* only = nullptr;
   for (int i = 1; i < argc; ++i) {
     quick = quick || std::strcmp(argv[i], "--quick") == 0;
+    if (std::strcmp(argv[i], "--only") == 0 && i + 1 < argc) only = argv[i + 1];
     if (std::strcmp(argv[i], "--threads") == 0 && i + 1 < argc)
       reel::set_num_threads(std::atoi(argv[i + 1]));
   }
@@ -72,6 +74,7 @@ int main(int argc, char** argv) {
   fmt::print("| case | pass | float32 ms | bf16 ms | bf16 portable ms | float32 / bf16 | "
              "bf16 GFLOP/s |\n|---|---|---:|---:|---:|---:|---:|\n");
   for (reel_bench::Conv1dCase c : reel_bench::kConv1dCases) {
+    if (only != nullptr && std::strcmp(c.key, only) != 0) continue;
     if (quick) c = reel_bench::quick_case(c);
     const Times f32 = time_case(c, reel::kFloat32, config);
     cpu::force_gemm_bf16_portable(true);

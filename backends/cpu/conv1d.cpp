@@ -151,7 +151,8 @@ using namespace cpu;
 
 // --- CPU bfloat16 kernels (issue 9) ---------------------------------------------------------
 // bfloat16 views (supports() says yes for the three primitives): the gemm algorithm's bf16
-// twins, the direct algorithm on float32 copies (conv1d_bf16_widened), and anything else
+// twins, the direct algorithm's depthwise bf16 kernels (conv1d_depthwise_bf16.cpp; other
+// groups forced onto Direct run it on float32 copies, conv1d_bf16_widened), and anything else
 // (strided, empty, odd geometry) through conv1d_bf16_fallback's float32 views, which computes
 // or raises the shared error. Views of mixed dtypes go to the reference for its dtype error.
 namespace {
@@ -188,6 +189,9 @@ void CpuBackend::conv1d_forward_impl(const View& out, const View& in, const View
     const Conv1dAlgorithm algorithm = choose(c);
     if (algorithm == Conv1dAlgorithm::Gemm)
       return conv1d_gemm_forward_bf16(c, out.ptr<U16>(), in.ptr<const U16>(), weight.ptr<const U16>(), b);
+    if (algorithm == Conv1dAlgorithm::Direct && c.in_per_group == 1)  // depthwise: vdpbf16ps
+      return conv1d_depthwise_forward_bf16(c, out.ptr<U16>(), in.ptr<const U16>(),
+                                           weight.ptr<const U16>(), b);
     if (algorithm == Conv1dAlgorithm::Direct)
       return conv1d_bf16_widened(Conv1dPass::Forward, algorithm, c, out.ptr<U16>(), nullptr,
                                  in.ptr<const U16>(), weight.ptr<const U16>(), b);
@@ -223,6 +227,9 @@ void CpuBackend::conv1d_backward_input_impl(const View& grad_in, const View& gra
     if (algorithm == Conv1dAlgorithm::Gemm)
       return conv1d_gemm_backward_input_bf16(c, grad_in.ptr<U16>(), grad_out.ptr<const U16>(),
                                              weight.ptr<const U16>());
+    if (algorithm == Conv1dAlgorithm::Direct && c.in_per_group == 1)
+      return conv1d_depthwise_backward_input_bf16(c, grad_in.ptr<U16>(), grad_out.ptr<const U16>(),
+                                                  weight.ptr<const U16>());
     if (algorithm == Conv1dAlgorithm::Direct)
       return conv1d_bf16_widened(Conv1dPass::BackwardInput, algorithm, c, grad_in.ptr<U16>(),
                                  nullptr, grad_out.ptr<const U16>(), weight.ptr<const U16>(),
@@ -265,6 +272,9 @@ void CpuBackend::conv1d_backward_weight_impl(const View& grad_weight, const View
     if (algorithm == Conv1dAlgorithm::Gemm)
       return conv1d_gemm_backward_weight_bf16(c, grad_weight.ptr<U16>(), gb,
                                               grad_out.ptr<const U16>(), in.ptr<const U16>());
+    if (algorithm == Conv1dAlgorithm::Direct && c.in_per_group == 1)
+      return conv1d_depthwise_backward_weight_bf16(c, grad_weight.ptr<U16>(), gb,
+                                                   grad_out.ptr<const U16>(), in.ptr<const U16>());
     if (algorithm == Conv1dAlgorithm::Direct)
       return conv1d_bf16_widened(Conv1dPass::BackwardWeight, algorithm, c, grad_weight.ptr<U16>(),
                                  gb, grad_out.ptr<const U16>(), in.ptr<const U16>(), nullptr);

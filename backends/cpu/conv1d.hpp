@@ -102,6 +102,29 @@ void conv1d_gemm_backward_input_bf16(const Conv1dProblem& c, std::uint16_t* gx,
 void conv1d_gemm_backward_weight_bf16(const Conv1dProblem& c, std::uint16_t* gw,
                                       std::uint16_t* gb, const std::uint16_t* gy,
                                       const std::uint16_t* x);
+// Depthwise (in_per_group == 1, any multiplier) in bfloat16 with AVX-512 BF16 (vdpbf16ps):
+// conv1d_depthwise_bf16.cpp. The same contract; where gemm_bf16_native_active() is false (no
+// avx512_bf16, or the portable path forced) each runs conv1d_bf16_widened's direct algorithm.
+void conv1d_depthwise_forward_bf16(const Conv1dProblem& c, std::uint16_t* y,
+                                   const std::uint16_t* x, const std::uint16_t* w,
+                                   const std::uint16_t* b);
+void conv1d_depthwise_backward_input_bf16(const Conv1dProblem& c, std::uint16_t* gx,
+                                          const std::uint16_t* gy, const std::uint16_t* w);
+void conv1d_depthwise_backward_weight_bf16(const Conv1dProblem& c, std::uint16_t* gw,
+                                           std::uint16_t* gb, const std::uint16_t* gy,
+                                           const std::uint16_t* x);
+namespace detail {
+// The row kernels (conv1d_depthwise_bf16.avx512bf16.cpp; call only when the native path is
+// active). correlate: out[t] = bf16(bias + sum_{k < taps} w[k] * src[k][t]) for t < count,
+// accumulated in float32, rounded once (half.hpp's rounding); each src[k] readable for count
+// rounded up to 32 elements. dot: sum_{t < count} a[t] * b[t] in float32, reading only count.
+void dw_bf16_correlate_avx512bf16(std::int64_t count, std::int64_t taps,
+                                  const std::uint16_t* const* src, const std::uint16_t* w,
+                                  float bias, std::uint16_t* out);
+float dw_bf16_dot_avx512bf16(std::int64_t count, const std::uint16_t* a, const std::uint16_t* b);
+// sum: sum_{t < count} a[t] in float32, reading only count.
+float dw_bf16_sum_avx512bf16(std::int64_t count, const std::uint16_t* a);
+}  // namespace detail
 // grad_bias of bfloat16 grad_out: summed in double over float32 widenings, rounded once.
 void conv1d_bias_grad_bf16(const Conv1dProblem& c, std::uint16_t* gb, const std::uint16_t* gy);
 enum class Conv1dPass : std::uint8_t { Forward, BackwardInput, BackwardWeight };

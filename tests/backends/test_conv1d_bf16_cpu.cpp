@@ -175,10 +175,11 @@ struct Oracle {
   }
 };
 
-void check_close(const char* what, const std::vector<std::uint16_t>& got, const Expect& e) {
+// The number of elements outside the bound (and a description of the first).
+std::int64_t count_bad(const char* what, const std::vector<std::uint16_t>& got, const Expect& e,
+                       std::string& first) {
   const double u = std::ldexp(1.0, -24);
   std::int64_t bad = 0;
-  std::string first;
   for (std::size_t i = 0; i < got.size(); ++i) {
     const double g = f(got[i]);
     const double bound = std::ldexp(std::fabs(e.value[i]), -8) +
@@ -186,10 +187,15 @@ void check_close(const char* what, const std::vector<std::uint16_t>& got, const 
     if (!(std::fabs(g - e.value[i]) <= bound) && bad++ == 0)
       first = fmt::format("{}[{}] = {} vs exact {} (bound {})", what, i, g, e.value[i], bound);
   }
-  CHECK_MESSAGE(bad == 0, first);
+  return bad;
 }
 
-enum class Route { Bf16Gemm, WidenedGemm, WidenedDirect };
+void check_close(const char* what, const std::vector<std::uint16_t>& got, const Expect& e) {
+  std::string first;
+  CHECK_MESSAGE(count_bad(what, got, e, first) == 0, first);
+}
+
+enum class Route { Bf16Gemm, WidenedGemm, WidenedDirect, Depthwise };
 
 void run(const Conv1dProblem& c, Route route) {
   const auto x = random_bf16(c.batch * c.in_channels * c.length);
@@ -200,7 +206,11 @@ void run(const Conv1dProblem& c, Route route) {
   std::vector<std::uint16_t> y(gy.size(), 0xffff), gx(x.size(), 0xffff), gw(w.size(), 0xffff),
       gb(b.size(), 0xffff);  // NaN poison: every element must be written
   const bool bias = rand_int(0, 1) == 1;
-  if (route == Route::Bf16Gemm) {
+  if (route == Route::Depthwise) {  // native (vdpbf16ps) unless the portable path is forced
+    cpu::conv1d_depthwise_forward_bf16(c, y.data(), x.data(), w.data(), bias ? b.data() : nullptr);
+    cpu::conv1d_depthwise_backward_input_bf16(c, gx.data(), gy.data(), w.data());
+    cpu::conv1d_depthwise_backward_weight_bf16(c, gw.data(), gb.data(), gy.data(), x.data());
+  } else if (route == Route::Bf16Gemm) {
     cpu::conv1d_gemm_forward_bf16(c, y.data(), x.data(), w.data(), bias ? b.data() : nullptr);
     cpu::conv1d_gemm_backward_input_bf16(c, gx.data(), gy.data(), w.data());
     cpu::conv1d_gemm_backward_weight_bf16(c, gw.data(), gb.data(), gy.data(), x.data());
@@ -263,4 +273,147 @@ TEST_CASE("conv1d bf16 (CPU): larger layers take the native gemm and threads") {
       run(c, Route::Bf16Gemm);
     }
   }
+}
+
+// --- The depthwise bfloat16 kernel (conv1d_depthwise_bf16.cpp: vdpbf16ps) -------------------
+
+namespace {
+
+// A random depthwise problem (one input channel per group, multiplier 1-4): strides 1-4,
+// dilations 1-4, kernels 1-9 (odd ones leave a tap without a partner), paddings 0-9 or causal
+// (dilation * (kernel - 1) on the left only), lengths 1-200 (tiny rows, and rows that are not
+// multiples of the kernel's 16/32 positions).
+Conv1dProblem random_depthwise() {
+  Conv1dProblem c;
+  for (;;) {
+    c.in_per_group = 1;
+    c.groups = rand_int(1, 6);
+    c.out_per_group = rand_int(1, 4);
+    c.in_channels = c.groups;
+    c.out_channels = c.groups * c.out_per_group;
+    c.batch = rand_int(1, 3);
+    c.length = rand_int(0, 3) == 0 ? rand_int(1, 8) : rand_int(1, 200);
+    c.kernel = rand_int(1, 9);
+    c.stride = rand_int(0, 1) ? 1 : rand_int(2, 4);
+    c.dilation = rand_int(0, 1) ? 1 : rand_int(2, 4);
+    std::int64_t pad_right = 0;
+    if (rand_int(0, 3) == 0) {
+      c.pad_left = c.dilation * (c.kernel - 1);  // causal
+    } else {
+      c.pad_left = rand_int(0, 9);
+      pad_right = rand_int(0, 9);
+    }
+    const std::int64_t span = c.dilation * (c.kernel - 1) + 1;
+    if (span > c.length + c.pad_left + pad_right || c.stride > c.length) continue;
+    c.out_length = (c.length + c.pad_left + pad_right - span) / c.stride + 1;
+    return c;
+  }
+}
+
+// Small integers: every product and every float32 sum is exact, so the one rounding of each
+// output is the only error and the kernel must give round-to-nearest-even of the exact sum,
+// bit for bit.
+std::vector<std::uint16_t> random_small_ints(std::int64_t n) {
+  std::vector<std::uint16_t> v(static_cast<std::size_t>(n));
+  for (auto& e : v) e = f32_to_bf16_bits(static_cast<float>(rand_int(-4, 4)));
+  return v;
+}
+
+void check_exact(const char* what, const std::vector<std::uint16_t>& got, const Expect& e) {
+  std::int64_t bad = 0;
+  std::string first;
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    const std::uint16_t want = f32_to_bf16_bits(static_cast<float>(e.value[i]));
+    if (got[i] != want && bad++ == 0)
+      first = fmt::format("{}[{}] = {} vs round(exact {}) = {}", what, i, f(got[i]), e.value[i], f(want));
+  }
+  CHECK_MESSAGE(bad == 0, first);
+}
+
+void run_depthwise_exact(const Conv1dProblem& c) {
+  const auto x = random_small_ints(c.batch * c.in_channels * c.length);
+  const auto w = random_small_ints(c.out_channels * c.kernel);
+  const auto b = random_small_ints(c.out_channels);
+  const auto gy = random_small_ints(c.batch * c.out_channels * c.out_length);
+  const Oracle o{c, x, w, b, gy};
+  std::vector<std::uint16_t> y(gy.size(), 0xffff), gx(x.size(), 0xffff), gw(w.size(), 0xffff),
+      gb(b.size(), 0xffff);
+  cpu::conv1d_depthwise_forward_bf16(c, y.data(), x.data(), w.data(), b.data());
+  cpu::conv1d_depthwise_backward_input_bf16(c, gx.data(), gy.data(), w.data());
+  cpu::conv1d_depthwise_backward_weight_bf16(c, gw.data(), gb.data(), gy.data(), x.data());
+  check_exact("y", y, o.forward(true));
+  check_exact("grad_x", gx, o.backward_input());
+  check_exact("grad_w", gw, o.backward_weight());
+  check_exact("grad_b", gb, o.bias_grad());
+}
+
+// The paths this machine can run: native where the CPU has avx512_bf16, always the portable.
+std::vector<bool> depthwise_paths() {
+  if (cpu::gemm_bf16_native_supported()) return {false, true};
+  MESSAGE("this CPU lacks avx512_bf16: the depthwise bf16 kernel's native path is not run here, "
+          "only its portable path (float32 direct on widened copies)");
+  return {true};
+}
+
+}  // namespace
+
+TEST_CASE("conv1d bf16 (CPU): depthwise kernel, every mode against a double oracle") {
+  Restore restore;
+  for (const bool portable : depthwise_paths()) {
+    cpu::force_gemm_bf16_portable(portable);
+    for (int i = 0; i < 300; ++i) {
+      const Conv1dProblem c = random_depthwise();
+      cpu::set_num_threads(1 + static_cast<int>(rand_int(0, 1)));
+      CAPTURE(describe(c));
+      CAPTURE(portable);
+      run(c, Route::Depthwise);
+      run_depthwise_exact(c);
+    }
+  }
+}
+
+TEST_CASE("conv1d bf16 (CPU): depthwise kernel on larger layers and threads") {
+  Restore restore;
+  const Conv1dProblem shapes[] = {
+      // N, Cin, Cout, L, Lout, K, in/g, out/g, stride, pad_left, dilation, groups
+      {2, 16, 16, 1024, 1024, 3, 1, 1, 1, 1, 1, 16},  // bench/conv1d's depthwise, smaller
+      {3, 8, 24, 777, 777, 7, 1, 3, 1, 6, 1, 8},      // multiplier 3, 'same'
+      {2, 12, 12, 1001, 491, 9, 1, 1, 2, 0, 2, 12},   // stride 2, dilation 2, odd K
+      {1, 4, 8, 129, 33, 5, 1, 2, 4, 4, 1, 4},        // stride 4, causal
+      {2, 6, 6, 300, 300, 2, 1, 1, 1, 1, 1, 6},       // even K, padding 1 + 0
+  };
+  for (const bool portable : depthwise_paths()) {
+    cpu::force_gemm_bf16_portable(portable);
+    for (const Conv1dProblem& c : shapes) {
+      for (int threads : {1, 2}) {
+        cpu::set_num_threads(threads);
+        CAPTURE(describe(c));
+        CAPTURE(threads);
+        CAPTURE(portable);
+        run(c, Route::Depthwise);
+        run_depthwise_exact(c);
+      }
+    }
+  }
+}
+
+TEST_CASE("conv1d bf16 (CPU): the depthwise checks detect a wrong element") {
+  // The bound and the exact comparison above would catch one wrong output: perturb one element
+  // of a correct result by two bfloat16 ulps (a relative 2^-7 > the bound's 2^-8).
+  Restore restore;
+  Conv1dProblem c{2, 3, 6, 50, 50, 3, 1, 2, 1, 1, 1, 3};
+  const auto x = random_bf16(c.batch * c.in_channels * c.length);
+  const auto w = random_bf16(c.out_channels * c.kernel);
+  const auto gy = random_bf16(c.batch * c.out_channels * c.out_length);
+  const std::vector<std::uint16_t> no_bias;
+  const Oracle o{c, x, w, no_bias, gy};
+  std::vector<std::uint16_t> y(gy.size());
+  cpu::conv1d_depthwise_forward_bf16(c, y.data(), x.data(), w.data(), nullptr);
+  const Expect e = o.forward(false);
+  std::string first;
+  CHECK(count_bad("y", y, e, first) == 0);
+  std::size_t i = 0;  // an element whose value is not tiny (the bound's absolute part)
+  while (std::fabs(e.value[i]) < 1.0) ++i;
+  y[i] = static_cast<std::uint16_t>(y[i] + 2);
+  CHECK(count_bad("y", y, e, first) == 1);
 }
