@@ -8,8 +8,8 @@
 //
 // One call computes an MR x (16 * NV) tile of a stride-1 correlation:
 //
-//   y[r][t] = bias[r] + sum over i < depth, k < taps of wp[(i * taps + k) * MR + r] *
-//                                                         xb[i * ldx + k * dil + t]
+//   y[r][t] = (sum over i < depth, k < taps of wp[(i * taps + k) * MR + r] *
+//                                               xb[i * ldx + k * dil + t]) + bias[r]
 //
 // wp is one packed weight panel (zero rows past the real ones), xb points at the input row of
 // channel 0 at the tile's first tap, so every B operand is an unaligned load straight from x
@@ -51,9 +51,8 @@ inline __attribute__((always_inline)) void kernel(std::int64_t depth, std::int64
   __m512 acc[MR][NV];
 #pragma GCC unroll 16
   for (int r = 0; r < MR; ++r) {
-    const __m512 b0 = bias != nullptr && r < rows ? _mm512_set1_ps(bias[r]) : _mm512_setzero_ps();
 #pragma GCC unroll 8
-    for (int v = 0; v < NV; ++v) acc[r][v] = b0;
+    for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_setzero_ps();
   }
   for (std::int64_t i = 0; i < depth; ++i) {
     const float* xi = xb + i * ldx;
@@ -69,6 +68,17 @@ inline __attribute__((always_inline)) void kernel(std::int64_t depth, std::int64
         for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_fmadd_ps(a, bv[v], acc[r][v]);
       }
       wp += MR;
+    }
+  }
+  // The bias after the sum, as the gemm algorithm adds it: each output is then the same FMA
+  // chain over (i, k) from zero plus the bias, bit for bit (streaming's equality relies on it).
+  if (bias != nullptr) {
+#pragma GCC unroll 16
+    for (int r = 0; r < MR; ++r) {
+      if (r >= rows) break;
+      const __m512 b = _mm512_set1_ps(bias[r]);
+#pragma GCC unroll 8
+      for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_add_ps(acc[r][v], b);
     }
   }
   if (cols >= 16 * NV) {

@@ -64,7 +64,7 @@ void kernel_portable(std::int64_t depth, std::int64_t taps, std::int64_t dil, co
                      int cols, const float* bias) {
   float acc[MR][NR];
   for (int r = 0; r < MR; ++r)
-    for (int t = 0; t < NR; ++t) acc[r][t] = bias != nullptr && r < rows ? bias[r] : 0.0f;
+    for (int t = 0; t < NR; ++t) acc[r][t] = 0.0f;
   for (std::int64_t i = 0; i < depth; ++i) {
     for (std::int64_t k = 0; k < taps; ++k) {
       const float* xk = xb + i * ldx + k * dil;
@@ -74,7 +74,7 @@ void kernel_portable(std::int64_t depth, std::int64_t taps, std::int64_t dil, co
     }
   }
   for (int r = 0; r < rows; ++r)
-    for (int t = 0; t < cols; ++t) y[r * ldy + t] = acc[r][t];
+    for (int t = 0; t < cols; ++t) y[r * ldy + t] = bias != nullptr ? acc[r][t] + bias[r] : acc[r][t];
 }
 
 struct Kernel {
