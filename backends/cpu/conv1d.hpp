@@ -17,8 +17,9 @@
 //              over shifted views of x. The weights are packed once per call into panels of
 //              mr output channels ordered (input channel, tap); an AVX-512 micro-kernel
 //              (conv1d_implicit.avx512.cpp, 8 x 48 or 6 x 64 outputs in 24 zmm accumulators)
-//              loads its B operand straight from x's rows and broadcasts the weights, with the
-//              bias as the accumulators' initial value. A tile whose taps reach into the
+//              loads its B operand straight from x's rows and broadcasts the weights, and adds
+//              the bias in its epilogue (after the sum, as Gemm does: the same FMA chain, bit
+//              for bit, where Gemm's sum is one kc block). A tile whose taps reach into the
 //              padding reads a zero-padded copy of just its window. backward_input is the same
 //              correlation of grad_out with the transposed, flipped weights (first offset
 //              pad_left - (K-1) * dilation). Threads over (sample, group, tile of positions,
