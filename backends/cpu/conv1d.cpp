@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <new>
+#include <string_view>
 #include <type_traits>
 
 #include "backends/cpu/conv1d.hpp"
@@ -109,6 +110,23 @@ Conv1dAlgorithm choose(const Conv1dProblem& c) {
   return c.in_per_group == 1 && thin_gemm ? Conv1dAlgorithm::Direct : Conv1dAlgorithm::Gemm;
 }
 
+// --- implicit gemm (issue 10, dense Conv1d kernel) --- The choice for float32/float64 forward
+// and backward_input: where choose() says Gemm, a stride-1 float32 call takes the implicit
+// gemm when the AVX-512 micro-kernel runs (bench_conv1d_algorithms: 1.0-1.8x the Gemm
+// algorithm's speed on bench/conv1d's dense and grouped shapes, never slower beyond noise).
+// bfloat16 keeps choose()'s answer (its gemm multiplies in bf16 pairs). Only while the SIMD
+// kernels in use are AVX-512's: with another architecture forced (force_simd_arch), the gemm's
+// micro-kernel rounds like that architecture, and streaming's bitwise equality (a step is a
+// matmul) holds only if the full forward rounds the same way.
+Conv1dAlgorithm choose_wide(const Conv1dProblem& c, DType dtype) {
+  const Conv1dAlgorithm algorithm = choose(c);
+  if (algorithm == Conv1dAlgorithm::Gemm && g_forced.load(std::memory_order_relaxed) ==
+      Conv1dAlgorithm::Auto && dtype == kFloat32 && c.stride == 1 && conv1d_implicit_native() &&
+      std::string_view(simd_kernels().arch_name) == "avx512bw")
+    return Conv1dAlgorithm::Implicit;
+  return algorithm;
+}
+
 }  // namespace
 
 void force_conv1d_algorithm(Conv1dAlgorithm algorithm) {
@@ -200,7 +218,7 @@ void CpuBackend::conv1d_forward_impl(const View& out, const View& in, const View
   if (!describe(in, out, &weight, p, c) || (has_bias && !bias_ok(bias, in, c.out_channels))) {
     return ReferenceBackend::conv1d_forward_impl(out, in, weight, bias, p);
   }
-  const Conv1dAlgorithm algorithm = choose(c);
+  const Conv1dAlgorithm algorithm = choose_wide(c, in.dtype);
   if (algorithm == Conv1dAlgorithm::Reference) {
     return ReferenceBackend::conv1d_forward_impl(out, in, weight, bias, p);
   }
@@ -209,6 +227,9 @@ void CpuBackend::conv1d_forward_impl(const View& out, const View& in, const View
       const T* b = has_bias ? bias.ptr<const T>() : nullptr;
       if (algorithm == Conv1dAlgorithm::Direct)
         conv1d_direct_forward<T>(c, out.ptr<T>(), in.ptr<const T>(), weight.ptr<const T>(), b);
+      else if (algorithm == Conv1dAlgorithm::Implicit &&  // false: not float32 stride 1
+               conv1d_implicit_forward<T>(c, out.ptr<T>(), in.ptr<const T>(), weight.ptr<const T>(), b))
+        return;
       else
         conv1d_gemm_forward<T>(c, out.ptr<T>(), in.ptr<const T>(), weight.ptr<const T>(), b);
     }
@@ -239,7 +260,7 @@ void CpuBackend::conv1d_backward_input_impl(const View& grad_in, const View& gra
   if (!describe(grad_in, grad_out, &weight, p, c)) {
     return ReferenceBackend::conv1d_backward_input_impl(grad_in, grad_out, weight, p);
   }
-  const Conv1dAlgorithm algorithm = choose(c);
+  const Conv1dAlgorithm algorithm = choose_wide(c, grad_in.dtype);
   if (algorithm == Conv1dAlgorithm::Reference) {
     return ReferenceBackend::conv1d_backward_input_impl(grad_in, grad_out, weight, p);
   }
@@ -247,6 +268,10 @@ void CpuBackend::conv1d_backward_input_impl(const View& grad_in, const View& gra
     if constexpr (std::is_floating_point_v<T>) {
       if (algorithm == Conv1dAlgorithm::Direct)
         conv1d_direct_backward_input<T>(c, grad_in.ptr<T>(), grad_out.ptr<const T>(), weight.ptr<const T>());
+      else if (algorithm == Conv1dAlgorithm::Implicit &&  // false: not float32 stride 1
+               conv1d_implicit_backward_input<T>(c, grad_in.ptr<T>(), grad_out.ptr<const T>(),
+                                                 weight.ptr<const T>()))
+        return;
       else
         conv1d_gemm_backward_input<T>(c, grad_in.ptr<T>(), grad_out.ptr<const T>(), weight.ptr<const T>());
     }

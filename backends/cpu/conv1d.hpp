@@ -11,16 +11,31 @@
 //              depthwise convolutions (one input channel per group), where each group's gemm
 //              would be a few rows deep and a few taps wide.
 //   Reference  the reference backend's loops: complex dtypes.
+//   Implicit   (conv1d_implicit.cpp) an implicit gemm for stride-1 float32 dense and grouped
+//              convolutions, forward and backward_input: no im2col, because for stride 1 tap k
+//              of output position t reads x[t + offset(k)], so the forward is a sum of K gemms
+//              over shifted views of x. The weights are packed once per call into panels of
+//              mr output channels ordered (input channel, tap); an AVX-512 micro-kernel
+//              (conv1d_implicit.avx512.cpp, 8 x 48 or 6 x 64 outputs in 24 zmm accumulators)
+//              loads its B operand straight from x's rows and broadcasts the weights, and adds
+//              the bias in its epilogue (after the sum, as Gemm does: the same FMA chain, bit
+//              for bit, where Gemm's sum is one kc block). A tile whose taps reach into the
+//              padding reads a zero-padded copy of just its window. backward_input is the same
+//              correlation of grad_out with the transposed, flipped weights (first offset
+//              pad_left - (K-1) * dilation). Threads over (sample, group, tile of positions,
+//              chunk of panels): disjoint outputs, so as deterministic as the others.
+//              backward_weight, float64 and strides > 1 run the Gemm algorithm; CPUs without
+//              AVX-512 run a portable micro-kernel when the algorithm is forced.
 //
-// A faster algorithm for some case (Winograd for small kernels, FFT for long ones, an implicit
-// gemm that packs straight from x) is a new enumerator and a line in choose_conv1d_algorithm.
+// A faster algorithm for some case (Winograd for small kernels, FFT for long ones) is a new
+// enumerator and a line in choose().
 #include <cstdint>
 
 #include "backends/backend.hpp"
 
 namespace reel::backends::cpu {
 
-enum class Conv1dAlgorithm : std::uint8_t { Auto, Gemm, Direct, Reference };
+enum class Conv1dAlgorithm : std::uint8_t { Auto, Gemm, Direct, Reference, Implicit };
 
 // Testing hooks, process-wide: force every conv1d primitive onto one algorithm (Auto restores
 // the choice per case), so a test can run each algorithm over every configuration; and cap the
@@ -89,6 +104,19 @@ template <class T>
 void conv1d_direct_backward(const Conv1dProblem& c, T* gx, T* gw, T* gb, const T* gy,
                             const T* x, const T* w);
 bool conv1d_direct_backward_fuses(const Conv1dProblem& c);
+
+// --- implicit gemm (issue 10, dense Conv1d kernel) --- conv1d_implicit.cpp. Stride-1 float32
+// forward and backward_input; false (nothing computed) for anything else (float64, stride > 1),
+// and the caller runs the gemm algorithm instead. backward_weight has no implicit variant.
+template <class T>
+bool conv1d_implicit_forward(const Conv1dProblem& c, T* y, const T* x, const T* w, const T* b);
+template <class T>
+bool conv1d_implicit_backward_input(const Conv1dProblem& c, T* gx, const T* gy, const T* w);
+// True when the AVX-512 micro-kernel runs (the CPU has AVX-512 F/BW/DQ/CD/VL and the hook below
+// is off); otherwise the implicit algorithm runs a portable micro-kernel (correct, slow).
+bool conv1d_implicit_native();
+// Testing hook, process-wide: run the portable micro-kernel even on an AVX-512 CPU.
+void force_conv1d_implicit_portable(bool portable);
 
 // --- bfloat16 (issue 9) --- The gemm algorithm on bfloat16 buffers (raw bits): im2col in
 // bfloat16, the bfloat16 gemm (gemm_bf16.hpp: AVX-512 BF16 where the CPU has it), and everything

@@ -237,11 +237,13 @@ struct RestoreCpuSettings {
     cpu::force_conv1d_algorithm(Conv1dAlgorithm::Auto);
     cpu::set_conv1d_tile_bytes(0);
     cpu::set_conv1d_stream_bytes(0);
+    cpu::force_conv1d_implicit_portable(false);
   }
 };
 
 const std::vector<Conv1dAlgorithm> kAllAlgorithms = {Conv1dAlgorithm::Auto, Conv1dAlgorithm::Gemm,
-                                                     Conv1dAlgorithm::Direct};
+                                                     Conv1dAlgorithm::Direct,
+                                                     Conv1dAlgorithm::Implicit};
 
 }  // namespace
 
@@ -256,6 +258,7 @@ TEST_CASE("cpu conv1d: random configurations match the reference on every algori
     cpu::set_conv1d_tile_bytes(rand_int(0, 1) == 0 ? 1 : 0);
     // Half the time every output of the direct kernels is written with non-temporal stores.
     cpu::set_conv1d_stream_bytes(rand_int(0, 1) == 0 ? 1 : 0);
+    cpu::force_conv1d_implicit_portable(rand_int(0, 3) == 0);  // the AVX-512 kernel mostly
     CAPTURE(i);
     run_config(c, kAllAlgorithms);
   }
@@ -278,6 +281,61 @@ TEST_CASE("cpu conv1d: long sequences and wide layers match the reference") {
   cpu::set_num_threads(2);
   for (const Config& c : big_configs()) {
     run_config(c, {Conv1dAlgorithm::Auto});
+  }
+}
+
+// --- implicit gemm (issue 10, dense Conv1d kernel) ---
+// The implicit algorithm's edge cases, forced (float32 stride 1: the kernel; float64 and
+// strided fall back to the gemm), on the AVX-512 micro-kernel where the CPU has it and on the
+// portable one: L shorter than a tile (64 or 48 positions), L not a multiple of the tile,
+// padding wider than the kernel's reach, causal padding, dilation, Cout not a multiple of the
+// panel rows (6 or 8), Cin = 1, batch 1, grouped.
+TEST_CASE("cpu conv1d: the implicit algorithm's edge cases match the reference") {
+  RestoreCpuSettings restore;
+  auto make = [](DType t, std::int64_t n, std::int64_t cin, std::int64_t cout, std::int64_t l,
+                 std::int64_t k, std::int64_t pl, std::int64_t pr, std::int64_t d,
+                 std::int64_t g, std::int64_t s = 1) {
+    Config c;
+    c.dtype = t, c.n = n, c.cin = cin, c.cout = cout, c.length = l, c.kernel = k;
+    c.p = Conv1dParams{s, pl, pr, d, g};
+    return c;
+  };
+  const std::vector<Config> configs = {
+      make(kFloat32, 1, 5, 7, 10, 3, 1, 1, 1, 1),        // L shorter than a tile
+      make(kFloat32, 2, 9, 13, 131, 3, 1, 1, 1, 1),      // L not a multiple of the tile
+      make(kFloat32, 1, 4, 6, 200, 3, 9, 7, 1, 1),       // padding wider than the reach
+      make(kFloat32, 2, 8, 16, 300, 5, 8, 0, 2, 1),      // causal, dilated
+      make(kFloat32, 1, 8, 24, 300, 5, 0, 8, 2, 1),      // right padding only; 24 rows
+      make(kFloat32, 3, 16, 40, 257, 4, 6, 6, 3, 1),     // Cout 40 (8-row panels), dilation 3
+      make(kFloat32, 1, 1, 11, 150, 7, 3, 3, 1, 1),      // Cin 1
+      make(kFloat32, 2, 12, 20, 190, 7, 3, 3, 1, 4),     // grouped
+      make(kFloat32, 1, 16, 32, 64, 1, 0, 0, 1, 1),      // 1x1, exactly one tile
+      make(kFloat32, 1, 3, 5, 48, 9, 20, 20, 4, 1),      // long reach, every tile an edge
+      make(kFloat32, 2, 33, 65, 513, 9, 4, 4, 1, 1),     // interior tiles, odd channels
+      make(kFloat32, 1, 64, 64, 1024, 3, 1, 1, 1, 1),    // the benchmark's, batch 1
+      make(kFloat64, 1, 8, 8, 100, 3, 1, 1, 1, 1),       // float64: falls back
+      make(kFloat32, 1, 8, 8, 100, 3, 1, 1, 1, 1, 2),    // stride 2: falls back
+  };
+  for (bool portable : {false, true}) {
+    cpu::force_conv1d_implicit_portable(portable);
+    for (int threads : {1, 2}) {
+      cpu::set_num_threads(threads);
+      for (const Config& c : configs) {
+        CAPTURE(portable);
+        run_config(c, {Conv1dAlgorithm::Implicit});
+      }
+    }
+  }
+  // Random stride-1 float32 configurations (tiles crossed, interior and edge tiles mixed).
+  for (int i = 0; i < 80; ++i) {
+    Config c = random_config(4);
+    c.dtype = kFloat32;
+    c.p.stride = 1;
+    if (!c.valid()) continue;
+    cpu::set_num_threads(static_cast<int>(rand_int(1, 2)));
+    cpu::force_conv1d_implicit_portable(rand_int(0, 3) == 0);
+    CAPTURE(i);
+    run_config(c, {Conv1dAlgorithm::Implicit});
   }
 }
 

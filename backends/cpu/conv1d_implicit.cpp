@@ -1,0 +1,281 @@
+// conv1d as an implicit gemm (dense and grouped float32 convolutions of stride 1; conv1d.hpp
+// explains when it is chosen). No im2col: for stride 1, tap k of output position t reads
+// x[t + offset(k)], so a tile of output positions reads, for each (input channel, tap), a
+// contiguous run of x. The forward pass is then a sum of K gemms over shifted views of x:
+//
+//   y[n][co][t] = bias[co] + sum over ci, k of W[co][ci][k] * x[n][ci][t + offset(k)]
+//
+// and the micro-kernel (conv1d_implicit.avx512.cpp) computes an mr x nr tile of it with its B
+// operand loaded straight from x. Only the weights are packed, once per call, into mr-row
+// panels ordered (ci, k) so the kernel broadcasts them from memory. Zero padding: a tile whose
+// taps reach outside [0, L) (the first and last tiles of a row) reads a small zero-padded copy
+// of just its window instead, never a padded copy of x.
+//
+// backward_input (stride 1) is the same correlation of grad_out with the transposed, flipped
+// weights: grad_x[ci][s] = sum over co, k' of W[co][ci][K-1-k'] * grad_y[co][s + pad_left -
+// (K-1-k') * dilation], i.e. input grad_y, output grad_x, first offset pad_left - (K-1) *
+// dilation; the same driver runs it with the other packing. backward_weight stays on the gemm
+// algorithm (a reduction over positions, where the packed gemm is already near its peak).
+//
+// Threads: over (sample, group, tile of nr positions, chunk of weight panels); each unit writes
+// a disjoint block of the output, so results do not depend on the split. Inside a unit the
+// edge window (if any) is built once and reused by every panel; the panels (the whole packed
+// weight, Cout x Cin/G x K floats) stay in L2, the tile's x rows in L1.
+//
+// Without AVX-512 the same driver runs a portable micro-kernel (plain loops, same semantics),
+// so forcing this algorithm works everywhere; choose() picks it only where the AVX-512 kernel
+// runs.
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <type_traits>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
+
+#include "backends/cpu/caching_allocator.hpp"
+#include "backends/cpu/conv1d.hpp"
+#include "backends/cpu/thread_pool.hpp"
+
+namespace reel::backends::cpu {
+
+namespace detail {
+// conv1d_implicit.avx512.cpp (call only when avx512_supported()).
+void conv1d_implicit_kernel_6x64_avx512(std::int64_t depth, std::int64_t taps, std::int64_t dil,
+                                        const float* wp, const float* xb, std::int64_t ldx,
+                                        float* y, std::int64_t ldy, int rows, int cols,
+                                        const float* bias);
+void conv1d_implicit_kernel_8x48_avx512(std::int64_t depth, std::int64_t taps, std::int64_t dil,
+                                        const float* wp, const float* xb, std::int64_t ldx,
+                                        float* y, std::int64_t ldy, int rows, int cols,
+                                        const float* bias);
+}  // namespace detail
+
+namespace {
+
+using KernelFn = void (*)(std::int64_t, std::int64_t, std::int64_t, const float*, const float*,
+                          std::int64_t, float*, std::int64_t, int, int, const float*);
+
+// The portable micro-kernel: the AVX-512 kernel's contract in plain loops (MR x NR).
+template <int MR, int NR>
+void kernel_portable(std::int64_t depth, std::int64_t taps, std::int64_t dil, const float* wp,
+                     const float* xb, std::int64_t ldx, float* y, std::int64_t ldy, int rows,
+                     int cols, const float* bias) {
+  float acc[MR][NR];
+  for (int r = 0; r < MR; ++r)
+    for (int t = 0; t < NR; ++t) acc[r][t] = 0.0f;
+  for (std::int64_t i = 0; i < depth; ++i) {
+    for (std::int64_t k = 0; k < taps; ++k) {
+      const float* xk = xb + i * ldx + k * dil;
+      for (int r = 0; r < MR; ++r)
+        for (int t = 0; t < NR; ++t) acc[r][t] += wp[r] * xk[t];
+      wp += MR;
+    }
+  }
+  for (int r = 0; r < rows; ++r)
+    for (int t = 0; t < cols; ++t) y[r * ldy + t] = bias != nullptr ? acc[r][t] + bias[r] : acc[r][t];
+}
+
+struct Kernel {
+  int mr, nr;
+  KernelFn fn;
+};
+
+// cpuid / xgetbv: AVX-512 F in the CPU and the OS saving the opmask and zmm registers (XCR0
+// bits 1, 2, 5, 6, 7).
+bool detect_avx512() {
+#if defined(__x86_64__) || defined(__i386__)
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  if (__get_cpuid_max(0, nullptr) < 7) return false;
+  __cpuid(1, eax, ebx, ecx, edx);
+  if ((ecx & (1u << 27)) == 0) return false;  // OSXSAVE: xgetbv is usable
+  unsigned xcr0_lo = 0, xcr0_hi = 0;
+  __asm__ volatile("xgetbv" : "=a"(xcr0_lo), "=d"(xcr0_hi) : "c"(0));
+  if ((xcr0_lo & 0xe6u) != 0xe6u) return false;
+  __cpuid_count(7, 0, eax, ebx, ecx, edx);
+  // avx512f, avx512dq, avx512cd, avx512bw, avx512vl: the flags the *.avx512.cpp files get.
+  const unsigned need = (1u << 16) | (1u << 17) | (1u << 28) | (1u << 30) | (1u << 31);
+  return (ebx & need) == need;
+#else
+  return false;
+#endif
+}
+
+std::atomic<bool> g_portable{false};  // force_conv1d_implicit_portable
+
+}  // namespace
+
+bool conv1d_implicit_native() {
+  static const bool supported = detect_avx512();
+  return supported && !g_portable.load(std::memory_order_relaxed);
+}
+
+void force_conv1d_implicit_portable(bool portable) {
+  g_portable.store(portable, std::memory_order_relaxed);
+}
+
+namespace {
+
+Kernel pick_kernel(std::int64_t out_per_group) {
+  if (conv1d_implicit_native()) {
+    // 8 rows x 3 vectors where the rows divide evenly by 8 and not by 6 (no zero rows in the
+    // last panel), else 6 x 4 (longer tiles: fewer window edges, and the x loads amortized
+    // over 24 FMAs).
+    if (out_per_group % 8 == 0 && out_per_group % 6 != 0)
+      return {8, 48, detail::conv1d_implicit_kernel_8x48_avx512};
+    return {6, 64, detail::conv1d_implicit_kernel_6x64_avx512};
+  }
+  return {6, 64, kernel_portable<6, 64>};
+}
+
+constexpr std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }
+
+// A stride-1 correlation per (sample, group):
+//   out[n][g*cout + o][t] = bias[g*cout + o] + sum over i < cin, k < taps of
+//                           w(g, o, i, k) * in[n][g*cin + i][t + off0 + k*dil]   (0 outside)
+struct Correlation {
+  std::int64_t batch, groups, cin, cout, len_in, len_out, taps, dil, off0;
+};
+
+// Packed weights: [group][panel][i][k][mr], rows past cout zero. `get(g, o, i, k)`.
+template <class Get>
+void pack_weights(const Correlation& p, const Kernel& kern, float* wp, Get get) {
+  const std::int64_t panels = ceil_div(p.cout, kern.mr);
+  const std::int64_t panel_size = p.cin * p.taps * kern.mr;
+  parallel_for(0, p.groups * panels, std::max<std::int64_t>(1, 16384 / panel_size),
+               [&](std::int64_t u0, std::int64_t u1) {
+    for (std::int64_t u = u0; u < u1; ++u) {
+      const std::int64_t g = u / panels, o0 = u % panels * kern.mr;
+      float* dst = wp + u * panel_size;
+      for (std::int64_t i = 0; i < p.cin; ++i) {
+        for (std::int64_t k = 0; k < p.taps; ++k) {
+          for (int r = 0; r < kern.mr; ++r)
+            *dst++ = o0 + r < p.cout ? get(g, o0 + r, i, k) : 0.0f;
+        }
+      }
+    }
+  });
+}
+
+void correlate(const Correlation& p, const Kernel& kern, float* out, const float* in,
+               const float* wp, const float* bias) {
+  const std::int64_t nr = kern.nr;
+  const std::int64_t panels = ceil_div(p.cout, kern.mr);
+  const std::int64_t panel_size = p.cin * p.taps * kern.mr;
+  const std::int64_t tiles = ceil_div(p.len_out, nr);
+  const std::int64_t reach = (p.taps - 1) * p.dil;  // input positions a tile reads beyond nr
+  const std::int64_t window = nr + reach;
+  // Split the panels into chunks only when (sample, group, tile) gives too few units.
+  const std::int64_t units_wanted = 4 * num_threads();
+  const std::int64_t base_units = p.batch * p.groups * tiles;
+  const std::int64_t chunks =
+      base_units >= units_wanted ? 1 : std::min(panels, ceil_div(units_wanted, base_units));
+  const std::int64_t unit_macs = ceil_div(panels, chunks) * panel_size * nr;
+  const std::int64_t grain = std::max<std::int64_t>(1, (std::int64_t{1} << 18) / unit_macs);
+  parallel_for(0, base_units * chunks, grain, [&](std::int64_t u0, std::int64_t u1) {
+    float* win = nullptr;  // this thread's zero-padded edge window, p.cin rows of `window`
+    for (std::int64_t u = u0; u < u1; ++u) {
+      const std::int64_t chunk = u % chunks, v = u / chunks;
+      const std::int64_t tile = v % tiles, g = v / tiles % p.groups, n = v / (tiles * p.groups);
+      const std::int64_t t0 = tile * nr;
+      const int cols = static_cast<int>(std::min(nr, p.len_out - t0));
+      const float* ing = in + (n * p.groups + g) * p.cin * p.len_in;
+      float* outg = out + (n * p.groups + g) * p.cout * p.len_out;
+      const std::int64_t first = t0 + p.off0;  // input position of column 0, tap 0
+      const float* xb = ing + first;
+      std::int64_t ldx = p.len_in;
+      if (first < 0 || first + window > p.len_in) {
+        if (win == nullptr) win = scratch<float>(0, p.cin * window);
+        for (std::int64_t i = 0; i < p.cin; ++i) {
+          const float* src = ing + i * p.len_in;
+          float* dst = win + i * window;
+          const std::int64_t lo = std::clamp<std::int64_t>(-first, 0, window);
+          const std::int64_t hi = std::clamp<std::int64_t>(p.len_in - first, lo, window);
+          std::fill(dst, dst + lo, 0.0f);
+          if (hi > lo)
+            std::memcpy(dst + lo, src + first + lo, sizeof(float) * static_cast<std::size_t>(hi - lo));
+          std::fill(dst + hi, dst + window, 0.0f);
+        }
+        xb = win;
+        ldx = window;
+      }
+      const std::int64_t pc0 = panels * chunk / chunks, pc1 = panels * (chunk + 1) / chunks;
+      for (std::int64_t pc = pc0; pc < pc1; ++pc) {
+        const std::int64_t o0 = pc * kern.mr;
+        const int rows = static_cast<int>(std::min<std::int64_t>(kern.mr, p.cout - o0));
+        kern.fn(p.cin, p.taps, p.dil, wp + (g * panels + pc) * panel_size, xb, ldx,
+                outg + o0 * p.len_out + t0, p.len_out, rows, cols,
+                bias != nullptr ? bias + g * p.cout + o0 : nullptr);
+      }
+    }
+  });
+}
+
+// Packed weights from the caching allocator, returned on scope exit.
+struct Packed {
+  float* data = nullptr;
+  std::size_t bytes = 0;
+  explicit Packed(std::int64_t count) : bytes(static_cast<std::size_t>(count) * sizeof(float)) {
+    data = static_cast<float*>(cached_allocate(bytes));
+  }
+  Packed(const Packed&) = delete;
+  Packed& operator=(const Packed&) = delete;
+  ~Packed() { cached_deallocate(data, bytes); }
+};
+
+}  // namespace
+
+template <class T>
+bool conv1d_implicit_forward(const Conv1dProblem& c, T* y, const T* x, const T* w, const T* b) {
+  if constexpr (!std::is_same_v<T, float>) {
+    return false;
+  } else {
+    if (c.stride != 1) return false;
+    const Kernel kern = pick_kernel(c.out_per_group);
+    const Correlation p{c.batch,      c.groups,  c.in_per_group, c.out_per_group, c.length,
+                        c.out_length, c.kernel,  c.dilation,     -c.pad_left};
+    Packed wp(p.groups * ceil_div(p.cout, kern.mr) * kern.mr * p.cin * p.taps);
+    const std::int64_t rows = c.in_per_group * c.kernel;
+    pack_weights(p, kern, wp.data,
+                 [&](std::int64_t g, std::int64_t o, std::int64_t i, std::int64_t k) {
+                   return w[(g * c.out_per_group + o) * rows + i * c.kernel + k];
+                 });
+    correlate(p, kern, y, x, wp.data, b);
+    return true;
+  }
+}
+
+template <class T>
+bool conv1d_implicit_backward_input(const Conv1dProblem& c, T* gx, const T* gy, const T* w) {
+  if constexpr (!std::is_same_v<T, float>) {
+    return false;
+  } else {
+    if (c.stride != 1) return false;
+    const Kernel kern = pick_kernel(c.in_per_group);
+    const Correlation p{c.batch,      c.groups, c.out_per_group, c.in_per_group,
+                        c.out_length, c.length, c.kernel,        c.dilation,
+                        c.pad_left - (c.kernel - 1) * c.dilation};
+    Packed wp(p.groups * ceil_div(p.cout, kern.mr) * kern.mr * p.cin * p.taps);
+    const std::int64_t rows = c.in_per_group * c.kernel;
+    // Output channel ci of the correlation is the convolution's input channel, its input
+    // channel co the convolution's output channel, and its tap k' the convolution's K-1-k'.
+    pack_weights(p, kern, wp.data,
+                 [&](std::int64_t g, std::int64_t ci, std::int64_t co, std::int64_t k) {
+                   return w[(g * c.out_per_group + co) * rows + ci * c.kernel + (c.kernel - 1 - k)];
+                 });
+    correlate(p, kern, gx, gy, wp.data, nullptr);
+    return true;
+  }
+}
+
+template bool conv1d_implicit_forward<float>(const Conv1dProblem&, float*, const float*,
+                                             const float*, const float*);
+template bool conv1d_implicit_forward<double>(const Conv1dProblem&, double*, const double*,
+                                              const double*, const double*);
+template bool conv1d_implicit_backward_input<float>(const Conv1dProblem&, float*, const float*,
+                                                    const float*);
+template bool conv1d_implicit_backward_input<double>(const Conv1dProblem&, double*,
+                                                     const double*, const double*);
+
+}  // namespace reel::backends::cpu

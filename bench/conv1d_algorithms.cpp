@@ -1,0 +1,94 @@
+// bench/conv1d_algorithms: the CPU backend's conv1d algorithms side by side on the dense and
+// grouped shapes of conv1d_cases.hpp (float32): each algorithm forced in turn (Gemm, Implicit),
+// back to back in one process and over several rounds, so that a loaded machine skews both
+// alike. Prints GFLOP/s per (case, pass, algorithm, round) and the median ratio.
+//
+//   bench_conv1d_algorithms [--quick] [--threads N] [--rounds R]
+// No thresholds: this reports, it does not judge.
+#include <reel/reel.hpp>
+
+#include <fmt/core.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "backends/cpu/conv1d.hpp"
+#include "conv1d_cases.hpp"
+#include "nn/functional/conv1d.hpp"
+#include "timer.hpp"
+
+namespace {
+namespace F = reel::nn::functional;
+using reel::backends::cpu::Conv1dAlgorithm;
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  const reel_bench::TimerConfig config = reel_bench::conv1d_timer_config(argc, argv);
+  bool quick = false;
+  int rounds = 3;
+  for (int i = 1; i < argc; ++i) {
+    quick = quick || std::strcmp(argv[i], "--quick") == 0;
+    if (std::strcmp(argv[i], "--threads") == 0 && i + 1 < argc)
+      reel::set_num_threads(std::atoi(argv[i + 1]));
+    if (std::strcmp(argv[i], "--rounds") == 0 && i + 1 < argc) rounds = std::atoi(argv[i + 1]);
+  }
+  if (quick) rounds = 1;
+  reel::manual_seed(0);
+  fmt::print("conv1d algorithms, float32 on the CPU, {} threads, {} rounds (GFLOP/s per round; "
+             "fwd+bwd counts 3 forward passes)\n\n",
+             reel::get_num_threads(), rounds);
+  fmt::print("| case | pass | Gemm GFLOP/s | Implicit GFLOP/s | median ratio |\n"
+             "|---|---|---|---|---:|\n");
+  const Conv1dAlgorithm algorithms[] = {Conv1dAlgorithm::Gemm, Conv1dAlgorithm::Implicit};
+  for (reel_bench::Conv1dCase c : reel_bench::kConv1dCases) {
+    if (c.cin == c.groups || c.stride != 1) continue;  // depthwise and strided: not this kernel
+    if (quick) c = reel_bench::quick_case(c);
+    reel::Tensor x = reel::randn({c.n, c.cin, c.length});
+    reel::Tensor w = reel::randn({c.cout, c.cin / c.groups, c.kernel});
+    reel::Tensor b = reel::randn({c.cout});
+    reel::Tensor gy = reel::randn({c.n, c.cout, c.out_length()});
+    const auto options = F::Conv1dFuncOptions().stride(c.stride).padding(c.padding)
+                             .dilation(c.dilation).groups(c.groups);
+    reel::Tensor xg = x.detach().clone().requires_grad_();
+    reel::Tensor wg = w.detach().clone().requires_grad_();
+    reel::Tensor bg = b.detach().clone().requires_grad_();
+    std::vector<double> gf[2][2];  // [pass][algorithm]
+    for (int r = 0; r < rounds; ++r) {
+      for (int a = 0; a < 2; ++a) {
+        reel::backends::cpu::force_conv1d_algorithm(algorithms[a]);
+        const double fwd = reel_bench::median_ns_per_call([&] {
+          reel::NoGradGuard no_grad;
+          reel::Tensor y = F::conv1d(x, w, b, options);
+          reel_bench::keep(y);
+        }, config);
+        const double fwdbwd = reel_bench::median_ns_per_call([&] {
+          for (reel::Tensor* t : {&xg, &wg, &bg}) t->zero_grad();
+          reel::Tensor y = F::conv1d(xg, wg, bg, options);
+          y.backward(gy);
+        }, config);
+        gf[0][a].push_back(c.forward_flops() / fwd);
+        gf[1][a].push_back(3 * c.forward_flops() / fwdbwd);
+      }
+    }
+    reel::backends::cpu::force_conv1d_algorithm(Conv1dAlgorithm::Auto);
+    const char* passes[] = {"fwd", "fwd+bwd"};
+    for (int p = 0; p < 2; ++p) {
+      std::string cols[2];
+      for (int a = 0; a < 2; ++a)
+        for (double v : gf[p][a]) cols[a] += fmt::format("{}{:.0f}", cols[a].empty() ? "" : " ", v);
+      std::vector<double> ratios;
+      for (int r = 0; r < rounds; ++r) ratios.push_back(gf[p][1][r] / gf[p][0][r]);
+      fmt::print("| {} | {} | {} | {} | {:.2f} |\n", c.label, passes[p], cols[0], cols[1],
+                 median(ratios));
+    }
+  }
+  return 0;
+}
