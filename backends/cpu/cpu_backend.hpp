@@ -61,6 +61,16 @@ class CpuBackend final : public ReferenceBackend {
   void softmax_impl(const View& out, const View& in, int dim, bool log) override;
   void softmax_backward_impl(const View& grad_in, const View& grad_out, const View& out, int dim,
                              bool log) override;
+
+  // --- issue 10: training-step ops --- where (every dtype up to 8 bytes, threaded rows;
+  // cpu_backend.cpp); optim.cpp: Adam/AdamW and SGD updates (contiguous float32/float64: SIMD,
+  // threaded). Comparisons (binary_impl) and max/min reductions (reduce.cpp) as well.
+  void where_impl(const View& out, const View& cond, const View& a, const View& b) override;
+  void adam_step_impl(const View& param, const View& grad, const View& exp_avg,
+                      const View& exp_avg_sq, const View& max_exp_avg_sq,
+                      const AdamStepParams& p) override;
+  void sgd_step_impl(const View& param, const View& grad, const View& momentum_buffer,
+                     const SgdStepParams& p) override;
 };
 
 }  // namespace reel::backends
