@@ -71,6 +71,28 @@ class CpuBackend final : public ReferenceBackend {
                       const AdamStepParams& p) override;
   void sgd_step_impl(const View& param, const View& grad, const View& momentum_buffer,
                      const SgdStepParams& p) override;
+  // threaded.cpp: the reference loops of the norms, poolings and cross-entropy, threaded over an
+  // independent dim (bitwise the reference's results; no SIMD yet)
+  void norm_stats_impl(const View& mean, const View& var, const View& in) override;
+  void norm_forward_impl(const View& out, const View& in, const View& mean, const View& var,
+                         const View& weight, const View& bias, const NormParams& p) override;
+  void norm_backward_impl(const View& grad_in, const View& grad_weight, const View& grad_bias,
+                          const View& grad_out, const View& in, const View& mean,
+                          const View& var, const View& weight, const NormParams& p) override;
+  void max_pool1d_impl(const View& out, const View& indices, const View& in,
+                       const Pool1dParams& p) override;
+  void avg_pool1d_impl(const View& out, const View& in, const Pool1dParams& p) override;
+  void avg_pool1d_backward_impl(const View& grad_in, const View& grad_out,
+                                const Pool1dParams& p) override;
+  void adaptive_max_pool1d_impl(const View& out, const View& indices, const View& in) override;
+  void adaptive_avg_pool1d_impl(const View& out, const View& in) override;
+  void adaptive_avg_pool1d_backward_impl(const View& grad_in, const View& grad_out) override;
+  void cross_entropy_impl(const View& losses, const View& lse, const View& target_weight,
+                          const View& in, const View& target, const View& weight,
+                          const CrossEntropyParams& p) override;
+  void cross_entropy_backward_impl(const View& grad_in, const View& grad_losses, const View& in,
+                                   const View& lse, const View& target, const View& weight,
+                                   const CrossEntropyParams& p) override;
 };
 
 }  // namespace reel::backends

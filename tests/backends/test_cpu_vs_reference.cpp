@@ -318,3 +318,107 @@ TEST_CASE("cpu backend (issue 10): Adam and SGD updates equal the reference bit 
     }
   }
 }
+
+// The norms, poolings and cross-entropy run the reference loops on slices, one per thread
+// (backends/cpu/threaded.cpp): sizes above the split threshold, every result bitwise the
+// reference's at 1, 2 and 3 threads, strided inputs included; a shape error still raises.
+TEST_CASE("cpu backend (issue 10): threaded norms, poolings and cross-entropy equal the reference") {
+  for (DType t : {kFloat32, kFloat64}) {
+    // run(outputs...) on the reference, then on the CPU backend at each configuration.
+    auto same = [&](std::vector<Operand> inputs, std::vector<Operand> outputs, auto call) {
+      for (Operand& o : inputs) o.rebase();
+      std::vector<Operand> want;
+      for (const Operand& o : outputs) want.push_back(o.clone());
+      std::vector<View> views;
+      for (Operand& o : inputs) views.push_back(o.view);
+      for (Operand& o : want) views.push_back(o.view);
+      call(reference_backend(), views);
+      on_each_cpu_config([&](const std::string&) {
+        std::vector<Operand> got;
+        for (const Operand& o : outputs) got.push_back(o.clone());
+        std::vector<View> v;
+        for (Operand& o : inputs) v.push_back(o.view);
+        for (Operand& o : got) v.push_back(o.view);
+        call(cpu_backend(), v);
+        for (std::size_t i = 0; i < got.size(); ++i) check_close(got[i], want[i], 0.0, 0.0);
+      });
+    };
+    for (const Shape& shape : {Shape{6, 64, 1, 257}, Shape{300, 1, 260, 1}}) {
+      const bool shared = shape[1] > 1;  // BatchNorm: batch statistics; LayerNorm: per sample
+      CAPTURE(shape);
+      const Shape stats{shared ? 1 : shape[0], shape[1]};
+      Operand x = make_operand(t, shape, Layout::Transposed);
+      Operand mean = make_operand(t, stats, Layout::Contiguous);
+      Operand var = make_operand(t, stats, Layout::Contiguous);
+      same({x}, {mean, var}, [](Backend& b, const std::vector<View>& v) { b.norm_stats(v[1], v[2], v[0]); });
+      x.rebase(), mean.rebase(), var.rebase();
+      reference_backend().norm_stats(mean.view, var.view, x.view);
+      Operand w = make_operand(t, {shape[1], shape[2]}, Layout::Contiguous);
+      Operand bias = make_operand(t, {shape[1], shape[2]}, Layout::Contiguous);
+      NormParams p;
+      same({x, mean, var, w, bias}, {make_operand(t, shape, Layout::Contiguous)},
+           [p](Backend& b, const std::vector<View>& v) { b.norm_forward(v[5], v[0], v[1], v[2], v[3], v[4], p); });
+      Operand gy = make_operand(t, shape, Layout::Contiguous);
+      same({gy, x, mean, var, w},
+           {make_operand(t, shape, Layout::Contiguous), make_operand(t, {shape[1], shape[2]}, Layout::Contiguous),
+            make_operand(t, {shape[1], shape[2]}, Layout::Contiguous)},
+           [p](Backend& b, const std::vector<View>& v) {
+             b.norm_backward(v[5], v[6], v[7], v[0], v[1], v[2], v[3], v[4], p);
+           });
+    }
+    for (const Shape& shape : {Shape{16, 40, 301}, Shape{3, 200, 150}}) {
+      CAPTURE(shape);
+      Pool1dParams p;
+      p.kernel_size = 3, p.stride = 2, p.padding = 1;
+      const std::int64_t lout = p.out_length(shape[2], "max_pool1d");
+      Operand x = make_operand(t, shape, Layout::Sliced, /*specials=*/true);
+      same({x}, {make_operand(t, {shape[0], shape[1], lout}, Layout::Contiguous),
+                 make_operand(kInt64, {shape[0], shape[1], lout}, Layout::Contiguous)},
+           [p](Backend& b, const std::vector<View>& v) { b.max_pool1d(v[1], v[2], v[0], p); });
+      same({x}, {make_operand(t, {shape[0], shape[1], lout}, Layout::Contiguous)},
+           [p](Backend& b, const std::vector<View>& v) { b.avg_pool1d(v[1], v[0], p); });
+      same({make_operand(t, {shape[0], shape[1], lout}, Layout::Contiguous)},
+           {make_operand(t, shape, Layout::Contiguous)},
+           [p](Backend& b, const std::vector<View>& v) { b.avg_pool1d_backward(v[1], v[0], p); });
+      same({x}, {make_operand(t, {shape[0], shape[1], 7}, Layout::Contiguous),
+                 make_operand(kInt64, {shape[0], shape[1], 7}, Layout::Contiguous)},
+           [](Backend& b, const std::vector<View>& v) { b.adaptive_max_pool1d(v[1], v[2], v[0]); });
+      same({x}, {make_operand(t, {shape[0], shape[1], 7}, Layout::Contiguous)},
+           [](Backend& b, const std::vector<View>& v) { b.adaptive_avg_pool1d(v[1], v[0]); });
+      same({make_operand(t, {shape[0], shape[1], 7}, Layout::Contiguous)},
+           {make_operand(t, shape, Layout::Contiguous)},
+           [](Backend& b, const std::vector<View>& v) { b.adaptive_avg_pool1d_backward(v[1], v[0]); });
+      // A shape error (N differs) is the reference's, not hidden by the cut.
+      Operand bad = make_operand(t, {shape[0] + 1, shape[1], lout}, Layout::Contiguous);
+      CHECK_THROWS_AS(cpu_backend().max_pool1d(bad.view, View{}, x.view, p), reel::Error);
+    }
+    {
+      const std::int64_t n = 64, c = 10, l = 200;
+      CrossEntropyParams p;
+      p.ignore_index = 3;
+      p.label_smoothing = 0.1;
+      Operand x = make_operand(t, {n, c, l}, Layout::Transposed);
+      Operand target = make_operand(kInt64, {n, l}, Layout::Contiguous);
+      auto* tp = reinterpret_cast<std::int64_t*>(target.storage.data());
+      for (std::int64_t i = 0; i < target.elements; ++i) tp[i] = (i * 7) % c;
+      Operand w = make_operand(t, {c}, Layout::Contiguous);
+      auto ce_out = [&] { return make_operand(t, {n, l}, Layout::Contiguous); };
+      same({x, target, w}, {ce_out(), ce_out(), ce_out()}, [p](Backend& b, const std::vector<View>& v) {
+        b.cross_entropy(v[3], v[4], v[5], v[0], v[1], v[2], p);
+      });
+      Operand lse = ce_out(), scratch = ce_out();
+      x.rebase();
+      reference_backend().cross_entropy(scratch.view, lse.view, View{}, x.view, target.view, w.view, p);
+      same({ce_out(), x, lse, target, w}, {make_operand(t, {n, c, l}, Layout::Contiguous)},
+           [p](Backend& b, const std::vector<View>& v) {
+             b.cross_entropy_backward(v[5], v[0], v[1], v[2], v[3], v[4], p);
+           });
+      tp[n * l - 5] = c + 4;  // out of range: raises on every configuration
+      on_each_cpu_config([&](const std::string&) {
+        Operand o1 = ce_out(), o2 = ce_out();
+        CHECK_THROWS_WITH_AS(cpu_backend().cross_entropy(o1.view, o2.view, View{}, x.view, target.view, w.view, p),
+                             doctest::Contains("Target 14 is out of bounds"), reel::Error);
+      });
+    }
+  }
+}
