@@ -5,8 +5,13 @@
 //   copy / fill     every dtype: memcpy or typed loops over coalesced strided views, threaded
 //   unary / binary  SIMD over contiguous rows (a scalar side broadcasts; other strides go
 //                   through small gather buffers), threaded over rows
-//   reduce          Sum over the innermost contiguous range (row sums), over outer dims with a
-//                   contiguous inner one (column sums), and over everything
+//   reduce          Sum, Max and Min over the innermost contiguous range (row sums), over
+//                   outer dims with a contiguous inner one (column sums), and over everything
+//   where, compare  issue 10: threaded rows (where: every dtype up to 8 bytes; eq/ne/lt/le/
+//                   gt/ge: float32/float64)
+//   adam / sgd      issue 10: SIMD updates of contiguous parameters, threaded (optim.cpp)
+//   norms, pooling, issue 10: the reference loops on independent slices, threaded
+//   cross_entropy   (threaded.cpp; no SIMD yet)
 //   matmul          packed, blocked gemm (backends/cpu/gemm.hpp)
 //   conv1d          an algorithm per case: im2col + gemm, or direct for depthwise (conv1d.hpp);
 //                   complex dtypes and pad1d are the reference loops
@@ -14,7 +19,7 @@
 //   bfloat16        matmul and conv1d natively (issue 9): the bf16 gemm (gemm_bf16.hpp, AVX-512
 //                   BF16 where the CPU has it), float32 accumulation, one rounding on store
 // It derives from the reference backend: everything without a fast path (other ops and dtypes,
-// where, arg_reduce, indexing, pad1d, and every shape error) is the reference's implementation,
+// arg_reduce, indexing, pad1d, nll_loss, RMSprop/Adagrad, and every shape error) is the reference's implementation,
 // inherited rather than forwarded, so it is right by construction and the two backends raise
 // the same errors. The shared checks (op table, dtypes) run once, in Backend's entry points.
 #include "backends/reference/reference_backend.hpp"
