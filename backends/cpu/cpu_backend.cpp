@@ -440,6 +440,14 @@ void CpuBackend::random_impl(const View& out, const RandomSpec& spec) {
       const std::int64_t s = l.inner_stride(0);
       for_each_row(l, kMathGrain, [&](const std::int64_t* off, std::int64_t n, std::int64_t first) {
         T* d = out.ptr<T>() + off[0];
+        // Issue 10: contiguous uniform float32/float64 rows (Dropout's masks) draw 16 Philox
+        // blocks at a time in the SIMD table's kernel, bit for bit the same values.
+        if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
+          if (spec.kind == K::Uniform && s == 1) {
+            simd_kernels().get<T>().uniform(spec, spec.offset + static_cast<std::uint64_t>(first), n, d);
+            return;
+          }
+        }
         for (std::int64_t i = 0; i < n; ++i)
           d[i * s] = random_value<T>(spec, static_cast<std::uint64_t>(first + i));
       });

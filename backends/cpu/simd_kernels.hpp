@@ -17,6 +17,7 @@
 // by the linker and an AVX-512 instruction reach an SSE2-only machine. Hence the tails below
 // go through a small zero-padded batch, not a scalar loop.
 #include <cstddef>
+#include <cmath>
 #include <cstdint>
 #include <type_traits>
 
@@ -100,6 +101,12 @@ void sgd_kernel(std::int64_t n, const SgdScalars<T>& s, T* param, const T* grad,
 // reference up to the sign of a zero tie.
 template <class Arch, class T>
 T extreme_kernel(bool max, std::int64_t n, const T* in);
+// --- uniform random fill (issue 10: Dropout's masks) --- out[i] = the Uniform draw of counter
+// `counter0 + i` under spec (spec.kind == Uniform), bit for bit backends/philox.hpp's
+// random_real: Philox4x32-10 on 16 counters at a time (loops the compiler vectorises with the
+// arch's flags), then the reference's scalar conversion.
+template <class Arch, class T>
+void uniform_kernel(const RandomSpec& spec, std::uint64_t counter0, std::int64_t n, T* out);
 
 // Register blocking of the micro-kernel: nr = two vectors, mr rows. With 32 registers
 // (AVX-512) 12 x 2 accumulators fit beside the two B vectors and an A broadcast; with 16 (AVX2,
@@ -121,6 +128,7 @@ struct TypedKernels {
   void (*adam)(std::int64_t, const AdamScalars<T>&, T*, const T*, T*, T*, T*);
   void (*sgd)(std::int64_t, const SgdScalars<T>&, T*, const T*, T*);
   T (*extreme)(bool, std::int64_t, const T*);
+  void (*uniform)(const RandomSpec&, std::uint64_t, std::int64_t, T*);
 };
 
 struct SimdKernels {
@@ -138,7 +146,8 @@ constexpr TypedKernels<T> typed_kernels_for() {
   return {&binary_kernel<Arch, T>, &unary_kernel<Arch, T>, &sum_kernel<Arch, T>,
           &dot_kernel<Arch, T>,    &axpy_kernel<Arch, T>,  &gemm_kernel<Arch, T>,
           gemm_mr<Arch, T>(),      gemm_nr<Arch, T>(),
-          &adam_kernel<Arch, T>,   &sgd_kernel<Arch, T>,  &extreme_kernel<Arch, T>};
+          &adam_kernel<Arch, T>,   &sgd_kernel<Arch, T>,  &extreme_kernel<Arch, T>,
+          &uniform_kernel<Arch, T>};
 }
 template <class Arch>
 constexpr SimdKernels kernels_for() {
@@ -505,6 +514,56 @@ T extreme_kernel(bool max, std::int64_t n, const T* in) {
   return run([](B x, B acc) { return x < acc; });
 }
 
+// --- uniform random fill (issue 10) ---
+template <class Arch, class T>
+void uniform_kernel(const RandomSpec& spec, std::uint64_t counter0, std::int64_t n, T* out) {
+  constexpr int L = 16;
+  constexpr std::uint32_t kMul0 = 0xD2511F53u, kMul1 = 0xCD9E8D57u;
+  constexpr std::uint32_t kWeyl0 = 0x9E3779B9u, kWeyl1 = 0xBB67AE85u;
+  const auto seed0 = static_cast<std::uint32_t>(spec.seed);
+  const auto seed1 = static_cast<std::uint32_t>(spec.seed >> 32);
+  for (std::int64_t i0 = 0; i0 < n; i0 += L) {
+    const int m = n - i0 < L ? static_cast<int>(n - i0) : L;
+    alignas(64) std::uint32_t x0[L], x1[L], x2[L], x3[L];
+    for (int j = 0; j < L; ++j) {
+      const std::uint64_t c = counter0 + static_cast<std::uint64_t>(i0 + j);
+      x0[j] = static_cast<std::uint32_t>(c), x1[j] = static_cast<std::uint32_t>(c >> 32);
+      x2[j] = 0u, x3[j] = 0u;
+    }
+    std::uint32_t k0 = seed0, k1 = seed1;
+    for (int round = 0; round < 10; ++round) {  // philox::philox4x32_10, lane by lane
+      for (int j = 0; j < L; ++j) {
+        const std::uint64_t p0 = static_cast<std::uint64_t>(kMul0) * x0[j];
+        const std::uint64_t p1 = static_cast<std::uint64_t>(kMul1) * x2[j];
+        const std::uint32_t y0 = static_cast<std::uint32_t>(p1 >> 32) ^ x1[j] ^ k0;
+        const std::uint32_t y2 = static_cast<std::uint32_t>(p0 >> 32) ^ x3[j] ^ k1;
+        x0[j] = y0, x1[j] = static_cast<std::uint32_t>(p1), x2[j] = y2;
+        x3[j] = static_cast<std::uint32_t>(p0);
+      }
+      k0 += kWeyl0;
+      k1 += kWeyl1;
+    }
+    for (int j = 0; j < m; ++j) {  // philox::random_real's Uniform branch
+      double u;
+      if constexpr (std::is_same_v<T, float>) {
+        u = (x0[j] >> 8) * 0x1p-24;
+      } else {
+        const std::uint64_t bits = (static_cast<std::uint64_t>(x0[j]) << 32) | x1[j];
+        u = static_cast<double>(bits >> 11) * 0x1p-53;
+      }
+      double scaled = (spec.b - spec.a) * u;
+      asm("" : "+x"(scaled));  // no contraction into an fma: the reference rounds the product
+      T value = static_cast<T>(spec.a + scaled);
+      if constexpr (std::is_same_v<T, float>) {
+        const auto high = static_cast<float>(spec.b);
+        const auto low = static_cast<float>(spec.a);
+        if (value >= high && low < high) value = ::nextafterf(high, low);
+      }
+      out[i0 + j] = value;
+    }
+  }
+}
+
 #define REEL_SIMD_KERNELS(EXTERN, ARCH)                                                        \
   EXTERN template void binary_kernel<ARCH, float>(BinaryOp, std::int64_t, const float*,       \
                                                   std::int64_t, const float*, std::int64_t,   \
@@ -535,7 +594,11 @@ T extreme_kernel(bool max, std::int64_t n, const T* in) {
   EXTERN template void sgd_kernel<ARCH, double>(std::int64_t, const SgdScalars<double>&,       \
                                                 double*, const double*, double*);              \
   EXTERN template float extreme_kernel<ARCH, float>(bool, std::int64_t, const float*);         \
-  EXTERN template double extreme_kernel<ARCH, double>(bool, std::int64_t, const double*);
+  EXTERN template double extreme_kernel<ARCH, double>(bool, std::int64_t, const double*);       \
+  EXTERN template void uniform_kernel<ARCH, float>(const RandomSpec&, std::uint64_t,             \
+                                                   std::int64_t, float*);                        \
+  EXTERN template void uniform_kernel<ARCH, double>(const RandomSpec&, std::uint64_t,            \
+                                                    std::int64_t, double*);
 
 REEL_SIMD_KERNELS(extern, xsimd::avx512bw)
 REEL_SIMD_KERNELS(extern, xsimd::fma3<xsimd::avx2>)
