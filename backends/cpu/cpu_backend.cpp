@@ -160,6 +160,90 @@ void elementwise(const View& out, const View& a, const View* b, BinaryOp bop, Un
   });
 }
 
+// --- issue 10: where and comparisons -----------------------------------------------------------
+// Calls f(i, ia, ib) for i < n with the input offsets i*sa and i*sb; the common strides (1 and
+// 0: contiguous or a broadcast scalar) get loops of their own, with constant strides the
+// compiler vectorises.
+template <class F>
+[[gnu::always_inline]] inline void row_loop(std::int64_t n, std::int64_t sa, std::int64_t sb, F&& f) {
+  if (sa == 1 && sb == 1) {
+    for (std::int64_t i = 0; i < n; ++i) f(i, i, i);
+  } else if (sa == 1 && sb == 0) {
+    for (std::int64_t i = 0; i < n; ++i) f(i, i, std::int64_t{0});
+  } else if (sa == 0 && sb == 1) {
+    for (std::int64_t i = 0; i < n; ++i) f(i, std::int64_t{0}, i);
+  } else {
+    for (std::int64_t i = 0; i < n; ++i) f(i, i * sa, i * sb);
+  }
+}
+
+// out = cond ? a : b, moving raw elements of `Bytes` bytes (a select copies, it converts
+// nothing), threaded over coalesced rows.
+template <class U>
+void where_rows(const View& out, const View& cond, const View& a, const View& b) {
+  const Layout<4> l =
+      coalesce<4>(out.shape, {&out.strides, &cond.strides, &a.strides, &b.strides});
+  const std::int64_t so = l.inner_stride(0), sc = l.inner_stride(1), sa = l.inner_stride(2),
+                     sb = l.inner_stride(3);
+  U* po = static_cast<U*>(out.data);
+  const bool* pc = cond.ptr<const bool>();
+  const U* pa = static_cast<const U*>(a.data);
+  const U* pb = static_cast<const U*>(b.data);
+  for_each_row(l, kGrain, [&](const std::int64_t* off, std::int64_t n, std::int64_t) {
+    U* o = po + off[0];
+    const bool* c = pc + off[1];
+    const U* x = pa + off[2];
+    const U* y = pb + off[3];
+    if (so == 1 && sc == 1) {
+      row_loop(n, sa, sb, [&](std::int64_t i, std::int64_t ia, std::int64_t ib) {
+        o[i] = c[i] ? x[ia] : y[ib];
+      });
+    } else {
+      for (std::int64_t i = 0; i < n; ++i) o[i * so] = c[i * sc] ? x[i * sa] : y[i * sb];
+    }
+  });
+}
+
+// out (bool) = a <op> b for float32/float64, the reference's C++ comparison (NaN: only ne is
+// true), threaded over coalesced rows.
+template <class T, class Cmp>
+void compare_rows(const View& out, const View& a, const View& b, Cmp cmp) {
+  const Layout<3> l = coalesce<3>(out.shape, {&out.strides, &a.strides, &b.strides});
+  const std::int64_t so = l.inner_stride(0), sa = l.inner_stride(1), sb = l.inner_stride(2);
+  bool* po = out.ptr<bool>();
+  const T* pa = a.ptr<const T>();
+  const T* pb = b.ptr<const T>();
+  for_each_row(l, kGrain, [&](const std::int64_t* off, std::int64_t n, std::int64_t) {
+    bool* o = po + off[0];
+    const T* x = pa + off[1];
+    const T* y = pb + off[2];
+    if (so == 1) {
+      row_loop(n, sa, sb, [&](std::int64_t i, std::int64_t ia, std::int64_t ib) {
+        o[i] = cmp(x[ia], y[ib]);
+      });
+    } else {
+      for (std::int64_t i = 0; i < n; ++i) o[i * so] = cmp(x[i * sa], y[i * sb]);
+    }
+  });
+}
+
+template <class T>
+void compare(BinaryOp op, const View& out, const View& a, const View& b) {
+  switch (op) {
+    case BinaryOp::Eq: return compare_rows<T>(out, a, b, [](T x, T y) { return x == y; });
+    case BinaryOp::Ne: return compare_rows<T>(out, a, b, [](T x, T y) { return x != y; });
+    case BinaryOp::Lt: return compare_rows<T>(out, a, b, [](T x, T y) { return x < y; });
+    case BinaryOp::Le: return compare_rows<T>(out, a, b, [](T x, T y) { return x <= y; });
+    case BinaryOp::Gt: return compare_rows<T>(out, a, b, [](T x, T y) { return x > y; });
+    default: return compare_rows<T>(out, a, b, [](T x, T y) { return x >= y; });
+  }
+}
+
+constexpr bool is_comparison(BinaryOp op) {
+  return op == BinaryOp::Eq || op == BinaryOp::Ne || op == BinaryOp::Lt || op == BinaryOp::Le ||
+         op == BinaryOp::Gt || op == BinaryOp::Ge;
+}
+
 }  // namespace
 }  // namespace cpu
 
@@ -231,12 +315,29 @@ void CpuBackend::unary_impl(UnaryOp op, const View& out, const View& in) {
 }
 
 void CpuBackend::binary_impl(BinaryOp op, const View& out, const View& a, const View& b) {
+  if (is_comparison(op) && is_float32_or_64(a.dtype) && out.dtype == kBool) {
+    if (out.numel() == 0) return;
+    if (a.dtype == kFloat32) return cpu::compare<float>(op, out, a, b);
+    return cpu::compare<double>(op, out, a, b);
+  }
   if (!simd_has_binary(op) || !is_float32_or_64(a.dtype) || out.dtype != a.dtype) {
     return ReferenceBackend::binary_impl(op, out, a, b);
   }
   if (out.numel() == 0) return;
   if (a.dtype == kFloat32) elementwise<float>(out, a, &b, op, UnaryOp::Neg);
   else elementwise<double>(out, a, &b, op, UnaryOp::Neg);
+}
+
+// Issue 10: where of every dtype up to 8 bytes (complex128 is the reference's), raw elements.
+void CpuBackend::where_impl(const View& out, const View& cond, const View& a, const View& b) {
+  if (out.numel() == 0) return;
+  switch (element_size(out.dtype)) {
+    case 1: return where_rows<std::uint8_t>(out, cond, a, b);
+    case 2: return where_rows<std::uint16_t>(out, cond, a, b);
+    case 4: return where_rows<std::uint32_t>(out, cond, a, b);
+    case 8: return where_rows<std::uint64_t>(out, cond, a, b);
+    default: return ReferenceBackend::where_impl(out, cond, a, b);
+  }
 }
 
 // --- linear algebra -----------------------------------------------------------------------------
@@ -340,6 +441,14 @@ void CpuBackend::random_impl(const View& out, const RandomSpec& spec) {
       const std::int64_t s = l.inner_stride(0);
       for_each_row(l, kMathGrain, [&](const std::int64_t* off, std::int64_t n, std::int64_t first) {
         T* d = out.ptr<T>() + off[0];
+        // Issue 10: contiguous uniform float32/float64 rows (Dropout's masks) draw 16 Philox
+        // blocks at a time in the SIMD table's kernel, bit for bit the same values.
+        if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
+          if (spec.kind == K::Uniform && s == 1) {
+            simd_kernels().get<T>().uniform(spec, spec.offset + static_cast<std::uint64_t>(first), n, d);
+            return;
+          }
+        }
         for (std::int64_t i = 0; i < n; ++i)
           d[i * s] = random_value<T>(spec, static_cast<std::uint64_t>(first + i));
       });

@@ -5,8 +5,13 @@
 //   copy / fill     every dtype: memcpy or typed loops over coalesced strided views, threaded
 //   unary / binary  SIMD over contiguous rows (a scalar side broadcasts; other strides go
 //                   through small gather buffers), threaded over rows
-//   reduce          Sum over the innermost contiguous range (row sums), over outer dims with a
-//                   contiguous inner one (column sums), and over everything
+//   reduce          Sum, Max and Min over the innermost contiguous range (row sums), over
+//                   outer dims with a contiguous inner one (column sums), and over everything
+//   where, compare  issue 10: threaded rows (where: every dtype up to 8 bytes; eq/ne/lt/le/
+//                   gt/ge: float32/float64)
+//   adam / sgd      issue 10: SIMD updates of contiguous parameters, threaded (optim.cpp)
+//   norms, pooling, issue 10: the reference loops on independent slices, threaded
+//   cross_entropy   (threaded.cpp; no SIMD yet)
 //   matmul          packed, blocked gemm (backends/cpu/gemm.hpp)
 //   conv1d          an algorithm per case: im2col + gemm, or direct for depthwise (conv1d.hpp);
 //                   complex dtypes and pad1d are the reference loops
@@ -14,7 +19,7 @@
 //   bfloat16        matmul and conv1d natively (issue 9): the bf16 gemm (gemm_bf16.hpp, AVX-512
 //                   BF16 where the CPU has it), float32 accumulation, one rounding on store
 // It derives from the reference backend: everything without a fast path (other ops and dtypes,
-// where, arg_reduce, indexing, pad1d, and every shape error) is the reference's implementation,
+// arg_reduce, indexing, pad1d, nll_loss, RMSprop/Adagrad, and every shape error) is the reference's implementation,
 // inherited rather than forwarded, so it is right by construction and the two backends raise
 // the same errors. The shared checks (op table, dtypes) run once, in Backend's entry points.
 #include "backends/reference/reference_backend.hpp"
@@ -66,6 +71,38 @@ class CpuBackend final : public ReferenceBackend {
   void softmax_impl(const View& out, const View& in, int dim, bool log) override;
   void softmax_backward_impl(const View& grad_in, const View& grad_out, const View& out, int dim,
                              bool log) override;
+
+  // --- issue 10: training-step ops --- where (every dtype up to 8 bytes, threaded rows;
+  // cpu_backend.cpp); optim.cpp: Adam/AdamW and SGD updates (contiguous float32/float64: SIMD,
+  // threaded). Comparisons (binary_impl) and max/min reductions (reduce.cpp) as well.
+  void where_impl(const View& out, const View& cond, const View& a, const View& b) override;
+  void adam_step_impl(const View& param, const View& grad, const View& exp_avg,
+                      const View& exp_avg_sq, const View& max_exp_avg_sq,
+                      const AdamStepParams& p) override;
+  void sgd_step_impl(const View& param, const View& grad, const View& momentum_buffer,
+                     const SgdStepParams& p) override;
+  // threaded.cpp: the reference loops of the norms, poolings and cross-entropy, threaded over an
+  // independent dim (bitwise the reference's results; no SIMD yet)
+  void norm_stats_impl(const View& mean, const View& var, const View& in) override;
+  void norm_forward_impl(const View& out, const View& in, const View& mean, const View& var,
+                         const View& weight, const View& bias, const NormParams& p) override;
+  void norm_backward_impl(const View& grad_in, const View& grad_weight, const View& grad_bias,
+                          const View& grad_out, const View& in, const View& mean,
+                          const View& var, const View& weight, const NormParams& p) override;
+  void max_pool1d_impl(const View& out, const View& indices, const View& in,
+                       const Pool1dParams& p) override;
+  void avg_pool1d_impl(const View& out, const View& in, const Pool1dParams& p) override;
+  void avg_pool1d_backward_impl(const View& grad_in, const View& grad_out,
+                                const Pool1dParams& p) override;
+  void adaptive_max_pool1d_impl(const View& out, const View& indices, const View& in) override;
+  void adaptive_avg_pool1d_impl(const View& out, const View& in) override;
+  void adaptive_avg_pool1d_backward_impl(const View& grad_in, const View& grad_out) override;
+  void cross_entropy_impl(const View& losses, const View& lse, const View& target_weight,
+                          const View& in, const View& target, const View& weight,
+                          const CrossEntropyParams& p) override;
+  void cross_entropy_backward_impl(const View& grad_in, const View& grad_losses, const View& in,
+                                   const View& lse, const View& target, const View& weight,
+                                   const CrossEntropyParams& p) override;
 };
 
 }  // namespace reel::backends

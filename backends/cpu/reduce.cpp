@@ -7,7 +7,9 @@
 //   all          one output and one contiguous run: partial sums of fixed parts, spread over
 //                threads and added in a fixed order.
 // Sums accumulate in the element type, with several vector accumulators (PyTorch does the
-// same in float32); everything else is the reference backend's.
+// same in float32). Max and Min (issue 10) take the same three shapes: the SIMD extreme of a
+// run, the NaN-propagating maximum/minimum binary kernel between rows; they are exact, so they
+// equal the reference's (NaN anywhere gives NaN). Everything else is the reference backend's.
 #include <algorithm>
 #include <array>
 #include <cstring>
@@ -68,35 +70,54 @@ void for_each_in(const DimList& dims, F&& f) {
   }
 }
 
-// *out = in[0] + ... + in[n-1]. A long run is cut into parts of at least kGrain elements whose
-// partial sums are added in a fixed order; the cut does not depend on the number of threads,
-// so neither does the result.
+// The fold of one reduction: Sum, Max or Min of a contiguous run (n >= 1 for Max/Min), and
+// the combination of two partial results (NaN wins for Max/Min, as in the reference).
 template <class T>
-void sum_run(const T* in, std::int64_t n, T* out) {
-  const auto sum = simd_kernels().get<T>().sum;
+struct Fold {
+  ReduceOp op;
+  const TypedKernels<T>& kern = simd_kernels().get<T>();
+  T run(std::int64_t n, const T* in) const {
+    return op == ReduceOp::Sum ? kern.sum(n, in) : kern.extreme(op == ReduceOp::Max, n, in);
+  }
+  T combine(T acc, T x) const {
+    if (op == ReduceOp::Sum) return acc + x;
+    if (acc != acc) return acc;
+    return (x != x || (op == ReduceOp::Max ? x > acc : x < acc)) ? x : acc;
+  }
+  BinaryOp rows_op() const {
+    return op == ReduceOp::Sum ? BinaryOp::Add
+         : op == ReduceOp::Max ? BinaryOp::Maximum : BinaryOp::Minimum;
+  }
+};
+
+// *out = in[0] + ... + in[n-1] (or their max/min). A long run is cut into parts of at least
+// kGrain elements whose partial results are combined in a fixed order; the cut does not depend
+// on the number of threads, so neither does the result.
+template <class T>
+void sum_run(const Fold<T>& fold, const T* in, std::int64_t n, T* out) {
   const std::int64_t parts = std::min<std::int64_t>(n / kGrain, kMaxParts);
   if (parts <= 1) {
-    *out = sum(n, in);
+    *out = fold.run(n, in);
     return;
   }
   std::array<T, kMaxParts> partial;
   parallel_for(0, parts, 1, [&](std::int64_t p0, std::int64_t p1) {
     for (std::int64_t p = p0; p < p1; ++p) {
       const std::int64_t b = n * p / parts, e = n * (p + 1) / parts;
-      partial[p] = sum(e - b, in + b);
+      partial[p] = fold.run(e - b, in + b);
     }
   });
-  T total = T(0);
-  for (std::int64_t p = 0; p < parts; ++p) total += partial[p];
+  T total = partial[0];
+  for (std::int64_t p = 1; p < parts; ++p) total = fold.combine(total, partial[p]);
   *out = total;
 }
 
 // out[o] = sum of contiguous runs of `inner` elements, one run per index of `reduced`.
 template <class T>
-void row_sums(const T* in, T* out, const DimList& kept, const DimList& reduced, std::int64_t inner) {
-  const auto sum = simd_kernels().get<T>().sum;
+void row_sums(const Fold<T>& fold, const T* in, T* out, const DimList& kept,
+              const DimList& reduced, std::int64_t inner) {
   const std::int64_t outputs = kept.numel();
-  if (outputs == 1 && reduced.size == 0) return sum_run(in, inner, out);
+  if (outputs == 1 && reduced.size == 0) return sum_run(fold, in, inner, out);
   const std::int64_t per_output = reduced.numel() * inner;
   parallel_for(0, outputs, std::max<std::int64_t>(1, kGrain / per_output),
                [&](std::int64_t o0, std::int64_t o1) {
@@ -104,7 +125,12 @@ void row_sums(const T* in, T* out, const DimList& kept, const DimList& reduced, 
                    std::int64_t in_off, out_off;
                    kept.offsets(o, in_off, out_off);
                    T acc = T(0);
-                   for_each_in(reduced, [&](std::int64_t r) { acc += sum(inner, in + in_off + r); });
+                   bool first = true;
+                   for_each_in(reduced, [&](std::int64_t r) {
+                     const T x = fold.run(inner, in + in_off + r);
+                     acc = first ? x : fold.combine(acc, x);
+                     first = false;
+                   });
                    out[out_off] = acc;
                  }
                });
@@ -112,8 +138,10 @@ void row_sums(const T* in, T* out, const DimList& kept, const DimList& reduced, 
 
 // out rows (contiguous, `inner` long) = sum over `reduced` of the matching input rows.
 template <class T>
-void column_sums(const T* in, T* out, const DimList& kept, const DimList& reduced, std::int64_t inner) {
-  const auto binary = simd_kernels().get<T>().binary;
+void column_sums(const Fold<T>& fold, const T* in, T* out, const DimList& kept,
+                 const DimList& reduced, std::int64_t inner) {
+  const auto binary = fold.kern.binary;
+  const BinaryOp op = fold.rows_op();
   const std::int64_t chunks = (inner + kColumnChunk - 1) / kColumnChunk;
   const std::int64_t tasks = kept.numel() * chunks;
   const std::int64_t per_task = reduced.numel() * std::min(inner, kColumnChunk);
@@ -129,7 +157,7 @@ void column_sums(const T* in, T* out, const DimList& kept, const DimList& reduce
                    bool first = true;
                    for_each_in(reduced, [&](std::int64_t r) {
                      if (first) std::memcpy(o, src + r, sizeof(T) * static_cast<std::size_t>(len));
-                     else binary(BinaryOp::Add, len, o, 1, src + r, 1, o);
+                     else binary(op, len, o, 1, src + r, 1, o);
                      first = false;
                    });
                  }
@@ -138,9 +166,10 @@ void column_sums(const T* in, T* out, const DimList& kept, const DimList& reduce
 
 // Returns false when the reduction is not one of the fast shapes (the caller then delegates).
 template <class T>
-bool sum_fast(const View& out, const View& in) {
+bool sum_fast(ReduceOp op, const View& out, const View& in) {
+  const Fold<T> fold{op};
   if (numel_of(out.shape) == 1 && is_contiguous_layout(in.shape, in.strides)) {
-    sum_run(in.ptr<const T>(), in.numel(), out.ptr<T>());  // .sum() of a contiguous tensor
+    sum_run(fold, in.ptr<const T>(), in.numel(), out.ptr<T>());  // .sum() of a contiguous tensor
     return true;
   }
   // Split in's dims into kept and reduced, merging neighbours that are alike and contiguous.
@@ -172,8 +201,8 @@ bool sum_fast(const View& out, const View& in) {
     DimList& to = is_reduced[i] ? reduced : kept;
     to.d[to.size++] = all[i];
   }
-  if (rows) row_sums(in.ptr<const T>(), out.ptr<T>(), kept, reduced, last.n);
-  else column_sums(in.ptr<const T>(), out.ptr<T>(), kept, reduced, last.n);
+  if (rows) row_sums(fold, in.ptr<const T>(), out.ptr<T>(), kept, reduced, last.n);
+  else column_sums(fold, in.ptr<const T>(), out.ptr<T>(), kept, reduced, last.n);
   return true;
 }
 
@@ -181,11 +210,12 @@ bool sum_fast(const View& out, const View& in) {
 }  // namespace cpu
 
 void CpuBackend::reduce_impl(ReduceOp op, const View& out, const View& in) {
-  const bool fast = op == ReduceOp::Sum && is_float32_or_64(in.dtype) && out.dtype == in.dtype &&
+  const bool fast = (op == ReduceOp::Sum || op == ReduceOp::Max || op == ReduceOp::Min) &&
+                    is_float32_or_64(in.dtype) && out.dtype == in.dtype &&
                     out.shape.size() == in.shape.size() && in.numel() != 0;
   if (fast) {
-    const bool done = in.dtype == kFloat32 ? cpu::sum_fast<float>(out, in)
-                                           : cpu::sum_fast<double>(out, in);
+    const bool done = in.dtype == kFloat32 ? cpu::sum_fast<float>(op, out, in)
+                                           : cpu::sum_fast<double>(op, out, in);
     if (done) return;
   }
   // Nothing reduced (every reduced dim had extent 1): the sum, product, max or min of one

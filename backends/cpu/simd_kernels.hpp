@@ -18,6 +18,7 @@
 // go through a small zero-padded batch, not a scalar loop.
 #include <cstddef>
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <type_traits>
 
@@ -83,6 +84,40 @@ template <class Arch, class T>
 void gemm_kernel(std::int64_t kc, const T* a_panel, const T* b_panel, T* c, std::int64_t ldc,
                  bool accumulate);
 
+// --- fused optimizer updates (issue 10) --- The scalars of one update, cast to T the way the
+// reference casts them (backends/reference/optim.cpp), and its options. Plain data: no member
+// functions (see the rule above).
+template <class T>
+struct AdamScalars {
+  T wd, decay, beta1, one_minus_beta1, beta2, one_minus_beta2, bc2_sqrt, eps, neg_step_size;
+  bool maximize, decoupled, has_wd, amsgrad, complex_wd;
+};
+template <class T>
+struct SgdScalars {
+  T wd, momentum, one_minus_dampening, neg_lr;
+  bool maximize, has_wd, has_momentum, first_step, nesterov, complex_param;
+};
+// One Adam/AdamW (or SGD) update of n contiguous elements, the reference's per-element
+// arithmetic in the same order (same FMAs), so results agree bit for bit where the architecture
+// has FMA (xsimd's SSE2 fma is a multiply then an add: an ulp apart). vmax / buf may be null when
+// the options don't use them.
+template <class Arch, class T>
+void adam_kernel(std::int64_t n, const AdamScalars<T>& s, T* param, const T* grad, T* m, T* v,
+                 T* vmax);
+template <class Arch, class T>
+void sgd_kernel(std::int64_t n, const SgdScalars<T>& s, T* param, const T* grad, T* buf);
+// --- max/min reductions (issue 10) --- The maximum (max = true) or minimum of in[0..n), n >= 1,
+// with the reference's NaN rule: a NaN anywhere gives NaN. Exact (no rounding), so equal to the
+// reference up to the sign of a zero tie.
+template <class Arch, class T>
+T extreme_kernel(bool max, std::int64_t n, const T* in);
+// --- uniform random fill (issue 10: Dropout's masks) --- out[i] = the Uniform draw of counter
+// `counter0 + i` under spec (spec.kind == Uniform), bit for bit backends/philox.hpp's
+// random_real: Philox4x32-10 on 16 counters at a time (loops the compiler vectorises with the
+// arch's flags), then the reference's scalar conversion.
+template <class Arch, class T>
+void uniform_kernel(const RandomSpec& spec, std::uint64_t counter0, std::int64_t n, T* out);
+
 // Register blocking of the micro-kernel: nr = two vectors, mr rows. With 32 registers
 // (AVX-512) 12 x 2 accumulators fit beside the two B vectors and an A broadcast; with 16 (AVX2,
 // SSE2) 6 x 2 do (the classic Haswell 6x16 kernel).
@@ -101,6 +136,10 @@ struct TypedKernels {
   void (*gemm)(std::int64_t, const T*, const T*, T*, std::int64_t, bool);
   void (*taps)(std::int64_t, std::int64_t, const T* const*, const T*, T, T*, bool);
   int mr, nr;
+  void (*adam)(std::int64_t, const AdamScalars<T>&, T*, const T*, T*, T*, T*);
+  void (*sgd)(std::int64_t, const SgdScalars<T>&, T*, const T*, T*);
+  T (*extreme)(bool, std::int64_t, const T*);
+  void (*uniform)(const RandomSpec&, std::uint64_t, std::int64_t, T*);
 };
 
 struct SimdKernels {
@@ -117,7 +156,9 @@ template <class Arch, class T>
 constexpr TypedKernels<T> typed_kernels_for() {
   return {&binary_kernel<Arch, T>, &unary_kernel<Arch, T>, &sum_kernel<Arch, T>,
           &dot_kernel<Arch, T>,    &axpy_kernel<Arch, T>,  &gemm_kernel<Arch, T>,
-          &taps_kernel<Arch, T>,   gemm_mr<Arch, T>(),     gemm_nr<Arch, T>()};
+          &taps_kernel<Arch, T>,   gemm_mr<Arch, T>(),     gemm_nr<Arch, T>(),
+          &adam_kernel<Arch, T>,   &sgd_kernel<Arch, T>,  &extreme_kernel<Arch, T>,
+          &uniform_kernel<Arch, T>};
 }
 template <class Arch>
 constexpr SimdKernels kernels_for() {
@@ -384,6 +425,213 @@ void taps_kernel(std::int64_t n, std::int64_t taps, const T* const* src, const T
   if (stream) _mm_sfence();  // order the streamed lines before whoever reads the row next
 }
 
+// --- fused optimizer updates (issue 10) ---
+namespace simd_detail {
+// A value the compiler must take as computed: GCC contracts a product feeding an add — even
+// the addend of an explicit fma, fma(a, b, c * d) -> fma(c, d, a * b) — under the default
+// -ffp-contract=fast, which would round differently from the reference's loop (compiled
+// without FMA). An empty asm hides the product's origin and costs nothing.
+template <class B>
+B rounded(B x) {
+  typename B::register_type r = x;
+  asm("" : "+x"(r));
+  return B(r);
+}
+// a * b + c rounded once. xsimd 8.1 has no AVX-512 fma kernel (its generic fallback is a
+// multiply and an add, which the compiler may or may not contract), so AVX-512 gets the
+// intrinsic; FMA3+AVX2 gets vfmadd from xsimd; SSE2 has no FMA (a multiply, then an add).
+template <class B>
+B fused(B a, B b, B c) {
+  using A = typename B::arch_type;
+  if constexpr (std::is_base_of_v<xsimd::avx512f, A>) {
+    if constexpr (std::is_same_v<typename B::value_type, float>) return B(_mm512_fmadd_ps(a, b, c));
+    else return B(_mm512_fmadd_pd(a, b, c));
+  } else {
+    return xsimd::fma(a, b, c);
+  }
+}
+// x.add_(y, alpha=a): fused for real tensors, the product rounded first for complex ones.
+template <class B>
+B add_alpha(B x, B y, B alpha, bool complex_tensor) {
+  return complex_tensor ? x + rounded(alpha * y) : fused(y, alpha, x);
+}
+}  // namespace simd_detail
+
+template <class Arch, class T>
+void adam_kernel(std::int64_t n, const AdamScalars<T>& s, T* param, const T* grad, T* m, T* v,
+                 T* vmax) {
+  using B = xsimd::batch<T, Arch>;
+  constexpr std::int64_t W = B::size;
+  const B wd(s.wd), decay(s.decay), beta1(s.beta1), omb1(s.one_minus_beta1), beta2(s.beta2),
+      omb2(s.one_minus_beta2), bc2(s.bc2_sqrt), eps(s.eps), neg_step(s.neg_step_size);
+  // One batch: p, g, m, v, vmax in; p, m, v, vmax out (the reference's adam_loop, per lane).
+  auto update = [&](B& p, B g, B& mv, B& vv, B& xv) {
+    if (s.maximize) g = -g;
+    B x = p;
+    if (s.decoupled) x = simd_detail::rounded(x * decay);
+    else if (s.has_wd) g = simd_detail::add_alpha(g, x, wd, s.complex_wd);
+    mv = simd_detail::fused(g, omb1, simd_detail::rounded(mv * beta1));
+    vv = simd_detail::fused(simd_detail::rounded(omb2 * g), g, simd_detail::rounded(vv * beta2));
+    B second = vv;
+    if (s.amsgrad) {  // torch.maximum: a NaN in either propagates
+      second = xsimd::select(xsimd::isnan(xv) | xsimd::isnan(vv), xv + vv,
+                             xsimd::select(xv < vv, vv, xv));
+      xv = second;
+    }
+    const B denom = xsimd::sqrt(second) / bc2 + eps;
+    p = x + neg_step * mv / denom;
+  };
+  std::int64_t i = 0;
+  for (; i + W <= n; i += W) {
+    B p = B::load_unaligned(param + i), mv = B::load_unaligned(m + i),
+      vv = B::load_unaligned(v + i), xv = vmax ? B::load_unaligned(vmax + i) : B(T(0));
+    update(p, B::load_unaligned(grad + i), mv, vv, xv);
+    p.store_unaligned(param + i);
+    mv.store_unaligned(m + i);
+    vv.store_unaligned(v + i);
+    if (vmax) xv.store_unaligned(vmax + i);
+  }
+  if (i < n) {  // the tail through zero-padded buffers: the same code path for every element
+    alignas(64) T tp[W] = {}, tg[W] = {}, tm[W] = {}, tv[W] = {}, tx[W] = {};
+    for (std::int64_t j = 0; i + j < n; ++j) {
+      tp[j] = param[i + j], tg[j] = grad[i + j], tm[j] = m[i + j], tv[j] = v[i + j];
+      if (vmax) tx[j] = vmax[i + j];
+    }
+    B p = B::load_aligned(tp), mv = B::load_aligned(tm), vv = B::load_aligned(tv),
+      xv = B::load_aligned(tx);
+    update(p, B::load_aligned(tg), mv, vv, xv);
+    p.store_aligned(tp), mv.store_aligned(tm), vv.store_aligned(tv), xv.store_aligned(tx);
+    for (std::int64_t j = 0; i + j < n; ++j) {
+      param[i + j] = tp[j], m[i + j] = tm[j], v[i + j] = tv[j];
+      if (vmax) vmax[i + j] = tx[j];
+    }
+  }
+}
+
+template <class Arch, class T>
+void sgd_kernel(std::int64_t n, const SgdScalars<T>& s, T* param, const T* grad, T* buf) {
+  using B = xsimd::batch<T, Arch>;
+  constexpr std::int64_t W = B::size;
+  const B wd(s.wd), momentum(s.momentum), omd(s.one_minus_dampening), neg_lr(s.neg_lr);
+  const bool c = s.complex_param;
+  auto update = [&](B& p, B d, B& bv) {  // the reference's sgd_loop, per lane
+    if (s.maximize) d = -d;
+    if (s.has_wd) d = simd_detail::add_alpha(d, p, wd, c);
+    if (s.has_momentum) {
+      bv = s.first_step ? d : simd_detail::add_alpha(simd_detail::rounded(bv * momentum), d, omd, c);
+      d = s.nesterov ? simd_detail::add_alpha(d, bv, momentum, c) : bv;
+    }
+    p = simd_detail::add_alpha(p, d, neg_lr, c);
+  };
+  std::int64_t i = 0;
+  for (; i + W <= n; i += W) {
+    B p = B::load_unaligned(param + i), bv = buf ? B::load_unaligned(buf + i) : B(T(0));
+    update(p, B::load_unaligned(grad + i), bv);
+    p.store_unaligned(param + i);
+    if (buf) bv.store_unaligned(buf + i);
+  }
+  if (i < n) {
+    alignas(64) T tp[W] = {}, tg[W] = {}, tb[W] = {};
+    for (std::int64_t j = 0; i + j < n; ++j) {
+      tp[j] = param[i + j], tg[j] = grad[i + j];
+      if (buf) tb[j] = buf[i + j];
+    }
+    B p = B::load_aligned(tp), bv = B::load_aligned(tb);
+    update(p, B::load_aligned(tg), bv);
+    p.store_aligned(tp), bv.store_aligned(tb);
+    for (std::int64_t j = 0; i + j < n; ++j) {
+      param[i + j] = tp[j];
+      if (buf) buf[i + j] = tb[j];
+    }
+  }
+}
+
+// --- max/min reductions (issue 10) ---
+template <class Arch, class T>
+T extreme_kernel(bool max, std::int64_t n, const T* in) {
+  using B = xsimd::batch<T, Arch>;
+  constexpr std::int64_t W = B::size;
+  // acc takes x when x is more extreme or NaN; a NaN acc compares false and stays.
+  auto run = [&](auto better) {
+    auto fold = [&](B acc, B x) { return xsimd::select(better(x, acc) | xsimd::isnan(x), x, acc); };
+    B acc0(in[0]), acc1(in[0]), acc2(in[0]), acc3(in[0]);
+    std::int64_t i = 0;
+    for (; i + 4 * W <= n; i += 4 * W) {
+      acc0 = fold(acc0, B::load_unaligned(in + i));
+      acc1 = fold(acc1, B::load_unaligned(in + i + W));
+      acc2 = fold(acc2, B::load_unaligned(in + i + 2 * W));
+      acc3 = fold(acc3, B::load_unaligned(in + i + 3 * W));
+    }
+    for (; i + W <= n; i += W) acc0 = fold(acc0, B::load_unaligned(in + i));
+    if (i < n) {  // padded with in[0], which changes no extreme
+      alignas(64) T t[W];
+      for (std::int64_t j = 0; j < W; ++j) t[j] = i + j < n ? in[i + j] : in[0];
+      acc1 = fold(acc1, B::load_aligned(t));
+    }
+    alignas(64) T lanes[W];
+    fold(fold(acc0, acc1), fold(acc2, acc3)).store_aligned(lanes);
+    T r = lanes[0];
+    for (std::int64_t j = 1; j < W; ++j) {
+      const T x = lanes[j];
+      if (r != r) break;
+      if (x != x || (max ? x > r : x < r)) r = x;
+    }
+    return r;
+  };
+  if (max) return run([](B x, B acc) { return x > acc; });
+  return run([](B x, B acc) { return x < acc; });
+}
+
+// --- uniform random fill (issue 10) ---
+template <class Arch, class T>
+void uniform_kernel(const RandomSpec& spec, std::uint64_t counter0, std::int64_t n, T* out) {
+  constexpr int L = 16;
+  constexpr std::uint32_t kMul0 = 0xD2511F53u, kMul1 = 0xCD9E8D57u;
+  constexpr std::uint32_t kWeyl0 = 0x9E3779B9u, kWeyl1 = 0xBB67AE85u;
+  const auto seed0 = static_cast<std::uint32_t>(spec.seed);
+  const auto seed1 = static_cast<std::uint32_t>(spec.seed >> 32);
+  for (std::int64_t i0 = 0; i0 < n; i0 += L) {
+    const int m = n - i0 < L ? static_cast<int>(n - i0) : L;
+    alignas(64) std::uint32_t x0[L], x1[L], x2[L], x3[L];
+    for (int j = 0; j < L; ++j) {
+      const std::uint64_t c = counter0 + static_cast<std::uint64_t>(i0 + j);
+      x0[j] = static_cast<std::uint32_t>(c), x1[j] = static_cast<std::uint32_t>(c >> 32);
+      x2[j] = 0u, x3[j] = 0u;
+    }
+    std::uint32_t k0 = seed0, k1 = seed1;
+    for (int round = 0; round < 10; ++round) {  // philox::philox4x32_10, lane by lane
+      for (int j = 0; j < L; ++j) {
+        const std::uint64_t p0 = static_cast<std::uint64_t>(kMul0) * x0[j];
+        const std::uint64_t p1 = static_cast<std::uint64_t>(kMul1) * x2[j];
+        const std::uint32_t y0 = static_cast<std::uint32_t>(p1 >> 32) ^ x1[j] ^ k0;
+        const std::uint32_t y2 = static_cast<std::uint32_t>(p0 >> 32) ^ x3[j] ^ k1;
+        x0[j] = y0, x1[j] = static_cast<std::uint32_t>(p1), x2[j] = y2;
+        x3[j] = static_cast<std::uint32_t>(p0);
+      }
+      k0 += kWeyl0;
+      k1 += kWeyl1;
+    }
+    for (int j = 0; j < m; ++j) {  // philox::random_real's Uniform branch
+      double u;
+      if constexpr (std::is_same_v<T, float>) {
+        u = (x0[j] >> 8) * 0x1p-24;
+      } else {
+        const std::uint64_t bits = (static_cast<std::uint64_t>(x0[j]) << 32) | x1[j];
+        u = static_cast<double>(bits >> 11) * 0x1p-53;
+      }
+      double scaled = (spec.b - spec.a) * u;
+      asm("" : "+x"(scaled));  // no contraction into an fma: the reference rounds the product
+      T value = static_cast<T>(spec.a + scaled);
+      if constexpr (std::is_same_v<T, float>) {
+        const auto high = static_cast<float>(spec.b);
+        const auto low = static_cast<float>(spec.a);
+        if (value >= high && low < high) value = ::nextafterf(high, low);
+      }
+      out[i0 + j] = value;
+    }
+  }
+}
+
 #define REEL_SIMD_KERNELS(EXTERN, ARCH)                                                        \
   EXTERN template void binary_kernel<ARCH, float>(BinaryOp, std::int64_t, const float*,       \
                                                   std::int64_t, const float*, std::int64_t,   \
@@ -408,7 +656,22 @@ void taps_kernel(std::int64_t n, std::int64_t taps, const T* const* src, const T
   EXTERN template void gemm_kernel<ARCH, float>(std::int64_t, const float*, const float*,     \
                                                 float*, std::int64_t, bool);                   \
   EXTERN template void gemm_kernel<ARCH, double>(std::int64_t, const double*, const double*,  \
-                                                 double*, std::int64_t, bool);
+                                                 double*, std::int64_t, bool);                 \
+  EXTERN template void adam_kernel<ARCH, float>(std::int64_t, const AdamScalars<float>&,       \
+                                                float*, const float*, float*, float*, float*); \
+  EXTERN template void adam_kernel<ARCH, double>(std::int64_t, const AdamScalars<double>&,     \
+                                                 double*, const double*, double*, double*,     \
+                                                 double*);                                     \
+  EXTERN template void sgd_kernel<ARCH, float>(std::int64_t, const SgdScalars<float>&, float*, \
+                                               const float*, float*);                          \
+  EXTERN template void sgd_kernel<ARCH, double>(std::int64_t, const SgdScalars<double>&,       \
+                                                double*, const double*, double*);              \
+  EXTERN template float extreme_kernel<ARCH, float>(bool, std::int64_t, const float*);         \
+  EXTERN template double extreme_kernel<ARCH, double>(bool, std::int64_t, const double*);       \
+  EXTERN template void uniform_kernel<ARCH, float>(const RandomSpec&, std::uint64_t,             \
+                                                   std::int64_t, float*);                        \
+  EXTERN template void uniform_kernel<ARCH, double>(const RandomSpec&, std::uint64_t,            \
+                                                    std::int64_t, double*);
 
 REEL_SIMD_KERNELS(extern, xsimd::avx512bw)
 REEL_SIMD_KERNELS(extern, xsimd::fma3<xsimd::avx2>)

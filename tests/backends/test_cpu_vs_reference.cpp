@@ -3,6 +3,8 @@
 // SIMD level and thread count, are the parity harness's (test_parity.cpp).
 #include <doctest/doctest.h>
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <complex>
@@ -122,4 +124,329 @@ TEST_CASE("cpu thread pool: set_num_threads validates, parallel_for covers the r
     }
   }
   cpu::set_num_threads(saved_threads);
+}
+
+// --- issue 10: the training-step ops' CPU paths --------------------------------------------------
+// The parity harness covers them over its layouts; these add what it does not reach: NaN at
+// every position of SIMD bodies and tails, runs long enough to be cut into parts and threads,
+// and bitwise agreement of the optimizer updates with the reference where the SIMD level has FMA.
+namespace {
+
+// Runs body() at each SIMD level this CPU has and at 1, 2 and 3 threads, restoring the defaults.
+template <class F>
+void on_each_cpu_config(F&& body) {
+  const int saved = cpu::num_threads();
+  for (const char* arch : {"avx512bw", "fma3+avx2", "sse2"}) {
+    if (!cpu::force_simd_arch(arch)) continue;
+    for (int threads : {1, 2, 3}) {
+      cpu::set_num_threads(threads);
+      const std::string name = arch;
+      CAPTURE(name);
+      CAPTURE(threads);
+      body(name);
+    }
+  }
+  cpu::force_simd_arch("");
+  cpu::set_num_threads(saved);
+}
+
+template <class T>
+bool same_value(T x, T y) {  // bitwise, NaN == NaN
+  return (std::isnan(x) && std::isnan(y)) || x == y;
+}
+
+}  // namespace
+
+TEST_CASE("cpu backend (issue 10): max/min reductions match the reference, NaN included") {
+  std::mt19937 rng(10);
+  std::uniform_real_distribution<double> dist(-100.0, 100.0);
+  // Lengths across the SIMD widths and tails (1..17, 33), a row cut into threaded parts
+  // (> 2 * 131072), and shapes for the row, column and all-reduce paths.
+  struct Case { Shape in, out; };
+  std::vector<Case> cases;
+  for (std::int64_t n : {1, 2, 3, 7, 8, 9, 15, 16, 17, 33, 300001}) cases.push_back({{n}, {1}});
+  cases.push_back({{37, 65}, {37, 1}});    // rows
+  cases.push_back({{37, 65}, {1, 65}});    // columns
+  cases.push_back({{5, 3, 17}, {5, 1, 1}});
+  cases.push_back({{4, 3000, 33}, {1, 3000, 33}});  // columns, threaded
+  cases.push_back({{3000, 70}, {3000, 1}});          // rows, threaded
+  for (const Case& c : cases) {
+    const std::int64_t n = numel_of(c.in);
+    for (int nan_at : {-1, 0, 1, 5, 16, static_cast<int>(n - 1), static_cast<int>(n / 2)}) {
+      if (nan_at >= n) continue;
+      std::vector<double> x(static_cast<std::size_t>(n));
+      for (double& v : x) v = dist(rng);
+      if (nan_at >= 0) x[static_cast<std::size_t>(nan_at)] = std::nan("");
+      if (n > 20) x[3] = std::numeric_limits<double>::infinity(), x[4] = -x[3];
+      for (DType t : {kFloat32, kFloat64}) {
+        std::vector<float> xf(x.begin(), x.end());
+        void* data = t == kFloat32 ? static_cast<void*>(xf.data()) : static_cast<void*>(x.data());
+        const View in{data, t, c.in, contiguous_strides(c.in)};
+        for (ReduceOp op : {ReduceOp::Max, ReduceOp::Min}) {
+          const std::string ctx = fmt::format("{} {} {} -> {} NaN at {}", op_name(op), t, c.in,
+                                              c.out, nan_at);
+          CAPTURE(ctx);
+          const std::int64_t m = numel_of(c.out);
+          std::vector<double> want(static_cast<std::size_t>(m)), got(want.size());
+          std::vector<float> wantf(want.size()), gotf(want.size());
+          auto out_view = [&](std::vector<double>& d, std::vector<float>& f) {
+            void* p = t == kFloat32 ? static_cast<void*>(f.data()) : static_cast<void*>(d.data());
+            return View{p, t, c.out, contiguous_strides(c.out)};
+          };
+          reference_backend().reduce(op, out_view(want, wantf), in);
+          on_each_cpu_config([&](const std::string&) {
+            cpu_backend().reduce(op, out_view(got, gotf), in);
+            for (std::int64_t i = 0; i < m; ++i) {
+              const auto k = static_cast<std::size_t>(i);
+              if (t == kFloat32) CHECK(same_value(gotf[k], wantf[k]));
+              else CHECK(same_value(got[k], want[k]));
+            }
+          });
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("cpu backend (issue 10): where and comparisons match the reference, NaN included") {
+  std::mt19937 rng(11);
+  std::uniform_int_distribution<int> pick(0, 5);
+  for (std::int64_t n : {1, 7, 17, 33, 200001}) {
+    std::vector<double> a(static_cast<std::size_t>(n)), b(a.size());
+    std::vector<unsigned char> cond(a.size());
+    const double specials[] = {std::nan(""), std::numeric_limits<double>::infinity(), -0.0, 0.0, 1.0, -2.5};
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      a[i] = specials[pick(rng)];
+      b[i] = specials[pick(rng)];
+      cond[i] = pick(rng) % 2;
+    }
+    const Shape shape{n};
+    const View va{a.data(), kFloat64, shape, {1}}, vb{b.data(), kFloat64, shape, {1}};
+    const View vscalar{b.data(), kFloat64, shape, {0}};  // b[0] broadcast
+    const View vc{cond.data(), kBool, shape, {1}};
+    for (BinaryOp op : {BinaryOp::Eq, BinaryOp::Ne, BinaryOp::Lt, BinaryOp::Le, BinaryOp::Gt, BinaryOp::Ge}) {
+      for (const View* rhs : {&vb, &vscalar}) {
+        CAPTURE(op_name(op));
+        std::vector<unsigned char> want(a.size()), got(a.size());
+        reference_backend().binary(op, View{want.data(), kBool, shape, {1}}, va, *rhs);
+        on_each_cpu_config([&](const std::string&) {
+          std::fill(got.begin(), got.end(), 7);
+          cpu_backend().binary(op, View{got.data(), kBool, shape, {1}}, va, *rhs);
+          CHECK(got == want);
+        });
+      }
+    }
+    for (const View* rhs : {&vb, &vscalar}) {
+      std::vector<double> want(a.size()), got(a.size());
+      reference_backend().where(View{want.data(), kFloat64, shape, {1}}, vc, va, *rhs);
+      on_each_cpu_config([&](const std::string&) {
+        std::fill(got.begin(), got.end(), 3.0);
+        cpu_backend().where(View{got.data(), kFloat64, shape, {1}}, vc, va, *rhs);
+        for (std::size_t i = 0; i < a.size(); ++i) {
+          CHECK(same_value(got[i], want[i]));
+          CHECK(std::signbit(got[i]) == std::signbit(want[i]));
+        }
+      });
+    }
+  }
+}
+
+TEST_CASE("cpu backend (issue 10): Adam and SGD updates equal the reference bit for bit with FMA") {
+  std::mt19937 rng(12);
+  std::uniform_real_distribution<float> dist(-1.f, 1.f);
+  for (std::int64_t n : {1, 5, 16, 17, 31, 70001}) {
+    std::vector<float> p0(static_cast<std::size_t>(n)), g(p0.size()), m0(p0.size()),
+        v0(p0.size()), x0(p0.size());
+    for (std::size_t i = 0; i < p0.size(); ++i) {
+      p0[i] = dist(rng), g[i] = dist(rng), m0[i] = dist(rng) * 0.1f;
+      v0[i] = std::abs(dist(rng)) * 0.01f, x0[i] = std::abs(dist(rng)) * 0.01f;
+    }
+    if (n > 3) g[2] = std::nanf("");  // a NaN gradient poisons its own element only
+    const Shape shape{n};
+    auto view = [&](std::vector<float>& d) { return View{d.data(), kFloat32, shape, {1}}; };
+    for (int k = 0; k < 4; ++k) {
+      AdamStepParams ap;
+      ap.weight_decay = k == 0 ? 0.0 : 0.05;
+      ap.amsgrad = k == 1 || k == 3;
+      ap.maximize = k == 2;
+      ap.decoupled_weight_decay = k >= 2;
+      ap.step_size = ap.lr / (1 - std::pow(ap.beta1, 3.0));
+      ap.bias_correction2_sqrt = std::sqrt(1 - std::pow(ap.beta2, 3.0));
+      std::vector<float> pw = p0, mw = m0, vw = v0, xw = x0;
+      const View none{};
+      reference_backend().adam_step(view(pw), view(g), view(mw), view(vw),
+                                    ap.amsgrad ? view(xw) : none, ap);
+      on_each_cpu_config([&](const std::string& arch) {
+        std::vector<float> p = p0, m = m0, v = v0, x = x0;
+        cpu_backend().adam_step(view(p), view(g), view(m), view(v), ap.amsgrad ? view(x) : none, ap);
+        CAPTURE(k);
+        for (std::size_t i = 0; i < p.size(); ++i) {
+          if (arch == "sse2") {  // no FMA: a product rounded before its add, an ulp or so apart
+            if (std::isnan(pw[i])) CHECK(std::isnan(p[i]));
+            else CHECK(std::abs(p[i] - pw[i]) <= 1e-5f * (1 + std::abs(pw[i])));
+          } else {
+            CHECK(same_value(p[i], pw[i]));
+            CHECK(same_value(m[i], mw[i]));
+            CHECK(same_value(v[i], vw[i]));
+            CHECK(same_value(x[i], xw[i]));
+          }
+        }
+      });
+    }
+    for (int k = 0; k < 4; ++k) {
+      SgdStepParams sp;
+      sp.lr = 0.1;
+      sp.momentum = k == 0 ? 0.0 : 0.9;
+      sp.dampening = k == 2 ? 0.25 : 0.0;
+      sp.weight_decay = k >= 2 ? 0.01 : 0.0;
+      sp.nesterov = k == 3;
+      sp.maximize = k == 1 || k == 3;
+      sp.first_step = k == 2;
+      std::vector<float> pw = p0, bw = m0;
+      const View none{};
+      reference_backend().sgd_step(view(pw), view(g), k == 0 ? none : view(bw), sp);
+      on_each_cpu_config([&](const std::string& arch) {
+        if (arch == "sse2") return;  // the parity harness compares it within rounding
+        std::vector<float> p = p0, b = m0;
+        cpu_backend().sgd_step(view(p), view(g), k == 0 ? none : view(b), sp);
+        CAPTURE(k);
+        for (std::size_t i = 0; i < p.size(); ++i) {
+          CHECK(same_value(p[i], pw[i]));
+          CHECK(same_value(b[i], bw[i]));
+        }
+      });
+    }
+  }
+}
+
+// The norms, poolings and cross-entropy run the reference loops on slices, one per thread
+// (backends/cpu/threaded.cpp): sizes above the split threshold, every result bitwise the
+// reference's at 1, 2 and 3 threads, strided inputs included; a shape error still raises.
+TEST_CASE("cpu backend (issue 10): threaded norms, poolings and cross-entropy equal the reference") {
+  for (DType t : {kFloat32, kFloat64}) {
+    // run(outputs...) on the reference, then on the CPU backend at each configuration.
+    auto same = [&](std::vector<Operand> inputs, std::vector<Operand> outputs, auto call) {
+      for (Operand& o : inputs) o.rebase();
+      std::vector<Operand> want;
+      for (const Operand& o : outputs) want.push_back(o.clone());
+      std::vector<View> views;
+      for (Operand& o : inputs) views.push_back(o.view);
+      for (Operand& o : want) views.push_back(o.view);
+      call(reference_backend(), views);
+      on_each_cpu_config([&](const std::string&) {
+        std::vector<Operand> got;
+        for (const Operand& o : outputs) got.push_back(o.clone());
+        std::vector<View> v;
+        for (Operand& o : inputs) v.push_back(o.view);
+        for (Operand& o : got) v.push_back(o.view);
+        call(cpu_backend(), v);
+        for (std::size_t i = 0; i < got.size(); ++i) check_close(got[i], want[i], 0.0, 0.0);
+      });
+    };
+    for (const Shape& shape : {Shape{6, 64, 1, 257}, Shape{300, 1, 260, 1}}) {
+      const bool shared = shape[1] > 1;  // BatchNorm: batch statistics; LayerNorm: per sample
+      CAPTURE(shape);
+      const Shape stats{shared ? 1 : shape[0], shape[1]};
+      Operand x = make_operand(t, shape, Layout::Transposed);
+      Operand mean = make_operand(t, stats, Layout::Contiguous);
+      Operand var = make_operand(t, stats, Layout::Contiguous);
+      same({x}, {mean, var}, [](Backend& b, const std::vector<View>& v) { b.norm_stats(v[1], v[2], v[0]); });
+      x.rebase(), mean.rebase(), var.rebase();
+      reference_backend().norm_stats(mean.view, var.view, x.view);
+      Operand w = make_operand(t, {shape[1], shape[2]}, Layout::Contiguous);
+      Operand bias = make_operand(t, {shape[1], shape[2]}, Layout::Contiguous);
+      NormParams p;
+      same({x, mean, var, w, bias}, {make_operand(t, shape, Layout::Contiguous)},
+           [p](Backend& b, const std::vector<View>& v) { b.norm_forward(v[5], v[0], v[1], v[2], v[3], v[4], p); });
+      Operand gy = make_operand(t, shape, Layout::Contiguous);
+      same({gy, x, mean, var, w},
+           {make_operand(t, shape, Layout::Contiguous), make_operand(t, {shape[1], shape[2]}, Layout::Contiguous),
+            make_operand(t, {shape[1], shape[2]}, Layout::Contiguous)},
+           [p](Backend& b, const std::vector<View>& v) {
+             b.norm_backward(v[5], v[6], v[7], v[0], v[1], v[2], v[3], v[4], p);
+           });
+    }
+    for (const Shape& shape : {Shape{16, 40, 301}, Shape{3, 200, 150}}) {
+      CAPTURE(shape);
+      Pool1dParams p;
+      p.kernel_size = 3, p.stride = 2, p.padding = 1;
+      const std::int64_t lout = p.out_length(shape[2], "max_pool1d");
+      Operand x = make_operand(t, shape, Layout::Sliced, /*specials=*/true);
+      same({x}, {make_operand(t, {shape[0], shape[1], lout}, Layout::Contiguous),
+                 make_operand(kInt64, {shape[0], shape[1], lout}, Layout::Contiguous)},
+           [p](Backend& b, const std::vector<View>& v) { b.max_pool1d(v[1], v[2], v[0], p); });
+      same({x}, {make_operand(t, {shape[0], shape[1], lout}, Layout::Contiguous)},
+           [p](Backend& b, const std::vector<View>& v) { b.avg_pool1d(v[1], v[0], p); });
+      same({make_operand(t, {shape[0], shape[1], lout}, Layout::Contiguous)},
+           {make_operand(t, shape, Layout::Contiguous)},
+           [p](Backend& b, const std::vector<View>& v) { b.avg_pool1d_backward(v[1], v[0], p); });
+      same({x}, {make_operand(t, {shape[0], shape[1], 7}, Layout::Contiguous),
+                 make_operand(kInt64, {shape[0], shape[1], 7}, Layout::Contiguous)},
+           [](Backend& b, const std::vector<View>& v) { b.adaptive_max_pool1d(v[1], v[2], v[0]); });
+      same({x}, {make_operand(t, {shape[0], shape[1], 7}, Layout::Contiguous)},
+           [](Backend& b, const std::vector<View>& v) { b.adaptive_avg_pool1d(v[1], v[0]); });
+      same({make_operand(t, {shape[0], shape[1], 7}, Layout::Contiguous)},
+           {make_operand(t, shape, Layout::Contiguous)},
+           [](Backend& b, const std::vector<View>& v) { b.adaptive_avg_pool1d_backward(v[1], v[0]); });
+      // A shape error (N differs) is the reference's, not hidden by the cut.
+      Operand bad = make_operand(t, {shape[0] + 1, shape[1], lout}, Layout::Contiguous);
+      CHECK_THROWS_AS(cpu_backend().max_pool1d(bad.view, View{}, x.view, p), reel::Error);
+    }
+    {
+      const std::int64_t n = 64, c = 10, l = 200;
+      CrossEntropyParams p;
+      p.ignore_index = 3;
+      p.label_smoothing = 0.1;
+      Operand x = make_operand(t, {n, c, l}, Layout::Transposed);
+      Operand target = make_operand(kInt64, {n, l}, Layout::Contiguous);
+      auto* tp = reinterpret_cast<std::int64_t*>(target.storage.data());
+      for (std::int64_t i = 0; i < target.elements; ++i) tp[i] = (i * 7) % c;
+      Operand w = make_operand(t, {c}, Layout::Contiguous);
+      auto ce_out = [&] { return make_operand(t, {n, l}, Layout::Contiguous); };
+      same({x, target, w}, {ce_out(), ce_out(), ce_out()}, [p](Backend& b, const std::vector<View>& v) {
+        b.cross_entropy(v[3], v[4], v[5], v[0], v[1], v[2], p);
+      });
+      Operand lse = ce_out(), scratch = ce_out();
+      x.rebase();
+      reference_backend().cross_entropy(scratch.view, lse.view, View{}, x.view, target.view, w.view, p);
+      same({ce_out(), x, lse, target, w}, {make_operand(t, {n, c, l}, Layout::Contiguous)},
+           [p](Backend& b, const std::vector<View>& v) {
+             b.cross_entropy_backward(v[5], v[0], v[1], v[2], v[3], v[4], p);
+           });
+      tp[n * l - 5] = c + 4;  // out of range: raises on every configuration
+      on_each_cpu_config([&](const std::string&) {
+        Operand o1 = ce_out(), o2 = ce_out();
+        CHECK_THROWS_WITH_AS(cpu_backend().cross_entropy(o1.view, o2.view, View{}, x.view, target.view, w.view, p),
+                             doctest::Contains("Target 14 is out of bounds"), reel::Error);
+      });
+    }
+  }
+}
+
+// Uniform float32/float64 fills of contiguous rows draw 16 Philox blocks at a time
+// (uniform_kernel): the same bits as the reference for every length, offset and seed (high
+// words included), at each SIMD level and thread count, degenerate intervals included.
+TEST_CASE("cpu backend (issue 10): uniform random fills equal the reference bit for bit") {
+  const std::vector<RandomSpec> specs = {
+      {RandomSpec::Kind::Uniform, 0.0, 1.0, 0, 0},
+      {RandomSpec::Kind::Uniform, -3.0, 5.5, 0x123456789abcdefULL, (1ULL << 32) - 7},
+      {RandomSpec::Kind::Uniform, 1.0, 1.0 + 1e-9, 99, 5},  // one float wide in float32
+      {RandomSpec::Kind::Uniform, 2.0, 2.0, 3, 0}};
+  for (std::int64_t n : {1, 15, 16, 17, 100003}) {
+    for (const RandomSpec& spec : specs) {
+      for (DType t : {kFloat32, kFloat64}) {
+        const std::string ctx = fmt::format("n {} [{}, {}) seed {} offset {} {}", n, spec.a, spec.b,
+                                            spec.seed, spec.offset, t);
+        CAPTURE(ctx);
+        const std::size_t bytes = static_cast<std::size_t>(n) * element_size(t);
+        std::vector<unsigned char> want(bytes), got(bytes);
+        reference_backend().random(View{want.data(), t, {n}, {1}}, spec);
+        on_each_cpu_config([&](const std::string&) {
+          std::fill(got.begin(), got.end(), 0xAB);
+          cpu_backend().random(View{got.data(), t, {n}, {1}}, spec);
+          CHECK(std::memcmp(got.data(), want.data(), bytes) == 0);
+        });
+      }
+    }
+  }
 }
