@@ -19,6 +19,7 @@
 #include <string>
 
 #include "conv1d_cases.hpp"
+#include "machine.hpp"
 #include "nn/functional/conv1d.hpp"
 #include "timer.hpp"
 
@@ -56,6 +57,10 @@ int main(int argc, char** argv) {
   }
   std::map<std::string, double> torch_ns;
   if (torch_file) torch_ns = read_torch_results(torch_file);
+
+  // The machine's limits first, in this run, at reel's thread count (bench/machine.hpp).
+  const reel_bench::MachineLimits machine = reel_bench::measure_machine(reel::get_num_threads(), quick);
+  fmt::print("{}\n", reel_bench::format_machine_limits(machine));
 
   reel::manual_seed(0);
   fmt::print("conv1d, float32 on the CPU: median of {} timed batches per number.\n",
