@@ -39,9 +39,17 @@ int main(int argc, char** argv) {
     torch::Tensor w = torch::randn({c.cout, c.cin / c.groups, c.kernel});
     torch::Tensor b = torch::randn({c.cout});
     torch::Tensor gy = torch::randn({c.n, c.cout, c.out_length()});
+    // Symmetric padding is conv1d's own; causal padding is F.pad's (constant_pad_nd) first,
+    // as PyTorch users write it (conv1d_torch.py does the same).
+    auto conv = [&](const torch::Tensor& in, const torch::Tensor& weight, const torch::Tensor& bias) {
+      if (c.symmetric())
+        return torch::conv1d(in, weight, bias, c.stride, c.pad_left, c.dilation, c.groups);
+      return torch::conv1d(torch::constant_pad_nd(in, {c.pad_left, c.pad_right}), weight, bias,
+                           c.stride, 0, c.dilation, c.groups);
+    };
     const double fwd = reel_bench::median_ns_per_call([&] {
       torch::NoGradGuard no_grad;
-      torch::Tensor y = torch::conv1d(x, w, b, c.stride, c.padding, c.dilation, c.groups);
+      torch::Tensor y = conv(x, w, b);
       reel_bench::keep(y);
     }, config);
 
@@ -49,7 +57,7 @@ int main(int argc, char** argv) {
     torch::Tensor bg = b.clone().requires_grad_();
     const double fwdbwd = reel_bench::median_ns_per_call([&] {
       for (torch::Tensor* t : {&xg, &wg, &bg}) t->mutable_grad() = torch::Tensor();
-      torch::Tensor y = torch::conv1d(xg, wg, bg, c.stride, c.padding, c.dilation, c.groups);
+      torch::Tensor y = conv(xg, wg, bg);
       y.backward(gy);
     }, config);
     std::printf("%s_fwd %.1f\n%s_fwdbwd %.1f\n", c.key, fwd, c.key, fwdbwd);
