@@ -213,7 +213,7 @@ int main(int argc, char** argv) {
   const bool with_libtorch = !libtorch.path.empty();
   fmt::print("| case | shape | pass | reel ms | reel GFLOP/s | % FMA peak | reel GB/s | % copy "
              "(copy GB/s at the working set) | PyTorch ms (warm malloc) | ratio reel / PyTorch "
-             "| PyTorch ms (default malloc){} |\n|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|{}\n",
+             "| PyTorch ms (default malloc; page faults per call){} |\n|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|{}\n",
              with_libtorch ? " | LibTorch ms | ratio reel / LibTorch" : "",
              with_libtorch ? "---:|---:|" : "");
 
@@ -264,8 +264,13 @@ int main(int argc, char** argv) {
         torch_cols = fmt::format("{:.3f} | {:.2f}", t / 1e6, r.ns / t);
         vs_torch.add(r.ns / t);
       }
-      const std::string default_col =
-          torch_default.has(key) ? fmt::format("{:.3f}", torch_default.get(key) / 1e6) : "n/a";
+      // The untuned user's figure, with the page faults per call that explain it.
+      std::string default_col = "n/a";
+      if (torch_default.has(key)) {
+        default_col = fmt::format("{:.3f}", torch_default.get(key) / 1e6);
+        if (torch_default.has(key + "_faults"))
+          default_col += fmt::format(" ({:.0f} faults)", torch_default.get(key + "_faults"));
+      }
       std::string libtorch_cols;
       if (with_libtorch) {
         libtorch_cols = " | n/a | n/a";

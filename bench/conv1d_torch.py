@@ -32,12 +32,14 @@ first-touch page faults are very expensive in some VMs, so PyTorch's kernels are
 the environment variables above (freed memory is reused, as reel's caching allocator does);
 run without them for what an untuned user sees (scripts/bench runs both). The output says which.
 
-Output: "key nanoseconds" lines ("<case>_fwd", "<case>_fwdbwd"), and "threads N",
+Output: "key nanoseconds" lines ("<case>_fwd", "<case>_fwdbwd"), "<case>_<pass>_faults F" (minor
+page faults per call, measured over 3 calls after the timing), and "threads N",
 "default_threads N" (torch.get_num_threads() before set_num_threads), "malloc_tuned 0|1",
 "torch_version V", "mkldnn 0|1".
 """
 import argparse
 import os
+import resource
 import statistics
 import sys
 import time
@@ -87,6 +89,16 @@ def median_ns_per_call(fn, quick):
     return statistics.median(time_batch(n) / n for _ in range(batches)) * 1e9
 
 
+def faults_per_call(fn, calls=3):
+    """Minor page faults (first touches of fresh pages) per call, over a few more calls after
+    the timing: about 0 with the allocator warm, thousands per call when glibc hands out fresh
+    mmap'd pages for every large tensor."""
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(calls):
+        fn()
+    return (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / calls
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--cases", required=True, help="bench_conv1d --list-cases output ('-': stdin)")
@@ -127,8 +139,9 @@ def main():
             xg.grad = wg.grad = bg.grad = None
             conv(xg, wg, bg).backward(gy)
 
-        print(f"{key}_fwd {median_ns_per_call(fwd, args.quick):.1f}")
-        print(f"{key}_fwdbwd {median_ns_per_call(fwdbwd, args.quick):.1f}", flush=True)
+        for suffix, fn in (("fwd", fwd), ("fwdbwd", fwdbwd)):
+            print(f"{key}_{suffix} {median_ns_per_call(fn, args.quick):.1f}")
+            print(f"{key}_{suffix}_faults {faults_per_call(fn):.0f}", flush=True)
 
 
 if __name__ == "__main__":
