@@ -1,24 +1,46 @@
 // bench/conv1d: reel's Conv1d on the shapes of conv1d_cases.hpp — forward, and forward +
-// backward with x, weight and bias requiring grad — in time per call and GFLOP/s, beside
-// LibTorch 1.13 measured the same way by bench_conv1d_torch.
+// backward with x, weight and bias requiring grad — against the machine's limits measured in
+// the same run (bench/machine.hpp) and beside python3-torch (bench/conv1d_torch.py, the primary
+// anchor: what reel's users run today), optionally LibTorch C++ (bench_conv1d_torch).
 //
-//   bench_conv1d [--quick] [--threads N] [--torch FILE]
-// --torch FILE merges the numbers bench_conv1d_torch printed (scripts/bench does this) into
-// one markdown table. --threads N: reel's thread count (default: the number of cores; give
-// bench_conv1d_torch the same, which is its default too). GFLOP/s counts 2 flops per multiply-add: the forward pass's, and three
-// times that for forward + backward (grad_input and grad_weight each cost a forward). No
-// thresholds: this reports, it does not judge.
+//   bench_conv1d [--quick] [--threads N] [--only KEY,KEY...] [--torch FILE]
+//                [--torch-default-malloc FILE] [--libtorch FILE]
+//   bench_conv1d --list-cases [--quick] [--only ...]
+//
+// --list-cases prints the suite ("key N Cin Cout L K stride pad_left pad_right dilation groups"
+// per line) for conv1d_torch.py, so the shapes have one source. --torch FILE: conv1d_torch.py's
+// results with glibc's allocator warm (MALLOC_MMAP_THRESHOLD_/MALLOC_TRIM_THRESHOLD_ set; the
+// ratio column uses these); --torch-default-malloc FILE: the same script run with glibc's
+// defaults (what an untuned user sees; shown, not compared); --libtorch FILE:
+// bench_conv1d_torch's results (docs/benchmarks.md, "The LibTorch discrepancy", says when they
+// are comparable). --threads N: reel's thread count (default: the number of cores); give the
+// other sides the same. --only: a comma-separated subset of the case keys.
+//
+// Columns. GFLOP/s counts 2 flops per multiply-add: the forward pass's, and three times that
+// for forward + backward (grad_input and grad_weight each cost a forward). "% peak" divides by
+// the FMA peak measured above at the same thread count. For depthwise cases, which are
+// memory-bound (a few flops per byte against the machine's ~8 flops/byte balance), GB/s counts
+// the bytes the pass must move at the least (see pass_bytes below) and "% copy" divides by the
+// memcpy bandwidth measured, in this run and at the same thread count, with buffers as large as
+// the pass's working set (so a cache-resident kernel is not compared with a DRAM-bound copy).
+// No thresholds: this reports, it does not judge.
 #include <reel/reel.hpp>
 
 #include <fmt/core.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <sstream>
 #include <string>
+#include <vector>
 
 #include "conv1d_cases.hpp"
+#include "conv1d_reel.hpp"
+#include "machine.hpp"
 #include "nn/functional/conv1d.hpp"
 #include "timer.hpp"
 
@@ -26,65 +48,191 @@ namespace {
 
 namespace F = reel::nn::functional;
 
-// LibTorch's numbers, as "key value" lines written by bench_conv1d_torch.
-std::map<std::string, double> read_torch_results(const char* path) {
-  std::map<std::string, double> r;
+// A results file: "key value" lines; numeric values in `ns`, the others (torch_version) in
+// `text`. Written by conv1d_torch.py and bench_conv1d_torch.
+struct Results {
+  std::string path;
+  std::map<std::string, double> ns;
+  std::map<std::string, std::string> text;
+  bool has(const std::string& key) const { return ns.count(key) != 0; }
+  double get(const std::string& key, double fallback = -1) const {
+    auto it = ns.find(key);
+    return it == ns.end() ? fallback : it->second;
+  }
+};
+
+Results read_results(const char* path, const char* what) {
+  Results r;
+  r.path = path;
   std::ifstream in(path);
-  reel::check(static_cast<bool>(in), "bench_conv1d: cannot read LibTorch results from '{}'", path);
-  std::string key;
-  double value;
-  while (in >> key >> value) r[key] = value;
+  reel::check(static_cast<bool>(in), "bench_conv1d: cannot read {} results from '{}'", what, path);
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::string key, value;
+    if (!(fields >> key >> value)) continue;
+    char* end = nullptr;
+    const double v = std::strtod(value.c_str(), &end);
+    if (end != value.c_str() && *end == '\0') r.ns[key] = v;
+    else r.text[key] = value;
+  }
   return r;
 }
 
-std::string shape_of(const reel_bench::Conv1dCase& c) {
-  return fmt::format("({}, {}, {}, {}, {}, {}, {}, {}, {})", c.n, c.cin, c.cout, c.length,
-                     c.kernel, c.stride, c.padding, c.dilation, c.groups);
+// The least bytes a pass must move (float32, 4 bytes each), for GB/s:
+//   forward:  read x and w (and b), write y;
+//   fwd+bwd:  the forward's, plus read grad_out and x (and w) and write grad_x, grad_w and
+//             grad_b: a fused backward that reads grad_out once for both gradients.
+// `working_set` is the distinct buffers the pass touches (x, w, b, y; and grad_out, grad_x,
+// grad_w, grad_b for fwd+bwd): the size the copy it is compared with uses.
+struct PassBytes {
+  double moved = 0;
+  std::int64_t working_set = 0;
+};
+PassBytes pass_bytes(const reel_bench::Conv1dCase& c, bool backward) {
+  const std::int64_t x = c.n * c.cin * c.length, y = c.n * c.cout * c.out_length();
+  const std::int64_t w = c.cout * (c.cin / c.groups) * c.kernel, b = c.cout;
+  PassBytes p;
+  if (!backward) {
+    p.moved = 4.0 * static_cast<double>(x + w + b + y);
+    p.working_set = 4 * (x + w + b + y);
+  } else {
+    p.moved = 4.0 * static_cast<double>((x + w + b + y) + (y + x + w) + (x + w + b));
+    p.working_set = 4 * (2 * (x + w + b + y));
+  }
+  return p;
 }
+
+std::string mebibytes(std::int64_t bytes) {
+  if (bytes < (1 << 20)) return fmt::format("{:.0f} KiB", static_cast<double>(bytes) / 1024);
+  return fmt::format("{:.0f} MiB", static_cast<double>(bytes) / (1 << 20));
+}
+
+std::vector<std::string> split_commas(const std::string& s) {
+  std::vector<std::string> out;
+  std::istringstream in(s);
+  for (std::string item; std::getline(in, item, ',');)
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+// The geometric mean of ratios and how many are below 1.
+struct RatioSummary {
+  double log_sum = 0;
+  int count = 0, below_one = 0;
+  void add(double r) {
+    log_sum += std::log(r);
+    ++count;
+    below_one += r < 1.0;
+  }
+  std::string format(const char* who) const {
+    if (count == 0) return fmt::format("{}: no ratios.", who);
+    return fmt::format("{}: geometric mean of the time ratios {:.2f} over {} rows; reel faster "
+                       "(ratio < 1.0) on {} of {}.", who, std::exp(log_sum / count), count,
+                       below_one, count);
+  }
+};
 
 }  // namespace
 
 int main(int argc, char** argv) {
   const reel_bench::TimerConfig config = reel_bench::conv1d_timer_config(argc, argv);
   const char* torch_file = nullptr;
-  bool quick = false;
+  const char* torch_default_file = nullptr;
+  const char* libtorch_file = nullptr;
+  bool quick = false, list_cases = false;
+  std::vector<std::string> only;
   for (int i = 1; i < argc; ++i) {
+    const bool has_value = i + 1 < argc;
     quick = quick || std::strcmp(argv[i], "--quick") == 0;
-    if (std::strcmp(argv[i], "--torch") == 0 && i + 1 < argc) torch_file = argv[i + 1];
-    if (std::strcmp(argv[i], "--threads") == 0 && i + 1 < argc)
+    list_cases = list_cases || std::strcmp(argv[i], "--list-cases") == 0;
+    if (std::strcmp(argv[i], "--torch") == 0 && has_value) torch_file = argv[i + 1];
+    if (std::strcmp(argv[i], "--torch-default-malloc") == 0 && has_value) torch_default_file = argv[i + 1];
+    if (std::strcmp(argv[i], "--libtorch") == 0 && has_value) libtorch_file = argv[i + 1];
+    if (std::strcmp(argv[i], "--only") == 0 && has_value) only = split_commas(argv[i + 1]);
+    if (std::strcmp(argv[i], "--threads") == 0 && has_value)
       reel::set_num_threads(std::atoi(argv[i + 1]));
   }
-  std::map<std::string, double> torch_ns;
-  if (torch_file) torch_ns = read_torch_results(torch_file);
+
+  std::vector<reel_bench::Conv1dCase> cases;
+  for (reel_bench::Conv1dCase c : reel_bench::kConv1dCases) {
+    if (!only.empty() && std::find(only.begin(), only.end(), c.key) == only.end()) continue;
+    cases.push_back(quick ? reel_bench::quick_case(c) : c);
+  }
+  for (const std::string& key : only)
+    reel::check(std::any_of(cases.begin(), cases.end(), [&](const auto& c) { return key == c.key; }),
+                "bench_conv1d: --only: no case '{}' (bench_conv1d --list-cases lists them)", key);
+
+  if (list_cases) {
+    fmt::print("# bench/conv1d_cases.hpp{}: key N Cin Cout L K stride pad_left pad_right dilation "
+               "groups\n", quick ? " (--quick shapes)" : "");
+    for (const auto& c : cases)
+      fmt::print("{} {} {} {} {} {} {} {} {} {} {}\n", c.key, c.n, c.cin, c.cout, c.length,
+                 c.kernel, c.stride, c.pad_left, c.pad_right, c.dilation, c.groups);
+    return 0;
+  }
+
+  Results torch, torch_default, libtorch;
+  if (torch_file) torch = read_results(torch_file, "python3-torch");
+  if (torch_default_file) torch_default = read_results(torch_default_file, "python3-torch (default malloc)");
+  if (libtorch_file) libtorch = read_results(libtorch_file, "LibTorch");
+
+  const int threads = reel::get_num_threads();
+  // The machine's limits first, in this run, at reel's thread count.
+  const reel_bench::MachineLimits machine = reel_bench::measure_machine(threads, quick);
+  fmt::print("{}\n", reel_bench::format_machine_limits(machine));
 
   reel::manual_seed(0);
   fmt::print("conv1d, float32 on the CPU: median of {} timed batches per number.\n",
              config.batches);
-  if (torch_ns.count("threads"))
-    fmt::print("Threads: reel {}, LibTorch {} (LibTorch's own default here: {}).\n",
-               reel::get_num_threads(), static_cast<int>(torch_ns["threads"]),
-               static_cast<int>(torch_ns["default_threads"]));
-  else
-    fmt::print("Threads: reel {} (default). LibTorch: not measured.\n", reel::get_num_threads());
-  fmt::print("Shape: (N, Cin, Cout, L, K, stride, padding, dilation, groups). fwd+bwd: x, weight "
+  fmt::print("Threads: reel {}", threads);
+  auto describe = [](const Results& r, const char* who) {
+    if (r.path.empty()) return fmt::format("; {}: not measured", who);
+    std::string s = fmt::format("; {} {} (its default {})", who, static_cast<int>(r.get("threads")),
+                                static_cast<int>(r.get("default_threads")));
+    if (r.text.count("torch_version")) s += fmt::format(", torch {}", r.text.at("torch_version"));
+    if (r.has("malloc_tuned"))
+      s += r.get("malloc_tuned") == 1 ? ", glibc malloc warm (MALLOC_MMAP_THRESHOLD_ set)"
+                                      : ", glibc malloc defaults";
+    return s;
+  };
+  fmt::print("{}{}{}.\n", describe(torch, "python3-torch"),
+             describe(torch_default, "python3-torch (default malloc)"),
+             describe(libtorch, "LibTorch C++"));
+  if (!torch.path.empty() && torch.get("malloc_tuned") == 0)
+    fmt::print("WARNING: '{}' was run with glibc's default malloc settings: its column is not "
+               "the warm-allocator comparison.\n", torch.path);
+  for (const Results* r : {&torch, &torch_default, &libtorch})
+    if (!r->path.empty() && r->get("threads") != threads)
+      fmt::print("WARNING: '{}' ran at {} threads, reel at {}: not a like-for-like comparison.\n",
+                 r->path, r->get("threads"), threads);
+  fmt::print("Shape: (N, Cin, Cout, L, K, stride, padding, dilation, groups); \"causal p\": p "
+             "zeros on the left only (PyTorch: F.pad, then the convolution). fwd+bwd: x, weight "
              "and bias require grad.\n\n");
-  fmt::print("| case | shape | pass | reel ms | reel GFLOP/s | LibTorch ms | LibTorch GFLOP/s "
-             "| time ratio (reel / LibTorch) |\n|---|---|---|---:|---:|---:|---:|---:|\n");
 
-  for (reel_bench::Conv1dCase c : reel_bench::kConv1dCases) {
-    if (quick) c = reel_bench::quick_case(c);
+  const bool with_libtorch = !libtorch.path.empty();
+  fmt::print("| case | shape | pass | reel ms | reel GFLOP/s | % FMA peak | reel GB/s | % copy "
+             "(copy GB/s at the working set) | PyTorch ms (warm malloc) | ratio reel / PyTorch "
+             "| PyTorch ms (default malloc; page faults per call){} |\n|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|{}\n",
+             with_libtorch ? " | LibTorch ms | ratio reel / LibTorch" : "",
+             with_libtorch ? "---:|---:|" : "");
+
+  RatioSummary vs_torch, vs_libtorch;
+  std::map<std::int64_t, double> copy_at;  // working-set bytes -> copy GB/s, measured once each
+  for (const reel_bench::Conv1dCase& c : cases) {
     reel::Tensor x = reel::randn({c.n, c.cin, c.length});
     reel::Tensor w = reel::randn({c.cout, c.cin / c.groups, c.kernel});
     reel::Tensor b = reel::randn({c.cout});
     reel::Tensor gy = reel::randn({c.n, c.cout, c.out_length()});
-    const auto options = F::Conv1dFuncOptions().stride(c.stride).padding(c.padding)
-                             .dilation(c.dilation).groups(c.groups);
+    const auto options = reel_bench::conv1d_options(c);
     const double fwd = reel_bench::median_ns_per_call([&] {
       reel::NoGradGuard no_grad;
       reel::Tensor y = F::conv1d(x, w, b, options);
       reel_bench::keep(y);
     }, config);
 
+    // Gradients reset to undefined before each step (zero_grad is set_to_none), so every step
+    // writes fresh ones, as PyTorch's side does with .grad = None.
     reel::Tensor xg = x.detach().clone().requires_grad_();
     reel::Tensor wg = w.detach().clone().requires_grad_();
     reel::Tensor bg = b.detach().clone().requires_grad_();
@@ -94,17 +242,51 @@ int main(int argc, char** argv) {
       y.backward(gy);
     }, config);
 
-    const struct { const char* pass; const char* suffix; double ns; double flops; } rows[] = {
-        {"fwd", "fwd", fwd, c.forward_flops()}, {"fwd+bwd", "fwdbwd", fwdbwd, 3 * c.forward_flops()}};
+    const struct { const char* pass; const char* suffix; double ns; double flops; bool backward; } rows[] = {
+        {"fwd", "fwd", fwd, c.forward_flops(), false},
+        {"fwd+bwd", "fwdbwd", fwdbwd, 3 * c.forward_flops(), true}};
     for (const auto& r : rows) {
       const std::string key = fmt::format("{}_{}", c.key, r.suffix);
-      std::string torch_cols = "n/a | n/a | n/a";
-      if (auto t = torch_ns.find(key); t != torch_ns.end())
-        torch_cols = fmt::format("{:.3f} | {:.1f} | {:.2f}", t->second / 1e6, r.flops / t->second,
-                                 r.ns / t->second);
-      fmt::print("| {} | {} | {} | {:.3f} | {:.1f} | {} |\n", c.label, shape_of(c), r.pass,
-                 r.ns / 1e6, r.flops / r.ns, torch_cols);
+      const double gflops = r.flops / r.ns;
+      std::string bandwidth = "— | —";
+      if (c.depthwise()) {
+        const PassBytes bytes = pass_bytes(c, r.backward);
+        auto [it, fresh] = copy_at.try_emplace(bytes.working_set, 0.0);
+        if (fresh)
+          it->second = reel_bench::measure_copy("kernel", bytes.working_set / 2, threads, quick).gbps;
+        const double gbps = bytes.moved / r.ns;
+        bandwidth = fmt::format("{:.1f} | {:.0f}% ({:.1f} GB/s at {})", gbps, 100 * gbps / it->second,
+                                it->second, mebibytes(bytes.working_set));
+      }
+      std::string torch_cols = "n/a | n/a";
+      if (torch.has(key)) {
+        const double t = torch.get(key);
+        torch_cols = fmt::format("{:.3f} | {:.2f}", t / 1e6, r.ns / t);
+        vs_torch.add(r.ns / t);
+      }
+      // The untuned user's figure, with the page faults per call that explain it.
+      std::string default_col = "n/a";
+      if (torch_default.has(key)) {
+        default_col = fmt::format("{:.3f}", torch_default.get(key) / 1e6);
+        if (torch_default.has(key + "_faults"))
+          default_col += fmt::format(" ({:.0f} faults)", torch_default.get(key + "_faults"));
+      }
+      std::string libtorch_cols;
+      if (with_libtorch) {
+        libtorch_cols = " | n/a | n/a";
+        if (libtorch.has(key)) {
+          const double t = libtorch.get(key);
+          libtorch_cols = fmt::format(" | {:.3f} | {:.2f}", t / 1e6, r.ns / t);
+          vs_libtorch.add(r.ns / t);
+        }
+      }
+      fmt::print("| {} | {} | {} | {:.3f} | {:.1f} | {:.0f}% | {} | {} | {}{} |\n", c.label,
+                 reel_bench::shape_of(c), r.pass, r.ns / 1e6, gflops,
+                 100 * gflops / machine.fma_gflops(threads), bandwidth, torch_cols, default_col,
+                 libtorch_cols);
     }
   }
+  fmt::print("\n{}\n", vs_torch.format("reel / python3-torch (warm malloc)"));
+  if (with_libtorch) fmt::print("{}\n", vs_libtorch.format("reel / LibTorch C++"));
   return 0;
 }

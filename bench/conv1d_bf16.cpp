@@ -15,6 +15,7 @@
 
 #include "backends/cpu/gemm_bf16.hpp"
 #include "conv1d_cases.hpp"
+#include "conv1d_reel.hpp"
 #include "nn/functional/conv1d.hpp"
 #include "timer.hpp"
 
@@ -34,8 +35,7 @@ Times time_case(const reel_bench::Conv1dCase& c, reel::DType dtype,
   reel::Tensor w = reel::randn({c.cout, c.cin / c.groups, c.kernel}).to(dtype);
   reel::Tensor b = reel::randn({c.cout}).to(dtype);
   reel::Tensor gy = reel::randn({c.n, c.cout, c.out_length()}).to(dtype);
-  const auto options = F::Conv1dFuncOptions().stride(c.stride).padding(c.padding)
-                           .dilation(c.dilation).groups(c.groups);
+  const auto options = reel_bench::conv1d_options(c);
   Times t;
   t.fwd = reel_bench::median_ns_per_call([&] {
     reel::NoGradGuard no_grad;
