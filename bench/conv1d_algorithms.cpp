@@ -17,6 +17,7 @@
 
 #include "backends/cpu/conv1d.hpp"
 #include "conv1d_cases.hpp"
+#include "conv1d_reel.hpp"
 #include "nn/functional/conv1d.hpp"
 #include "timer.hpp"
 
@@ -49,14 +50,13 @@ int main(int argc, char** argv) {
              "|---|---|---|---|---:|\n");
   const Conv1dAlgorithm algorithms[] = {Conv1dAlgorithm::Gemm, Conv1dAlgorithm::Implicit};
   for (reel_bench::Conv1dCase c : reel_bench::kConv1dCases) {
-    if (c.cin == c.groups || c.stride != 1) continue;  // depthwise and strided: not this kernel
+    if (c.depthwise() || c.stride != 1) continue;  // depthwise and strided: not this kernel
     if (quick) c = reel_bench::quick_case(c);
     reel::Tensor x = reel::randn({c.n, c.cin, c.length});
     reel::Tensor w = reel::randn({c.cout, c.cin / c.groups, c.kernel});
     reel::Tensor b = reel::randn({c.cout});
     reel::Tensor gy = reel::randn({c.n, c.cout, c.out_length()});
-    const auto options = F::Conv1dFuncOptions().stride(c.stride).padding(c.padding)
-                             .dilation(c.dilation).groups(c.groups);
+    const auto options = reel_bench::conv1d_options(c);
     reel::Tensor xg = x.detach().clone().requires_grad_();
     reel::Tensor wg = w.detach().clone().requires_grad_();
     reel::Tensor bg = b.detach().clone().requires_grad_();
