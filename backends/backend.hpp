@@ -235,10 +235,11 @@ class Backend {
   // grad_weight / grad_bias may be null views (data == nullptr): only what is needed is computed.
   void conv1d_backward_weight(const View& grad_weight, const View& grad_bias,
                               const View& grad_out, const View& in, const Conv1dParams& p);
-  // Every gradient of one conv1d in one call, so that a backend can read grad_out once for all
-  // of them (the CPU's depthwise kernel does): grad_in, grad_weight and grad_bias may each be a
-  // null view (not computed); `weight` is read only for grad_in, `in` only for grad_weight.
-  // Unless a backend overrides conv1d_backward_impl, the two calls above.
+  // Every gradient of one conv1d in one call, so that a backend may read grad_out once for all
+  // of them: grad_in, grad_weight and grad_bias may each be a null view (not computed); `weight`
+  // is read only for grad_in, `in` only for grad_weight. Unless a backend overrides
+  // conv1d_backward_impl, the two calls above (the CPU backend's own fused depthwise pass was
+  // measured slower than its two passes, so it has none: docs/benchmarks.md).
   void conv1d_backward(const View& grad_in, const View& grad_weight, const View& grad_bias,
                        const View& grad_out, const View& in, const View& weight,
                        const Conv1dParams& p);

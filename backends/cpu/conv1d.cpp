@@ -326,28 +326,4 @@ void CpuBackend::conv1d_backward_weight_impl(const View& grad_weight, const View
   });
 }
 
-void CpuBackend::conv1d_backward_impl(const View& grad_in, const View& grad_weight,
-                                      const View& grad_bias, const View& grad_out,
-                                      const View& in, const View& weight, const Conv1dParams& p) {
-  Conv1dProblem c;
-  const bool want_bias = grad_bias.data != nullptr;
-  const bool fused = grad_in.data != nullptr && grad_weight.data != nullptr &&
-                     is_float32_or_64(grad_out.dtype) && describe(in, grad_out, &weight, p, c) &&
-                     grad_in.dtype == in.dtype && contiguous(grad_in) &&
-                     grad_in.shape == in.shape && describe(in, grad_out, &grad_weight, p, c) &&
-                     (!want_bias || bias_ok(grad_bias, in, c.out_channels)) &&
-                     choose(c) == Conv1dAlgorithm::Direct && conv1d_direct_backward_fuses(c);
-  if (!fused) {
-    return Backend::conv1d_backward_impl(grad_in, grad_weight, grad_bias, grad_out, in, weight,
-                                         p);
-  }
-  visit_wide_dtype(in.dtype, [&]<typename T>() {
-    if constexpr (std::is_floating_point_v<T>) {
-      conv1d_direct_backward<T>(c, grad_in.ptr<T>(), grad_weight.ptr<T>(),
-                                want_bias ? grad_bias.ptr<T>() : nullptr, grad_out.ptr<const T>(),
-                                in.ptr<const T>(), weight.ptr<const T>());
-    }
-  });
-}
-
 }  // namespace reel::backends

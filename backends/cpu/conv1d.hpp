@@ -96,14 +96,6 @@ void conv1d_direct_backward_input(const Conv1dProblem& c, T* gx, const T* gy, co
 template <class T>
 void conv1d_direct_backward_weight(const Conv1dProblem& c, T* gw, T* gb, const T* gy,
                                    const T* x);
-// Both backward passes of the direct algorithm at once (gx and gw non-null; gb may be null):
-// each (sample, group)'s grad_out rows are read once, for grad_x, grad_w and grad_b alike.
-// Results equal the two calls above bit for bit. Threads over groups only, so it is worth it
-// when there are several groups per thread (conv1d_direct_backward_fuses).
-template <class T>
-void conv1d_direct_backward(const Conv1dProblem& c, T* gx, T* gw, T* gb, const T* gy,
-                            const T* x, const T* w);
-bool conv1d_direct_backward_fuses(const Conv1dProblem& c);
 
 // --- implicit gemm (issue 10, dense Conv1d kernel) --- conv1d_implicit.cpp. Stride-1 float32
 // forward and backward_input; false (nothing computed) for anything else (float64, stride > 1),

@@ -23,9 +23,11 @@
 // for stride 1 is such a sum too, over grad_out.
 //
 // Threads: over (sample, group) for forward and backward_input (disjoint rows of y / grad_x),
-// over groups for backward_weight (disjoint rows of grad_w; the sum over samples stays inside).
+// and for backward_weight over contiguous ranges of (sample, group) rows, each with its own
+// double accumulators, added in order at the end (one reduction).
 #include <algorithm>
 #include <atomic>
+#include <vector>
 
 #include <unistd.h>
 
@@ -257,49 +259,63 @@ class InputRows {
   bool inner_, stream_;
 };
 
-// backward_weight's sums for one group, over the samples added one at a time, in double: a dot
-// product per weight and sample, and the bias's row sums (taken while grad_out's rows are in
-// cache). The accumulators live in scratch slot 1 of the calling thread.
+// backward_weight's sums: the rows (sample, group) are shared out in `parts` contiguous ranges
+// (memory order, so each part streams through x and grad_out), each part adds its rows' dot
+// products (one per weight: tap k's valid positions of grad_out's row times the input row) and
+// grad_out's row sums (the bias) into its own accumulators, in double; store() adds the parts
+// in order. The result depends on the number of parts, which is a function of the problem and
+// the thread count only.
 template <class T>
 class WeightSums {
  public:
   WeightSums(const Conv1dProblem& c, T* gw, T* gb, const T* gy, const T* x)
       : c_(c), kern_(simd_kernels().get<T>()), gw_(gw), gb_(gb), gy_(gy), x_(x),
-        taps_(c.in_per_group * c.kernel), count_(c.out_per_group * taps_) {}
-
-  void begin() {
-    acc_ = scratch<double>(1, count_ + c_.out_per_group);
-    std::fill_n(acc_, count_ + c_.out_per_group, 0.0);
+        taps_(c.in_per_group * c.kernel), weights_(c.out_channels * taps_) {
+    const std::int64_t work = c.batch * c.out_channels * taps_ * c.out_length;
+    parts_ = std::clamp<std::int64_t>(work / kTaskElements, 1, num_threads());
+    parts_ = std::min(parts_, rows());
+    acc_.assign(static_cast<std::size_t>(parts_ * (weights_ + c.out_channels)), 0.0);
   }
 
-  void add_sample(std::int64_t n, std::int64_t g) const {
+  std::int64_t parts() const { return parts_; }
+  std::int64_t rows() const { return c_.batch * c_.groups; }
+  std::int64_t row_begin(std::int64_t part) const { return part * rows() / parts_; }
+
+  void add_row(std::int64_t part, std::int64_t n, std::int64_t g) {
     const Conv1dProblem& c = c_;
-    double* bias_acc = acc_ + count_;
+    double* acc = acc_.data() + part * (weights_ + c.out_channels);
+    double* bias_acc = acc + weights_;
     std::int64_t row_len = 0, plen = 0;
     const T* src = tap_rows(c, x_ + (n * c.in_channels + g * c.in_per_group) * c.length, 0,
                             row_len, plen);
     for (std::int64_t i = 0; i < c.out_per_group; ++i) {
-      const T* grad = gy_ + (n * c.out_channels + g * c.out_per_group + i) * c.out_length;
-      if (gb_ != nullptr) bias_acc[i] += static_cast<double>(kern_.sum(c.out_length, grad));
+      const std::int64_t co = g * c.out_per_group + i;
+      const T* grad = gy_ + (n * c.out_channels + co) * c.out_length;
+      if (gb_ != nullptr) bias_acc[co] += static_cast<double>(kern_.sum(c.out_length, grad));
       for (std::int64_t j = 0; j < c.in_per_group; ++j) {
         for (std::int64_t k = 0; k < c.kernel; ++k) {
           const std::int64_t lo = c.valid_lo(k), hi = std::max(c.valid_hi(k), lo);
           if (hi == lo) continue;
           const Tap tk = tap(c, k);
           const T* in = src + j * row_len + tk.phase * plen;
-          acc_[i * taps_ + j * c.kernel + k] +=
+          acc[co * taps_ + j * c.kernel + k] +=
               static_cast<double>(kern_.dot(hi - lo, grad + lo, in + lo + tk.shift));
         }
       }
     }
   }
 
-  void store(std::int64_t g) const {
-    T* gwg = gw_ + g * count_;
-    for (std::int64_t q = 0; q < count_; ++q) gwg[q] = static_cast<T>(acc_[q]);
+  void store() const {
+    const std::int64_t stride = weights_ + c_.out_channels;
+    auto total = [&](std::int64_t q) {
+      double sum = 0.0;
+      for (std::int64_t p = 0; p < parts_; ++p) sum += acc_[static_cast<std::size_t>(p * stride + q)];
+      return sum;
+    };
+    for (std::int64_t q = 0; q < weights_; ++q) gw_[q] = static_cast<T>(total(q));
     if (gb_ == nullptr) return;
-    for (std::int64_t i = 0; i < c_.out_per_group; ++i)
-      gb_[g * c_.out_per_group + i] = static_cast<T>(acc_[count_ + i]);
+    for (std::int64_t co = 0; co < c_.out_channels; ++co)
+      gb_[co] = static_cast<T>(total(weights_ + co));
   }
 
  private:
@@ -309,9 +325,20 @@ class WeightSums {
   T* gb_;
   const T* gy_;
   const T* x_;
-  std::int64_t taps_, count_;
-  double* acc_ = nullptr;
+  std::int64_t taps_, weights_, parts_ = 1;
+  std::vector<double> acc_;
 };
+
+// Runs row(part, n, g) for every (sample, group), each part's contiguous range on one task.
+template <class T, class F>
+void for_each_part(WeightSums<T>& sums, F row) {
+  parallel_for(0, sums.parts(), 1, [&](std::int64_t p0, std::int64_t p1) {
+    for (std::int64_t p = p0; p < p1; ++p) {
+      const std::int64_t end = sums.row_begin(p + 1);
+      for (std::int64_t u = sums.row_begin(p); u < end; ++u) row(p, u);
+    }
+  });
+}
 
 }  // namespace
 
@@ -328,48 +355,18 @@ void conv1d_direct_backward_input(const Conv1dProblem& c, T* gx, const T* gy, co
 template <class T>
 void conv1d_direct_backward_weight(const Conv1dProblem& c, T* gw, T* gb, const T* gy,
                                    const T* x) {
-  const std::int64_t taps = c.in_per_group * c.kernel;
-  parallel_for(0, c.groups, task_grain(c.batch * c.out_per_group * taps * c.out_length),
-               [&](std::int64_t g0, std::int64_t g1) {
-    WeightSums<T> sums(c, gw, gb, gy, x);
-    for (std::int64_t g = g0; g < g1; ++g) {
-      sums.begin();
-      for (std::int64_t n = 0; n < c.batch; ++n) sums.add_sample(n, g);
-      sums.store(g);
-    }
+  WeightSums<T> sums(c, gw, gb, gy, x);
+  for_each_part(sums, [&](std::int64_t p, std::int64_t u) {
+    sums.add_row(p, u / c.groups, u % c.groups);
   });
-}
-
-bool conv1d_direct_backward_fuses(const Conv1dProblem& c) {
-  return c.groups >= 4 * static_cast<std::int64_t>(num_threads());
-}
-
-template <class T>
-void conv1d_direct_backward(const Conv1dProblem& c, T* gx, T* gw, T* gb, const T* gy,
-                            const T* x, const T* w) {
-  const InputRows<T> rows(c, gx, gy, w);
-  const std::int64_t taps = c.in_per_group * c.kernel;
-  parallel_for(0, c.groups, task_grain(2 * c.batch * c.out_per_group * taps * c.out_length),
-               [&](std::int64_t g0, std::int64_t g1) {
-    WeightSums<T> sums(c, gw, gb, gy, x);
-    for (std::int64_t g = g0; g < g1; ++g) {
-      sums.begin();
-      for (std::int64_t n = 0; n < c.batch; ++n) {
-        sums.add_sample(n, g);  // reads the sample's grad_out rows into cache ...
-        rows(n, g);             // ... where grad_x's rows find them
-      }
-      sums.store(g);
-    }
-  });
+  sums.store();
 }
 
 #define REEL_CONV1D_DIRECT(T)                                                                  \
   template void conv1d_direct_forward<T>(const Conv1dProblem&, T*, const T*, const T*, const T*); \
   template void conv1d_direct_backward_input<T>(const Conv1dProblem&, T*, const T*, const T*);  \
   template void conv1d_direct_backward_weight<T>(const Conv1dProblem&, T*, T*, const T*,        \
-                                                 const T*);                                    \
-  template void conv1d_direct_backward<T>(const Conv1dProblem&, T*, T*, T*, const T*, const T*, \
-                                          const T*);
+                                                 const T*);
 REEL_CONV1D_DIRECT(float)
 REEL_CONV1D_DIRECT(double)
 #undef REEL_CONV1D_DIRECT

@@ -57,11 +57,6 @@ class CpuBackend final : public ReferenceBackend {
   void conv1d_backward_weight_impl(const View& grad_weight, const View& grad_bias,
                                    const View& grad_out, const View& in,
                                    const Conv1dParams& p) override;
-  // Depthwise (direct algorithm) float32/float64 with both gradients: one fused pass; anything
-  // else, the two primitives.
-  void conv1d_backward_impl(const View& grad_in, const View& grad_weight, const View& grad_bias,
-                            const View& grad_out, const View& in, const View& weight,
-                            const Conv1dParams& p) override;
   // bfloat16 views the fast bf16 kernels do not take (strided, empty, bad shapes): float32
   // copies, the float32 implementation (which computes or raises), written views rounded back.
   void conv1d_bf16_fallback(int pass, const View& v0, const View& v1, const View& v2,

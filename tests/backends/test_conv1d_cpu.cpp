@@ -210,8 +210,8 @@ void run_config(const Config& c, const std::vector<Conv1dAlgorithm>& algorithms)
                                  gy.view(), x.view(), c.p);
     if (want != 1) check_close("backward_weight", c, gw, gw_ref, gw_bound);
     if (want != 0) check_close("backward_bias", c, gb, gb_ref, gb_bound);
-    // Every gradient in one call (fused for depthwise with enough groups): the same numbers as
-    // the separate calls, bit for bit (NaN-free data, so == is exact equality).
+    // Every gradient in one call (conv1d_backward): the same numbers as the separate calls, bit
+    // for bit (NaN-free data, so == is exact equality).
     Buffer<T> gx2({c.n, c.cin, c.length}, false), gw2(w.shape, false), gb2(b.shape, false);
     cpu_b.conv1d_backward(gx2.view(), gw2.view(), with_bias ? gb2.view() : View{}, gy.view(),
                           x.view(), w.view(), c.p);
