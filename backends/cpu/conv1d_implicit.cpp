@@ -30,12 +30,9 @@
 #include <cstring>
 #include <type_traits>
 
-#if defined(__x86_64__) || defined(__i386__)
-#include <cpuid.h>
-#endif
-
 #include "backends/cpu/caching_allocator.hpp"
 #include "backends/cpu/conv1d.hpp"
+#include "backends/cpu/cpu_features.hpp"
 #include "backends/cpu/thread_pool.hpp"
 
 namespace reel::backends::cpu {
@@ -82,24 +79,9 @@ struct Kernel {
   KernelFn fn;
 };
 
-// cpuid / xgetbv: AVX-512 F in the CPU and the OS saving the opmask and zmm registers (XCR0
-// bits 1, 2, 5, 6, 7).
+// The flags the *.avx512.cpp files get, with the OS saving the zmm state.
 bool detect_avx512() {
-#if defined(__x86_64__) || defined(__i386__)
-  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
-  if (__get_cpuid_max(0, nullptr) < 7) return false;
-  __cpuid(1, eax, ebx, ecx, edx);
-  if ((ecx & (1u << 27)) == 0) return false;  // OSXSAVE: xgetbv is usable
-  unsigned xcr0_lo = 0, xcr0_hi = 0;
-  __asm__ volatile("xgetbv" : "=a"(xcr0_lo), "=d"(xcr0_hi) : "c"(0));
-  if ((xcr0_lo & 0xe6u) != 0xe6u) return false;
-  __cpuid_count(7, 0, eax, ebx, ecx, edx);
-  // avx512f, avx512dq, avx512cd, avx512bw, avx512vl: the flags the *.avx512.cpp files get.
-  const unsigned need = (1u << 16) | (1u << 17) | (1u << 28) | (1u << 30) | (1u << 31);
-  return (ebx & need) == need;
-#else
-  return false;
-#endif
+  return avx512_usable(kAvx512F | kAvx512DQ | kAvx512CD | kAvx512BW | kAvx512VL);
 }
 
 std::atomic<bool> g_portable{false};  // force_conv1d_implicit_portable

@@ -14,10 +14,7 @@
 #include <new>
 #include <string_view>
 
-#if defined(__x86_64__) || defined(__i386__)
-#include <cpuid.h>
-#endif
-
+#include "backends/cpu/cpu_features.hpp"
 #include "backends/cpu/thread_pool.hpp"
 
 namespace reel::backends::cpu {
@@ -35,28 +32,8 @@ constexpr std::int64_t kSmallMacs = 4096;         // below: the portable path
 constexpr std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }
 constexpr std::int64_t round_up(std::int64_t a, std::int64_t b) { return ceil_div(a, b) * b; }
 
-// cpuid / xgetbv: AVX-512 F, BW, VL and BF16 in the CPU, and the OS saving the opmask and all
-// 32 zmm registers (XCR0 bits 1, 2, 5, 6, 7) so that they survive a context switch.
-bool detect_native() {
-#if defined(__x86_64__) || defined(__i386__)
-  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
-  if (__get_cpuid_max(0, nullptr) < 7) return false;
-  __cpuid(1, eax, ebx, ecx, edx);
-  if ((ecx & (1u << 27)) == 0) return false;  // OSXSAVE: xgetbv is usable
-  unsigned xcr0_lo = 0, xcr0_hi = 0;
-  __asm__ volatile("xgetbv" : "=a"(xcr0_lo), "=d"(xcr0_hi) : "c"(0));
-  if ((xcr0_lo & 0xe6u) != 0xe6u) return false;
-  __cpuid_count(7, 0, eax, ebx, ecx, edx);
-  const unsigned need = (1u << 16) | (1u << 30) | (1u << 31);  // avx512f, avx512bw, avx512vl
-  if ((ebx & need) != need) return false;
-  const unsigned max_subleaf = eax;
-  if (max_subleaf < 1) return false;
-  __cpuid_count(7, 1, eax, ebx, ecx, edx);
-  return (eax & (1u << 5)) != 0;  // avx512_bf16
-#else
-  return false;
-#endif
-}
+// AVX-512 F, BW, VL and BF16, with the OS saving the zmm state.
+bool detect_native() { return avx512_usable(kAvx512F | kAvx512BW | kAvx512VL, /*bf16=*/true); }
 
 bool native_supported() {
   static const bool supported = detect_native();
