@@ -111,21 +111,13 @@ Conv1dAlgorithm choose(const Conv1dProblem& c) {
 }
 
 // --- implicit gemm (issue 10, dense Conv1d kernel) --- The choice for float32/float64 forward
-// and backward_input: where choose() says Gemm, a stride-1 float32 call takes the implicit
-// gemm when the AVX-512 micro-kernel runs (bench_conv1d_algorithms: 1.0-1.8x the Gemm
-// algorithm's speed on bench/conv1d's dense and grouped shapes, never slower beyond noise).
-// bfloat16 keeps choose()'s answer (its gemm multiplies in bf16 pairs). Only while the SIMD
-// kernels in use are AVX-512's: with another architecture forced (force_simd_arch), the gemm's
-// micro-kernel rounds like that architecture, and streaming's bitwise equality (a step is a
-// matmul) holds only if the full forward rounds the same way.
-Conv1dAlgorithm choose_wide(const Conv1dProblem& c, DType dtype) {
-  const Conv1dAlgorithm algorithm = choose(c);
-  if (algorithm == Conv1dAlgorithm::Gemm && g_forced.load(std::memory_order_relaxed) ==
-      Conv1dAlgorithm::Auto && dtype == kFloat32 && c.stride == 1 && conv1d_implicit_native() &&
-      std::string_view(simd_kernels().arch_name) == "avx512bw")
-    return Conv1dAlgorithm::Implicit;
-  return algorithm;
-}
+// and backward_input (bfloat16 keeps choose()'s answer).
+// Implicit is not chosen automatically yet: with it in the choice, the sanitizer build
+// (RelWithDebInfo + ASan/UBSan) finds a streamed Conv1d's steps no longer equal to the full
+// forward's columns bit for bit (tests/nn/test_conv1d_streaming.cpp, dense dilated case), and
+// the cause was not found in time. It runs when forced (force_conv1d_algorithm), as the tests
+// and bench_conv1d_algorithms do; choosing it for stride-1 float32 on AVX-512 is the next step.
+Conv1dAlgorithm choose_wide(const Conv1dProblem& c, DType /*dtype*/) { return choose(c); }
 
 }  // namespace
 
