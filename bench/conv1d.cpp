@@ -41,6 +41,7 @@
 #include "conv1d_cases.hpp"
 #include "conv1d_reel.hpp"
 #include "machine.hpp"
+#include "backends/cpu/conv1d.hpp"
 #include "nn/functional/conv1d.hpp"
 #include "timer.hpp"
 
@@ -152,6 +153,10 @@ int main(int argc, char** argv) {
     if (std::strcmp(argv[i], "--only") == 0 && has_value) only = split_commas(argv[i + 1]);
     if (std::strcmp(argv[i], "--threads") == 0 && has_value)
       reel::set_num_threads(std::atoi(argv[i + 1]));
+    // The direct kernels' non-temporal-store line, in bytes of output (0: half the L3, the
+    // default; 1: always; a huge value: never), for A/B runs of the streamed stores.
+    if (std::strcmp(argv[i], "--stream-bytes") == 0 && has_value)
+      reel::backends::cpu::set_conv1d_stream_bytes(std::atoll(argv[i + 1]));
   }
 
   std::vector<reel_bench::Conv1dCase> cases;
