@@ -114,7 +114,37 @@ Conv1dAlgorithm choose(const Conv1dProblem& c) {
   return c.in_per_group == 1 && thin_gemm ? Conv1dAlgorithm::Direct : Conv1dAlgorithm::Gemm;
 }
 
+// --- polyphase (issue 10, strided front end) ---
+// The float32 forward's choice: choose()'s, or the polyphase algorithm (conv1d_polyphase.cpp)
+// for a strided convolution where the AVX-512 implicit kernel runs, with at least 8 outputs per
+// group (the kernel's 6- or 8-row panels; fewer would leave most rows zero) and a kernel of at
+// least 8 taps. bench_conv1d_polyphase's sweep (N 8, L 16000, stride 2-8, K 10-400, Cout
+// 16-128, Cin 1-4, dense and depthwise x8; docs/benchmarks.md) measured it 1.2x-7x faster than
+// the best of Gemm and Direct there; wide layers with short kernels (Cin 64, k 3) were not
+// measured, so they keep choose()'s pick. The backward passes and other dtypes keep choose()'s
+// pick too (the polyphase algorithm has forward only).
+Conv1dAlgorithm choose_forward_float32(const Conv1dProblem& c) {
+  const Conv1dAlgorithm algorithm = choose(c);
+  if (g_forced.load(std::memory_order_relaxed) != Conv1dAlgorithm::Auto) return algorithm;
+  const bool measured = c.in_per_group <= 4 && c.out_per_group >= 8 && c.kernel >= 8;
+  return c.stride > 1 && measured && conv1d_implicit_native() ? Conv1dAlgorithm::Polyphase
+                                                              : algorithm;
+}
+
+// Calls per pass, a testing hook (conv1d.hpp).
+std::atomic<std::int64_t> g_pass_calls[3] = {0, 0, 0};
+void count_pass(Conv1dPass pass) {
+  g_pass_calls[static_cast<int>(pass)].fetch_add(1, std::memory_order_relaxed);
+}
+
 }  // namespace
+
+std::int64_t conv1d_pass_count(int pass) {
+  return pass >= 0 && pass < 3 ? g_pass_calls[pass].load(std::memory_order_relaxed) : 0;
+}
+void reset_conv1d_pass_counts() {
+  for (auto& n : g_pass_calls) n.store(0, std::memory_order_relaxed);
+}
 
 void force_conv1d_algorithm(Conv1dAlgorithm algorithm) {
   g_forced.store(algorithm, std::memory_order_relaxed);
@@ -183,6 +213,7 @@ bool bias_ok_bf16(const View& b, std::int64_t channels) {
 
 void CpuBackend::conv1d_forward_impl(const View& out, const View& in, const View& weight,
                                 const View& bias, const Conv1dParams& p) {
+  count_pass(Conv1dPass::Forward);
   Conv1dProblem c;
   const bool has_bias = bias.data != nullptr;
   if (in.dtype == kBFloat16) {
@@ -205,7 +236,7 @@ void CpuBackend::conv1d_forward_impl(const View& out, const View& in, const View
   if (!describe(in, out, &weight, p, c) || (has_bias && !bias_ok(bias, in, c.out_channels))) {
     return ReferenceBackend::conv1d_forward_impl(out, in, weight, bias, p);
   }
-  const Conv1dAlgorithm algorithm = choose(c);
+  const Conv1dAlgorithm algorithm = in.dtype == kFloat32 ? choose_forward_float32(c) : choose(c);
   if (algorithm == Conv1dAlgorithm::Reference) {
     return ReferenceBackend::conv1d_forward_impl(out, in, weight, bias, p);
   }
@@ -217,6 +248,9 @@ void CpuBackend::conv1d_forward_impl(const View& out, const View& in, const View
       else if (algorithm == Conv1dAlgorithm::Implicit &&  // false: not float32 stride 1
                conv1d_implicit_forward<T>(c, out.ptr<T>(), in.ptr<const T>(), weight.ptr<const T>(), b))
         return;
+      else if (algorithm == Conv1dAlgorithm::Polyphase &&  // false: not float32 stride > 1
+               conv1d_polyphase_forward<T>(c, out.ptr<T>(), in.ptr<const T>(), weight.ptr<const T>(), b))
+        return;
       else
         conv1d_gemm_forward<T>(c, out.ptr<T>(), in.ptr<const T>(), weight.ptr<const T>(), b);
     }
@@ -225,6 +259,7 @@ void CpuBackend::conv1d_forward_impl(const View& out, const View& in, const View
 
 void CpuBackend::conv1d_backward_input_impl(const View& grad_in, const View& grad_out,
                                        const View& weight, const Conv1dParams& p) {
+  count_pass(Conv1dPass::BackwardInput);
   Conv1dProblem c;
   if (grad_out.dtype == kBFloat16) {
     if (!all_bf16({&grad_in, &grad_out, &weight}))
@@ -268,6 +303,7 @@ void CpuBackend::conv1d_backward_input_impl(const View& grad_in, const View& gra
 void CpuBackend::conv1d_backward_weight_impl(const View& grad_weight, const View& grad_bias,
                                         const View& grad_out, const View& in,
                                         const Conv1dParams& p) {
+  count_pass(Conv1dPass::BackwardWeight);
   const bool want_weight = grad_weight.data != nullptr;
   const bool want_bias = grad_bias.data != nullptr;
   if (!want_weight && !want_bias) return;  // nothing requested, nothing computed
