@@ -125,6 +125,23 @@ int main(int argc, char** argv) {
         fmt::print("fwd+bwd (x without grad), {}: {:.3f} ms median, {:.3f} ms best\n", names[a],
                    median(ms), *std::min_element(ms.begin(), ms.end()));
       }
+      // fwd+bwd with x requiring grad (the suite's fwd+bwd row): backward_input runs too.
+      reel::Tensor xg = x.detach().clone().requires_grad_();
+      for (int a : {0, 2, 3}) {
+        reel::backends::cpu::force_conv1d_algorithm(algorithms[a]);
+        std::vector<double> ms;
+        for (int r = 0; r < rounds; ++r)
+          ms.push_back(1e-6 * reel_bench::median_ns_per_call([&] {
+            xg.zero_grad();
+            wg.zero_grad();
+            bg.zero_grad();
+            reel::Tensor y = F::conv1d(xg, wg, bg, options);
+            y.backward(gy);
+          }, config));
+        const char* names[] = {"Gemm", "Direct", "Polyphase", "Auto"};
+        fmt::print("fwd+bwd (x with grad), {}: {:.3f} ms median, {:.3f} ms best\n", names[a],
+                   median(ms), *std::min_element(ms.begin(), ms.end()));
+      }
       reel::backends::cpu::force_conv1d_algorithm(Conv1dAlgorithm::Auto);
     }
   }

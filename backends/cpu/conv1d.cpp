@@ -294,6 +294,10 @@ void CpuBackend::conv1d_backward_input_impl(const View& grad_in, const View& gra
                conv1d_implicit_backward_input<T>(c, grad_in.ptr<T>(), grad_out.ptr<const T>(),
                                                  weight.ptr<const T>()))
         return;
+      else if (algorithm == Conv1dAlgorithm::Polyphase &&  // false: not float32 stride > 1
+               conv1d_polyphase_backward_input<T>(c, grad_in.ptr<T>(), grad_out.ptr<const T>(),
+                                                  weight.ptr<const T>()))
+        return;
       else
         conv1d_gemm_backward_input<T>(c, grad_in.ptr<T>(), grad_out.ptr<const T>(), weight.ptr<const T>());
     }

@@ -141,6 +141,8 @@ struct Conv1dPolyphase {
 Conv1dPolyphase conv1d_polyphase_plan(const Conv1dProblem& c);
 template <class T>
 bool conv1d_polyphase_forward(const Conv1dProblem& c, T* y, const T* x, const T* w, const T* b);
+template <class T>
+bool conv1d_polyphase_backward_input(const Conv1dProblem& c, T* gx, const T* gy, const T* w);
 // Testing hook: how many times CpuBackend ran each float conv1d pass (Conv1dPass order:
 // forward, backward_input, backward_weight; the fused conv1d_backward counts as its two
 // passes), since the last reset. Lets a test prove that a pass was never asked for.

@@ -98,8 +98,10 @@ bool conv1d_polyphase_forward(const Conv1dProblem& c, T* y, const T* x, const T*
                           : std::clamp<std::int64_t>(ceil_div(c.length - a, c.stride), lo, q.phase_length);
         std::fill(dst, dst + lo, 0.0f);
         const std::int64_t s = c.stride;
-        const float* p = src + a + lo * s;
-        for (std::int64_t u = lo; u < hi; ++u, p += s) dst[u] = *p;
+        if (hi > lo) {  // (the pointer is formed only where it points into the row)
+          const float* p = src + a + lo * s;
+          for (std::int64_t u = lo; u < hi; ++u, p += s) dst[u] = *p;
+        }
         std::fill(dst + hi, dst + q.phase_length, 0.0f);
       }
     });
@@ -121,6 +123,62 @@ bool conv1d_polyphase_forward(const Conv1dProblem& c, T* y, const T* x, const T*
   }
 }
 
+// backward_input by the same decomposition: the phase rows' gradient is the inner stride-1
+// convolution's backward_input (the implicit algorithm), gz[n][ci*R + r][u]; each x position
+// q = u*s + a_r belongs to at most one (r, u) (the a_r are distinct modulo s), so grad_x is gz
+// scattered back, and zero where no tap reads x (phase positions in the padding are dropped).
+template <class T>
+bool conv1d_polyphase_backward_input(const Conv1dProblem& c, T* gx, const T* gy, const T* w) {
+  if constexpr (!std::is_same_v<T, float>) {
+    return false;
+  } else {
+    if (c.stride == 1) return false;
+    const Conv1dPolyphase q = conv1d_polyphase_plan(c);
+    const Conv1dProblem& inner = q.inner;
+    Buffer wq(c.out_channels * inner.in_per_group * q.taps);
+    for (std::int64_t co = 0; co < c.out_channels; ++co) {
+      for (std::int64_t ci = 0; ci < c.in_per_group; ++ci) {
+        const float* wk = w + (co * c.in_per_group + ci) * c.kernel;
+        float* dst = wq.data + (co * inner.in_per_group + ci * q.phases) * q.taps;
+        for (std::int64_t r = 0; r < q.phases; ++r) {
+          for (std::int64_t j = 0; j < q.taps; ++j) {
+            const std::int64_t k = r + j * q.period;
+            dst[r * q.taps + j] = k < c.kernel ? wk[k] : 0.0f;
+          }
+        }
+      }
+    }
+    const std::int64_t rows = c.batch * c.in_channels * q.phases;
+    Buffer gz(rows * q.phase_length);
+    if (!conv1d_implicit_backward_input<float>(inner, gz.data, gy, wq.data)) return false;
+    // Scatter: one x row per (n, ci) gathers its R phase rows.
+    parallel_for(0, c.batch * c.in_channels, std::max<std::int64_t>(1, 16384 / c.length),
+                 [&](std::int64_t r0, std::int64_t r1) {
+      for (std::int64_t nci = r0; nci < r1; ++nci) {
+        float* dst = gx + nci * c.length;
+        std::fill(dst, dst + c.length, 0.0f);
+        for (std::int64_t r = 0; r < q.phases; ++r) {
+          const float* src = gz.data + (nci * q.phases + r) * q.phase_length;
+          const std::int64_t a = r * c.dilation - c.pad_left;
+          const std::int64_t lo = a >= 0 ? 0 : std::min(q.phase_length, ceil_div(-a, c.stride));
+          const std::int64_t hi =
+              a >= c.length ? lo
+                            : std::clamp<std::int64_t>(ceil_div(c.length - a, c.stride), lo, q.phase_length);
+          const std::int64_t s = c.stride;
+          if (hi <= lo) continue;
+          float* p = dst + a + lo * s;
+          for (std::int64_t u = lo; u < hi; ++u, p += s) *p = src[u];
+        }
+      }
+    });
+    return true;
+  }
+}
+
+template bool conv1d_polyphase_backward_input<float>(const Conv1dProblem&, float*, const float*,
+                                                     const float*);
+template bool conv1d_polyphase_backward_input<double>(const Conv1dProblem&, double*,
+                                                      const double*, const double*);
 template bool conv1d_polyphase_forward<float>(const Conv1dProblem&, float*, const float*,
                                               const float*, const float*);
 template bool conv1d_polyphase_forward<double>(const Conv1dProblem&, double*, const double*,
