@@ -347,6 +347,9 @@ void CpuBackend::conv1d_backward_weight_impl(const View& grad_weight, const View
       if (gw == nullptr) return conv1d_bias_grad<T>(c, gb, grad_out.ptr<const T>());
       if (algorithm == Conv1dAlgorithm::Direct)
         conv1d_direct_backward_weight<T>(c, gw, gb, grad_out.ptr<const T>(), in.ptr<const T>());
+      else if (algorithm == Conv1dAlgorithm::Polyphase &&  // false: not float32 stride > 1
+               conv1d_polyphase_backward_weight<T>(c, gw, gb, grad_out.ptr<const T>(), in.ptr<const T>()))
+        return;
       else
         conv1d_gemm_backward_weight<T>(c, gw, gb, grad_out.ptr<const T>(), in.ptr<const T>());
     }

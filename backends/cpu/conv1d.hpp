@@ -36,10 +36,13 @@
 //              the padding is), ceil(K / s') taps and no padding; weights re-ordered to
 //              [Cout][Cin/G * phases][taps], zero past K. The raw-audio front end (1 -> 32,
 //              k 80, stride 4) becomes a 4 -> 32, k 20, stride-1 convolution: the 6 x 64
-//              register tile instead of an im2col of 80-row columns. backward_input and
-//              backward_weight stay on the Gemm algorithm (a front end's input needs no grad,
-//              and autograd then asks for grad_weight only: nn/functional/conv1d.cpp);
-//              float64 and stride 1 run Gemm when this algorithm is forced. choose() picks it
+//              register tile instead of an im2col of 80-row columns. backward_input (the
+//              inner backward_input on the implicit kernel, scattered back to x) and
+//              backward_weight (the inner gemm grad_weight over the phase rows, taps scattered
+//              back) decompose the same way, but run only when the algorithm is forced: the
+//              front end's input needs no grad (autograd then asks for grad_weight only:
+//              nn/functional/conv1d.cpp), and neither measured a clear gain over Gemm. float64
+//              and stride 1 run Gemm when this algorithm is forced. choose() picks it
 //              (choose_forward_float32 in conv1d.cpp) for float32 strided forwards where the
 //              AVX-512 kernel runs, inside the region bench_conv1d_polyphase's sweep measured a
 //              gain: at most 4 inputs and at least 8 outputs per group, at least 8 taps.
@@ -128,8 +131,9 @@ bool conv1d_implicit_native();
 void force_conv1d_implicit_portable(bool portable);
 
 // --- polyphase (issue 10, strided front end) --- conv1d_polyphase.cpp. A stride-s float32
-// forward as the implicit algorithm's stride-1 convolution over phase rows (the plan below);
-// false (nothing computed) for float64 or stride 1, and the caller runs the gemm algorithm.
+// pass as a stride-1 convolution over phase rows (the plan below): forward and backward_input
+// on the implicit algorithm, backward_weight (grad_w required) on the gemm one; false (nothing
+// computed) for float64 or stride 1, and the caller runs the gemm algorithm.
 struct Conv1dPolyphase {
   std::int64_t period = 1;        // s' = s / gcd(d, s): taps r + j*s' share residue r
   std::int64_t phases = 1;        // R = min(s', K) phase rows per input channel
@@ -143,6 +147,9 @@ template <class T>
 bool conv1d_polyphase_forward(const Conv1dProblem& c, T* y, const T* x, const T* w, const T* b);
 template <class T>
 bool conv1d_polyphase_backward_input(const Conv1dProblem& c, T* gx, const T* gy, const T* w);
+template <class T>
+bool conv1d_polyphase_backward_weight(const Conv1dProblem& c, T* gw, T* gb, const T* gy,
+                                      const T* x);
 // Testing hook: how many times CpuBackend ran each float conv1d pass (Conv1dPass order:
 // forward, backward_input, backward_weight; the fused conv1d_backward counts as its two
 // passes), since the last reset. Lets a test prove that a pass was never asked for.

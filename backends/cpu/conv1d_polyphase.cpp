@@ -19,8 +19,9 @@
 // ever read). The sum for one output runs over (ci, r, j), not the gemm's (ci, k): results
 // differ from the gemm algorithm's by float rounding only.
 //
-// Float32 forward only: float64 and stride 1 return false (the caller runs the gemm algorithm),
-// and the backward passes stay on the gemm algorithm (conv1d.hpp says why).
+// Float32 only: float64 and stride 1 return false (the caller runs the gemm algorithm). The
+// backward passes below run the same decomposition when the algorithm is forced; choose()
+// keeps the gemm algorithm for them (no clear gain measured, docs/benchmarks.md).
 #include <algorithm>
 #include <cstring>
 #include <numeric>
@@ -73,6 +74,35 @@ Conv1dPolyphase conv1d_polyphase_plan(const Conv1dProblem& c) {
   return q;
 }
 
+namespace {
+// The phase rows: z[n][ci*R + r][u] = x[n][ci][u*s + r*d - P], 0 outside [0, L).
+void gather_phases(const Conv1dProblem& c, const Conv1dPolyphase& q, const float* x, float* z) {
+  const std::int64_t rows = c.batch * c.in_channels * q.phases;
+  parallel_for(0, rows, std::max<std::int64_t>(1, 16384 / q.phase_length),
+               [&](std::int64_t r0, std::int64_t r1) {
+    for (std::int64_t row = r0; row < r1; ++row) {
+      const std::int64_t r = row % q.phases, nci = row / q.phases;
+      const float* src = x + nci * c.length;
+      float* dst = z + row * q.phase_length;
+      const std::int64_t a = r * c.dilation - c.pad_left;  // x position of u = 0
+      // u reads inside [0, L) for lo <= u < hi.
+      const std::int64_t lo = a >= 0 ? 0 : std::min(q.phase_length, ceil_div(-a, c.stride));
+      const std::int64_t hi =
+          a >= c.length ? lo
+                        : std::clamp<std::int64_t>(ceil_div(c.length - a, c.stride), lo, q.phase_length);
+      std::fill(dst, dst + lo, 0.0f);
+      const std::int64_t s = c.stride;
+      if (hi > lo) {  // (the pointer is formed only where it points into the row)
+        const float* p = src + a + lo * s;
+        for (std::int64_t u = lo; u < hi; ++u, p += s) dst[u] = *p;
+      }
+      std::fill(dst + hi, dst + q.phase_length, 0.0f);
+    }
+  });
+}
+
+}  // namespace
+
 template <class T>
 bool conv1d_polyphase_forward(const Conv1dProblem& c, T* y, const T* x, const T* w, const T* b) {
   if constexpr (!std::is_same_v<T, float>) {
@@ -81,30 +111,9 @@ bool conv1d_polyphase_forward(const Conv1dProblem& c, T* y, const T* x, const T*
     if (c.stride == 1) return false;
     const Conv1dPolyphase q = conv1d_polyphase_plan(c);
     const Conv1dProblem& inner = q.inner;
-    // The phase rows: z[n][ci*R + r][u] = x[n][ci][u*s + r*d - P], 0 outside [0, L).
     const std::int64_t rows = c.batch * c.in_channels * q.phases;
     Buffer z(rows * q.phase_length);
-    parallel_for(0, rows, std::max<std::int64_t>(1, 16384 / q.phase_length),
-                 [&](std::int64_t r0, std::int64_t r1) {
-      for (std::int64_t row = r0; row < r1; ++row) {
-        const std::int64_t r = row % q.phases, nci = row / q.phases;
-        const float* src = x + nci * c.length;
-        float* dst = z.data + row * q.phase_length;
-        const std::int64_t a = r * c.dilation - c.pad_left;  // x position of u = 0
-        // u reads inside [0, L) for lo <= u < hi.
-        const std::int64_t lo = a >= 0 ? 0 : std::min(q.phase_length, ceil_div(-a, c.stride));
-        const std::int64_t hi =
-            a >= c.length ? lo
-                          : std::clamp<std::int64_t>(ceil_div(c.length - a, c.stride), lo, q.phase_length);
-        std::fill(dst, dst + lo, 0.0f);
-        const std::int64_t s = c.stride;
-        if (hi > lo) {  // (the pointer is formed only where it points into the row)
-          const float* p = src + a + lo * s;
-          for (std::int64_t u = lo; u < hi; ++u, p += s) dst[u] = *p;
-        }
-        std::fill(dst + hi, dst + q.phase_length, 0.0f);
-      }
-    });
+    gather_phases(c, q, x, z.data);
     // The weights, re-ordered: w'[co][ci*R + r][j] = w[co][ci][r + j*s'] (0 past K).
     Buffer wq(c.out_channels * inner.in_per_group * q.taps);
     for (std::int64_t co = 0; co < c.out_channels; ++co) {
@@ -175,6 +184,44 @@ bool conv1d_polyphase_backward_input(const Conv1dProblem& c, T* gx, const T* gy,
   }
 }
 
+// backward_weight: grad_w'[co][ci*R + r][j] = sum over n, t of gy[n][co][t] * z[n][ci*R + r][t +
+// j*d'] is the inner stride-1 convolution's backward_weight on the phase rows (the gemm
+// algorithm, whose im2col is then a contiguous copy instead of a strided gather); grad_w[co][ci]
+// [r + j*s'] is its entry, the zero taps past K dropped. grad_bias is the same sum either way.
+template <class T>
+bool conv1d_polyphase_backward_weight(const Conv1dProblem& c, T* gw, T* gb, const T* gy,
+                                      const T* x) {
+  if constexpr (!std::is_same_v<T, float>) {
+    return false;
+  } else {
+    if (c.stride == 1 || gw == nullptr) return false;
+    const Conv1dPolyphase q = conv1d_polyphase_plan(c);
+    const Conv1dProblem& inner = q.inner;
+    const std::int64_t rows = c.batch * c.in_channels * q.phases;
+    Buffer z(rows * q.phase_length);
+    gather_phases(c, q, x, z.data);
+    Buffer gwq(c.out_channels * inner.in_per_group * q.taps);
+    conv1d_gemm_backward_weight<float>(inner, gwq.data, gb, gy, z.data);
+    for (std::int64_t co = 0; co < c.out_channels; ++co) {
+      for (std::int64_t ci = 0; ci < c.in_per_group; ++ci) {
+        float* dst = gw + (co * c.in_per_group + ci) * c.kernel;
+        const float* src = gwq.data + (co * inner.in_per_group + ci * q.phases) * q.taps;
+        for (std::int64_t r = 0; r < q.phases; ++r) {
+          for (std::int64_t j = 0; j < q.taps; ++j) {
+            const std::int64_t k = r + j * q.period;
+            if (k < c.kernel) dst[k] = src[r * q.taps + j];
+          }
+        }
+      }
+    }
+    return true;
+  }
+}
+
+template bool conv1d_polyphase_backward_weight<float>(const Conv1dProblem&, float*, float*,
+                                                      const float*, const float*);
+template bool conv1d_polyphase_backward_weight<double>(const Conv1dProblem&, double*, double*,
+                                                       const double*, const double*);
 template bool conv1d_polyphase_backward_input<float>(const Conv1dProblem&, float*, const float*,
                                                      const float*);
 template bool conv1d_polyphase_backward_input<double>(const Conv1dProblem&, double*,
