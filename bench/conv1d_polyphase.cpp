@@ -5,9 +5,10 @@
 // ratio of the best rounds (robust on a shared machine, where a round is only ever slowed
 // down), plus what Auto picks. choose()'s polyphase rule (backends/cpu/conv1d.cpp) comes from this sweep.
 //
-//   bench_conv1d_polyphase [--quick] [--threads N] [--rounds R] [--audio]
+//   bench_conv1d_polyphase [--quick] [--threads N] [--rounds R] [--audio | --wide]
 // --audio: only the suite's raw-audio row (N 8, 1 -> 32, L 16000, k 80, stride 4), fwd and
-// fwd+bwd. No thresholds: this reports, it does not judge.
+// fwd+bwd; --wide: shapes outside choose()'s polyphase region (wide layers with short kernels,
+// few outputs, a kernel shorter than 8). No thresholds: this reports, it does not judge.
 #include <reel/reel.hpp>
 
 #include <fmt/core.h>
@@ -45,11 +46,12 @@ int main(int argc, char** argv) {
   reel_bench::TimerConfig config;
   config.batches = 7;
   config.target_batch = std::chrono::milliseconds(3);
-  bool quick = false, audio = false;
+  bool quick = false, audio = false, wide = false;
   int rounds = 3;
   for (int i = 1; i < argc; ++i) {
     quick = quick || std::strcmp(argv[i], "--quick") == 0;
     audio = audio || std::strcmp(argv[i], "--audio") == 0;
+    wide = wide || std::strcmp(argv[i], "--wide") == 0;
     if (std::strcmp(argv[i], "--threads") == 0 && i + 1 < argc)
       reel::set_num_threads(std::atoi(argv[i + 1]));
     if (std::strcmp(argv[i], "--rounds") == 0 && i + 1 < argc) rounds = std::atoi(argv[i + 1]);
@@ -60,7 +62,12 @@ int main(int argc, char** argv) {
     config.target_batch = std::chrono::microseconds(200);
   }
   std::vector<Case> cases;
-  if (audio || quick) {
+  if (wide) {  // outside choose()'s polyphase region: wide layers, short kernels
+    for (std::int64_t k : {3, 4, 8})
+      for (std::int64_t cin : {16, 64}) cases.push_back({8, cin, 2 * cin, 4000, k, 2, 1, 1});
+    cases.push_back({8, 1, 4, 16000, 80, 4, 1, 1});    // few outputs
+    cases.push_back({8, 1, 32, 16000, 4, 4, 1, 1});    // short kernel
+  } else if (audio || quick) {
     cases.push_back({8, 1, 32, quick ? 2000 : 16000, 80, 4, 1, 1});
   } else {
     for (std::int64_t s : {2, 4, 8})

@@ -116,19 +116,24 @@ Conv1dAlgorithm choose(const Conv1dProblem& c) {
 
 // --- polyphase (issue 10, strided front end) ---
 // The float32 forward's choice: choose()'s, or the polyphase algorithm (conv1d_polyphase.cpp)
-// for a strided convolution where the AVX-512 implicit kernel runs, with at least 8 outputs per
-// group (the kernel's 6- or 8-row panels; fewer would leave most rows zero) and a kernel of at
-// least 8 taps. bench_conv1d_polyphase's sweep (N 8, L 16000, stride 2-8, K 10-400, Cout
-// 16-128, Cin 1-4, dense and depthwise x8; docs/benchmarks.md) measured it 1.2x-7x faster than
-// the best of Gemm and Direct there; wide layers with short kernels (Cin 64, k 3) were not
-// measured, so they keep choose()'s pick. The backward passes and other dtypes keep choose()'s
-// pick too (the polyphase algorithm has forward only).
+// for a strided convolution where the AVX-512 implicit kernel runs, with at least 4 outputs per
+// group (the kernel's 6- or 8-row panels; fewer would leave most rows zero) and 3 taps, and
+// either at most 16 inputs per group or at most 1/8 of zero taps (K not a multiple of s' pads
+// each short phase with one). bench_conv1d_polyphase measured it 1.1x-7x faster than the best
+// of Gemm and Direct over its sweep (N 8, L 16000, stride 2-8, K 10-400, Cout 16-128, Cin 1-4,
+// dense and depthwise x8) and its --wide shapes (Cin 16/64, k 3/4/8, stride 2; Cout 4; k 4),
+// except 64 -> 128 k 3 stride 2 (0.9: a third of its taps zero, against an efficient gemm),
+// which the last condition leaves to Gemm (docs/benchmarks.md). 1x1 and depthwise convolutions
+// with fewer than 4 outputs per group were not measured and keep choose()'s pick. The backward
+// passes and other dtypes keep choose()'s pick too (no clear gain measured).
 Conv1dAlgorithm choose_forward_float32(const Conv1dProblem& c) {
   const Conv1dAlgorithm algorithm = choose(c);
   if (g_forced.load(std::memory_order_relaxed) != Conv1dAlgorithm::Auto) return algorithm;
-  const bool measured = c.in_per_group <= 4 && c.out_per_group >= 8 && c.kernel >= 8;
-  return c.stride > 1 && measured && conv1d_implicit_native() ? Conv1dAlgorithm::Polyphase
-                                                              : algorithm;
+  if (c.stride == 1 || c.out_per_group < 4 || c.kernel < 3 || !conv1d_implicit_native())
+    return algorithm;
+  const Conv1dPolyphase q = conv1d_polyphase_plan(c);
+  const bool few_zero_taps = q.phases * q.taps * 8 <= c.kernel * 9;
+  return c.in_per_group <= 16 || few_zero_taps ? Conv1dAlgorithm::Polyphase : algorithm;
 }
 
 // Calls per pass, a testing hook (conv1d.hpp).

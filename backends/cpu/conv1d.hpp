@@ -44,8 +44,9 @@
 //              nn/functional/conv1d.cpp), and neither measured a clear gain over Gemm. float64
 //              and stride 1 run Gemm when this algorithm is forced. choose() picks it
 //              (choose_forward_float32 in conv1d.cpp) for float32 strided forwards where the
-//              AVX-512 kernel runs, inside the region bench_conv1d_polyphase's sweep measured a
-//              gain: at most 4 inputs and at least 8 outputs per group, at least 8 taps.
+//              AVX-512 kernel runs, inside the region bench_conv1d_polyphase measured a gain:
+//              at least 4 outputs per group and 3 taps, and at most 16 inputs per group or at
+//              most 1/8 of zero taps.
 //
 // A faster algorithm for some case (Winograd for small kernels, FFT for long ones) is a new
 // enumerator and a line in choose().
