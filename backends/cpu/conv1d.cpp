@@ -130,7 +130,45 @@ Conv1dAlgorithm choose_wide(const Conv1dProblem& c, DType dtype) {
   return algorithm;
 }
 
+// --- polyphase (issue 10, strided front end) ---
+// The float32 forward's choice: choose()'s, or the polyphase algorithm (conv1d_polyphase.cpp)
+// for a strided convolution where the AVX-512 implicit kernel runs, with at least 4 outputs per
+// group (the kernel's 6- or 8-row panels; fewer would leave most rows zero) and 3 taps, and
+// either at most 16 inputs per group or at most 1/8 of zero taps (K not a multiple of s' pads
+// each short phase with one). bench_conv1d_polyphase measured it 1.1x-7x faster than the best
+// of Gemm and Direct over its sweep (N 8, L 16000, stride 2-8, K 10-400, Cout 16-128, Cin 1-4,
+// dense and depthwise x8) and its --wide shapes (Cin 16/64, k 3/4/8, stride 2; Cout 4; k 4),
+// except 64 -> 128 k 3 stride 2 (0.9: a third of its taps zero, against an efficient gemm),
+// which the last condition leaves to Gemm (docs/benchmarks.md). 1x1 and depthwise convolutions
+// with fewer than 4 outputs per group were not measured and keep choose()'s pick. The backward
+// passes and other dtypes keep choose()'s pick too (no clear gain measured).
+// Under use_deterministic_algorithms, never: its sums run over (phase, tap) instead of (channel,
+// tap), a different rounding from the direct-summation algorithms.
+Conv1dAlgorithm choose_forward_float32(const Conv1dProblem& c) {
+  const Conv1dAlgorithm algorithm = choose_wide(c, kFloat32);
+  if (g_forced.load(std::memory_order_relaxed) != Conv1dAlgorithm::Auto) return algorithm;
+  if (deterministic_algorithms()) return algorithm;
+  if (c.stride == 1 || c.out_per_group < 4 || c.kernel < 3 || !conv1d_implicit_native())
+    return algorithm;
+  const Conv1dPolyphase q = conv1d_polyphase_plan(c);
+  const bool few_zero_taps = q.phases * q.taps * 8 <= c.kernel * 9;
+  return c.in_per_group <= 16 || few_zero_taps ? Conv1dAlgorithm::Polyphase : algorithm;
+}
+
+// Calls per pass, a testing hook (conv1d.hpp).
+std::atomic<std::int64_t> g_pass_calls[3] = {0, 0, 0};
+void count_pass(Conv1dPass pass) {
+  g_pass_calls[static_cast<int>(pass)].fetch_add(1, std::memory_order_relaxed);
+}
+
 }  // namespace
+
+std::int64_t conv1d_pass_count(int pass) {
+  return pass >= 0 && pass < 3 ? g_pass_calls[pass].load(std::memory_order_relaxed) : 0;
+}
+void reset_conv1d_pass_counts() {
+  for (auto& n : g_pass_calls) n.store(0, std::memory_order_relaxed);
+}
 
 void force_conv1d_algorithm(Conv1dAlgorithm algorithm) {
   g_forced.store(algorithm, std::memory_order_relaxed);
@@ -199,6 +237,7 @@ bool bias_ok_bf16(const View& b, std::int64_t channels) {
 
 void CpuBackend::conv1d_forward_impl(const View& out, const View& in, const View& weight,
                                 const View& bias, const Conv1dParams& p) {
+  count_pass(Conv1dPass::Forward);
   Conv1dProblem c;
   const bool has_bias = bias.data != nullptr;
   if (in.dtype == kBFloat16) {
@@ -221,7 +260,8 @@ void CpuBackend::conv1d_forward_impl(const View& out, const View& in, const View
   if (!describe(in, out, &weight, p, c) || (has_bias && !bias_ok(bias, in, c.out_channels))) {
     return ReferenceBackend::conv1d_forward_impl(out, in, weight, bias, p);
   }
-  const Conv1dAlgorithm algorithm = choose_wide(c, in.dtype);
+  const Conv1dAlgorithm algorithm =
+      in.dtype == kFloat32 ? choose_forward_float32(c) : choose_wide(c, in.dtype);
   if (algorithm == Conv1dAlgorithm::Reference) {
     return ReferenceBackend::conv1d_forward_impl(out, in, weight, bias, p);
   }
@@ -233,6 +273,9 @@ void CpuBackend::conv1d_forward_impl(const View& out, const View& in, const View
       else if (algorithm == Conv1dAlgorithm::Implicit &&  // false: not float32 stride 1
                conv1d_implicit_forward<T>(c, out.ptr<T>(), in.ptr<const T>(), weight.ptr<const T>(), b))
         return;
+      else if (algorithm == Conv1dAlgorithm::Polyphase &&  // false: not float32 stride > 1
+               conv1d_polyphase_forward<T>(c, out.ptr<T>(), in.ptr<const T>(), weight.ptr<const T>(), b))
+        return;
       else
         conv1d_gemm_forward<T>(c, out.ptr<T>(), in.ptr<const T>(), weight.ptr<const T>(), b);
     }
@@ -241,6 +284,7 @@ void CpuBackend::conv1d_forward_impl(const View& out, const View& in, const View
 
 void CpuBackend::conv1d_backward_input_impl(const View& grad_in, const View& grad_out,
                                        const View& weight, const Conv1dParams& p) {
+  count_pass(Conv1dPass::BackwardInput);
   Conv1dProblem c;
   if (grad_out.dtype == kBFloat16) {
     if (!all_bf16({&grad_in, &grad_out, &weight}))
@@ -275,6 +319,10 @@ void CpuBackend::conv1d_backward_input_impl(const View& grad_in, const View& gra
                conv1d_implicit_backward_input<T>(c, grad_in.ptr<T>(), grad_out.ptr<const T>(),
                                                  weight.ptr<const T>()))
         return;
+      else if (algorithm == Conv1dAlgorithm::Polyphase &&  // false: not float32 stride > 1
+               conv1d_polyphase_backward_input<T>(c, grad_in.ptr<T>(), grad_out.ptr<const T>(),
+                                                  weight.ptr<const T>()))
+        return;
       else
         conv1d_gemm_backward_input<T>(c, grad_in.ptr<T>(), grad_out.ptr<const T>(), weight.ptr<const T>());
     }
@@ -284,6 +332,7 @@ void CpuBackend::conv1d_backward_input_impl(const View& grad_in, const View& gra
 void CpuBackend::conv1d_backward_weight_impl(const View& grad_weight, const View& grad_bias,
                                         const View& grad_out, const View& in,
                                         const Conv1dParams& p) {
+  count_pass(Conv1dPass::BackwardWeight);
   const bool want_weight = grad_weight.data != nullptr;
   const bool want_bias = grad_bias.data != nullptr;
   if (!want_weight && !want_bias) return;  // nothing requested, nothing computed
@@ -323,6 +372,9 @@ void CpuBackend::conv1d_backward_weight_impl(const View& grad_weight, const View
       if (gw == nullptr) return conv1d_bias_grad<T>(c, gb, grad_out.ptr<const T>());
       if (algorithm == Conv1dAlgorithm::Direct)
         conv1d_direct_backward_weight<T>(c, gw, gb, grad_out.ptr<const T>(), in.ptr<const T>());
+      else if (algorithm == Conv1dAlgorithm::Polyphase &&  // false: not float32 stride > 1
+               conv1d_polyphase_backward_weight<T>(c, gw, gb, grad_out.ptr<const T>(), in.ptr<const T>()))
+        return;
       else
         conv1d_gemm_backward_weight<T>(c, gw, gb, grad_out.ptr<const T>(), in.ptr<const T>());
     }

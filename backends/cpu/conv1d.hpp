@@ -27,6 +27,27 @@
 //              backward_weight, float64 and strides > 1 run the Gemm algorithm; CPUs without
 //              AVX-512 run a portable micro-kernel when the algorithm is forced.
 //
+//   Polyphase  (conv1d_polyphase.cpp; issue 10, the strided raw-audio front end) a float32
+//              forward of stride s > 1 as a stride-1 convolution over phases: with g =
+//              gcd(dilation, s) and s' = s / g, the taps k = r + j*s' of residue r read the
+//              phase row z_r[u] = x[u*s + r*dilation - pad_left] at u = t + j*(dilation / g),
+//              so the call becomes the Implicit algorithm's stride-1 convolution with Cin *
+//              min(s', K) input channels (the phase rows: one strided gather of x, zeros where
+//              the padding is), ceil(K / s') taps and no padding; weights re-ordered to
+//              [Cout][Cin/G * phases][taps], zero past K. The raw-audio front end (1 -> 32,
+//              k 80, stride 4) becomes a 4 -> 32, k 20, stride-1 convolution: the 6 x 64
+//              register tile instead of an im2col of 80-row columns. backward_input (the
+//              inner backward_input on the implicit kernel, scattered back to x) and
+//              backward_weight (the inner gemm grad_weight over the phase rows, taps scattered
+//              back) decompose the same way, but run only when the algorithm is forced: the
+//              front end's input needs no grad (autograd then asks for grad_weight only:
+//              nn/functional/conv1d.cpp), and neither measured a clear gain over Gemm. float64
+//              and stride 1 run Gemm when this algorithm is forced. choose() picks it
+//              (choose_forward_float32 in conv1d.cpp) for float32 strided forwards where the
+//              AVX-512 kernel runs, inside the region bench_conv1d_polyphase measured a gain:
+//              at least 4 outputs per group and 3 taps, and at most 16 inputs per group or at
+//              most 1/8 of zero taps.
+//
 // A faster algorithm for some case (Winograd for small kernels, FFT for long ones) is a new
 // enumerator and a line in choose().
 #include <cstdint>
@@ -35,7 +56,7 @@
 
 namespace reel::backends::cpu {
 
-enum class Conv1dAlgorithm : std::uint8_t { Auto, Gemm, Direct, Reference, Implicit };
+enum class Conv1dAlgorithm : std::uint8_t { Auto, Gemm, Direct, Reference, Implicit, Polyphase };
 
 // Testing hooks, process-wide: force every conv1d primitive onto one algorithm (Auto restores
 // the choice per case), so a test can run each algorithm over every configuration; and cap the
@@ -109,6 +130,32 @@ bool conv1d_implicit_backward_input(const Conv1dProblem& c, T* gx, const T* gy, 
 bool conv1d_implicit_native();
 // Testing hook, process-wide: run the portable micro-kernel even on an AVX-512 CPU.
 void force_conv1d_implicit_portable(bool portable);
+
+// --- polyphase (issue 10, strided front end) --- conv1d_polyphase.cpp. A stride-s float32
+// pass as a stride-1 convolution over phase rows (the plan below): forward and backward_input
+// on the implicit algorithm, backward_weight (grad_w required) on the gemm one; false (nothing
+// computed) for float64 or stride 1, and the caller runs the gemm algorithm.
+struct Conv1dPolyphase {
+  std::int64_t period = 1;        // s' = s / gcd(d, s): taps r + j*s' share residue r
+  std::int64_t phases = 1;        // R = min(s', K) phase rows per input channel
+  std::int64_t taps = 1;          // J = ceil(K / s') taps per phase (zero past K)
+  std::int64_t dilation = 1;      // d' = d / gcd(d, s), the dilation between a phase's taps
+  std::int64_t phase_length = 0;  // Lz = Lout + (J - 1) * d'
+  Conv1dProblem inner;            // the stride-1 convolution over [N, Cin * R, Lz]
+};
+Conv1dPolyphase conv1d_polyphase_plan(const Conv1dProblem& c);
+template <class T>
+bool conv1d_polyphase_forward(const Conv1dProblem& c, T* y, const T* x, const T* w, const T* b);
+template <class T>
+bool conv1d_polyphase_backward_input(const Conv1dProblem& c, T* gx, const T* gy, const T* w);
+template <class T>
+bool conv1d_polyphase_backward_weight(const Conv1dProblem& c, T* gw, T* gb, const T* gy,
+                                      const T* x);
+// Testing hook: how many times CpuBackend ran each float conv1d pass (Conv1dPass order:
+// forward, backward_input, backward_weight; the fused conv1d_backward counts as its two
+// passes), since the last reset. Lets a test prove that a pass was never asked for.
+std::int64_t conv1d_pass_count(int pass);
+void reset_conv1d_pass_counts();
 
 // --- bfloat16 (issue 9) --- The gemm algorithm on bfloat16 buffers (raw bits): im2col in
 // bfloat16, the bfloat16 gemm (gemm_bf16.hpp: AVX-512 BF16 where the CPU has it), and everything

@@ -24,6 +24,7 @@
 #include "backends/cpu/conv1d.hpp"
 #include "backends/cpu/simd_kernels.hpp"
 #include "backends/cpu/thread_pool.hpp"
+#include "reel.hpp"
 
 namespace {
 
@@ -243,7 +244,8 @@ struct RestoreCpuSettings {
 
 const std::vector<Conv1dAlgorithm> kAllAlgorithms = {Conv1dAlgorithm::Auto, Conv1dAlgorithm::Gemm,
                                                      Conv1dAlgorithm::Direct,
-                                                     Conv1dAlgorithm::Implicit};
+                                                     Conv1dAlgorithm::Implicit,
+                                                     Conv1dAlgorithm::Polyphase};
 
 }  // namespace
 
@@ -336,6 +338,104 @@ TEST_CASE("cpu conv1d: the implicit algorithm's edge cases match the reference")
     cpu::force_conv1d_implicit_portable(rand_int(0, 3) == 0);
     CAPTURE(i);
     run_config(c, {Conv1dAlgorithm::Implicit});
+  }
+}
+
+// --- polyphase (issue 10, strided front end) ---
+// The polyphase algorithm's edge cases, forced (float32 stride > 1 forward: phase rows and the
+// implicit kernel; float64, stride 1 and the backward passes fall back to the gemm), on the
+// AVX-512 micro-kernel where the CPU has it and on the portable one: K < s (fewer phases than
+// the stride), K not a multiple of s (a zero tap per short phase), L < K with padding, padding
+// wider than a phase, causal, dilation with stride (gcd 1, gcd > 1, dilation a multiple of the
+// stride), Cin > 1, grouped and depthwise, Cout not a multiple of the panel rows, L not a
+// multiple of s, the stride equal to L, batch 1, float64.
+TEST_CASE("cpu conv1d: the polyphase algorithm's edge cases match the reference") {
+  RestoreCpuSettings restore;
+  auto make = [](DType t, std::int64_t n, std::int64_t cin, std::int64_t cout, std::int64_t l,
+                 std::int64_t k, std::int64_t pl, std::int64_t pr, std::int64_t d,
+                 std::int64_t g, std::int64_t s) {
+    Config c;
+    c.dtype = t, c.n = n, c.cin = cin, c.cout = cout, c.length = l, c.kernel = k;
+    c.p = Conv1dParams{s, pl, pr, d, g};
+    return c;
+  };
+  const std::vector<Config> configs = {
+      make(kFloat32, 2, 1, 8, 100, 3, 0, 0, 1, 1, 5),      // K < s: 3 of 5 phases
+      make(kFloat32, 2, 1, 12, 101, 7, 0, 0, 1, 1, 3),     // K not a multiple of s
+      make(kFloat32, 1, 1, 6, 5, 9, 4, 4, 1, 1, 2),        // L < K, padded
+      make(kFloat32, 2, 1, 32, 203, 80, 40, 39, 1, 1, 4),  // symmetric padding, long kernel
+      make(kFloat32, 1, 2, 9, 150, 8, 7, 0, 1, 1, 2),      // causal
+      make(kFloat32, 1, 1, 10, 10, 3, 20, 20, 1, 1, 3),    // padding wider than the input
+      make(kFloat32, 2, 1, 16, 300, 9, 4, 4, 3, 1, 2),     // dilation 3, stride 2 (gcd 1)
+      make(kFloat32, 1, 2, 8, 300, 7, 3, 3, 2, 1, 4),      // dilation 2, stride 4 (gcd 2)
+      make(kFloat32, 1, 1, 8, 300, 6, 0, 5, 4, 1, 2),      // dilation 4, stride 2 (one phase)
+      make(kFloat32, 1, 3, 7, 250, 11, 2, 2, 6, 1, 4),     // dilation 6, stride 4 (s' 2, d' 3)
+      make(kFloat32, 2, 3, 10, 257, 11, 0, 0, 1, 1, 3),    // Cin > 1
+      make(kFloat32, 2, 4, 8, 120, 5, 2, 2, 1, 2, 2),      // grouped
+      make(kFloat32, 1, 4, 8, 120, 6, 1, 4, 1, 4, 3),      // depthwise x2
+      make(kFloat32, 1, 1, 13, 1001, 80, 0, 0, 1, 1, 4),   // 13 rows, L not a multiple of s
+      make(kFloat32, 1, 1, 5, 4, 2, 0, 0, 1, 1, 4),        // stride = L
+      make(kFloat32, 1, 1, 4, 100, 2, 1, 1, 1, 1, 8),      // stride > K * dilation
+      make(kFloat32, 1, 1, 32, 4000, 80, 0, 0, 1, 1, 4),   // the front end, batch 1
+      make(kFloat64, 1, 1, 8, 300, 20, 0, 0, 1, 1, 4),     // float64: falls back
+      make(kFloat32, 1, 2, 8, 100, 5, 2, 2, 1, 1, 1),      // stride 1: falls back
+  };
+  for (bool portable : {false, true}) {
+    cpu::force_conv1d_implicit_portable(portable);
+    for (int threads : {1, 2}) {
+      cpu::set_num_threads(threads);
+      for (const Config& c : configs) {
+        CAPTURE(portable);
+        run_config(c, {Conv1dAlgorithm::Polyphase});
+      }
+    }
+  }
+  // Random strided float32 configurations, longer kernels and strides than random_config's.
+  for (int i = 0; i < 120; ++i) {
+    Config c = random_config(2);
+    c.dtype = kFloat32;
+    c.p.stride = rand_int(2, 9);
+    if (rand_int(0, 1) == 0) c.kernel = rand_int(1, 40);
+    if (!c.valid()) continue;
+    cpu::set_num_threads(static_cast<int>(rand_int(1, 2)));
+    cpu::force_conv1d_implicit_portable(rand_int(0, 3) == 0);
+    CAPTURE(i);
+    run_config(c, {Conv1dAlgorithm::Polyphase, Conv1dAlgorithm::Auto});
+  }
+}
+
+// Issue 10: the first layer's input never requires grad, and then its backward must not
+// compute grad_input. The pass counter proves that no backward_input kernel ran (and, with
+// the input requiring grad, that it does count the call).
+TEST_CASE("cpu conv1d: autograd runs no backward_input pass when the input needs no grad") {
+  namespace F = reel::nn::functional;
+  RestoreCpuSettings restore;
+  struct RestoreBackend {
+    Kind kind = cpu_backend_kind();
+    ~RestoreBackend() { set_cpu_backend(kind); }
+  } restore_backend;
+  set_cpu_backend(Kind::Cpu);
+  manual_seed(3);
+  const Tensor x = randn({2, 1, 400});
+  const Tensor g = randn({2, 8, 77});  // Lout = (400 - 20) / 5 + 1
+  for (Conv1dAlgorithm algorithm : {Conv1dAlgorithm::Auto, Conv1dAlgorithm::Gemm,
+                                    Conv1dAlgorithm::Polyphase}) {
+    CAPTURE(static_cast<int>(algorithm));
+    cpu::force_conv1d_algorithm(algorithm);
+    for (bool x_grad : {false, true}) {
+      CAPTURE(x_grad);
+      const Tensor xi = x.clone().requires_grad_(x_grad);
+      const Tensor w = randn({8, 1, 20}).requires_grad_(true);
+      const Tensor b = randn({8}).requires_grad_(true);
+      cpu::reset_conv1d_pass_counts();
+      const Tensor y = F::conv1d(xi, w, b, F::Conv1dFuncOptions().stride(5));
+      CHECK(cpu::conv1d_pass_count(0) == 1);
+      y.backward(g);
+      CHECK(cpu::conv1d_pass_count(1) == (x_grad ? 1 : 0));
+      CHECK(cpu::conv1d_pass_count(2) == 1);
+      CHECK(xi.grad().defined() == x_grad);
+      CHECK(w.grad().defined());
+    }
   }
 }
 
