@@ -6,7 +6,8 @@
 // (K 15-255 x L 1024-16384 x channels 8-64, padding 'same'; GFLOP/s count the direct sum's
 // flops, so higher is faster for every algorithm).
 //
-//   bench_conv1d_algorithms [--quick] [--threads N] [--rounds R] [--fft-sweep]
+//   bench_conv1d_algorithms [--quick] [--threads N] [--rounds R] [--fft-sweep] [--only K,K...]
+// --only: a comma-separated subset of conv1d_cases.hpp's keys (the suite only).
 // No thresholds: this reports, it does not judge.
 #include <reel/reel.hpp>
 
@@ -38,10 +39,12 @@ int main(int argc, char** argv) {
   reel_bench::TimerConfig config = reel_bench::conv1d_timer_config(argc, argv);
   bool quick = false;
   bool sweep = false;
+  std::string only;
   int rounds = 3;
   for (int i = 1; i < argc; ++i) {
     quick = quick || std::strcmp(argv[i], "--quick") == 0;
     sweep = sweep || std::strcmp(argv[i], "--fft-sweep") == 0;
+    if (std::strcmp(argv[i], "--only") == 0 && i + 1 < argc) only = "," + std::string(argv[i + 1]) + ",";
     if (std::strcmp(argv[i], "--threads") == 0 && i + 1 < argc)
       reel::set_num_threads(std::atoi(argv[i + 1]));
     if (std::strcmp(argv[i], "--rounds") == 0 && i + 1 < argc) rounds = std::atoi(argv[i + 1]);
@@ -73,6 +76,8 @@ int main(int argc, char** argv) {
   for (std::size_t ci = 0; ci < cases.size(); ++ci) {
     reel_bench::Conv1dCase c = cases[ci];
     if (c.depthwise() || c.stride != 1) continue;  // depthwise and strided: not this kernel
+    if (!sweep && !only.empty() && only.find("," + std::string(c.key) + ",") == std::string::npos)
+      continue;
     if (quick) c = reel_bench::quick_case(c);
     const std::string label = sweep ? labels[ci] : std::string(c.label);
     reel::Tensor x = reel::randn({c.n, c.cin, c.length});

@@ -18,6 +18,7 @@
 #include <limits>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "backends/backend.hpp"
@@ -498,4 +499,53 @@ TEST_CASE("cpu conv1d: the FFT algorithm gives the same bytes at any thread coun
       }
     }
   }
+}
+
+// Auto's rule (conv1d_fft_preferred): long kernels over enough channels, stride 1, at least 4
+// input channels per group and k >= 8; the weight gradient from a lower modelled gain. Then
+// Auto's results on such a problem are the FFT algorithm's bytes where the rule says so and
+// the gemm's where it does not.
+TEST_CASE("cpu conv1d: Auto picks the FFT algorithm by its rule") {
+  RestoreCpuSettings restore;
+  if (!cpu::conv1d_fft_available()) return;  // built without KissFFT: never picked
+  auto problem = [](std::int64_t n, std::int64_t ch, std::int64_t l, std::int64_t k,
+                    std::int64_t groups = 1, std::int64_t stride = 1) {
+    cpu::Conv1dProblem c;
+    c.batch = n, c.in_channels = c.out_channels = ch, c.length = l, c.kernel = k;
+    c.groups = groups, c.in_per_group = c.out_per_group = ch / groups, c.stride = stride;
+    c.pad_left = (k - 1) / 2;
+    c.out_length = (l + k - 1 - k) / stride + 1;
+    return c;
+  };
+  CHECK(cpu::conv1d_fft_preferred(problem(8, 64, 4096, 127), false));   // the sweep's wins
+  CHECK(cpu::conv1d_fft_preferred(problem(1, 32, 16384, 255), false));
+  CHECK(cpu::conv1d_fft_preferred(problem(8, 32, 8192, 63), true));     // longk: grad_w only
+  CHECK_FALSE(cpu::conv1d_fft_preferred(problem(8, 32, 8192, 63), false));
+  CHECK_FALSE(cpu::conv1d_fft_preferred(problem(8, 64, 4096, 7), true));      // short kernel
+  CHECK_FALSE(cpu::conv1d_fft_preferred(problem(8, 64, 4096, 127, 1, 2), true));  // strided
+  CHECK_FALSE(cpu::conv1d_fft_preferred(problem(8, 64, 4096, 127, 32), true));    // 2 per group
+  CHECK_FALSE(cpu::conv1d_fft_preferred(problem(1, 8, 1024, 15), true));          // small
+
+  // 16 -> 16, k 255, L 2048, batch 1: the weight gradient by FFT, the forward by Gemm.
+  Backend& cpu_b = cpu_backend();
+  Config c;
+  c.cin = c.cout = 16, c.length = 2048, c.kernel = 255;
+  c.p = Conv1dParams{1, 127, 127, 1, 1};
+  const std::int64_t lout = c.out_length();
+  REQUIRE(cpu::conv1d_fft_preferred(problem(1, 16, 2048, 255), true));
+  REQUIRE_FALSE(cpu::conv1d_fft_preferred(problem(1, 16, 2048, 255), false));
+  Buffer<float> x({1, 16, c.length}, true), w({16, 16, c.kernel}, true), gy({1, 16, lout}, true);
+  auto run = [&](Conv1dAlgorithm algorithm) {
+    cpu::force_conv1d_algorithm(algorithm);
+    Buffer<float> y({1, 16, lout}, false), gw(w.shape, false);
+    cpu_b.conv1d_forward(y.view(), x.view(), w.view(), View{}, c.p);
+    cpu_b.conv1d_backward_weight(gw.view(), View{}, gy.view(), x.view(), c.p);
+    return std::make_pair(y.data, gw.data);
+  };
+  const auto automatic = run(Conv1dAlgorithm::Auto);
+  const auto fft = run(Conv1dAlgorithm::Fft);
+  const auto gemm = run(Conv1dAlgorithm::Gemm);
+  CHECK(automatic.first == gemm.first);
+  CHECK(automatic.second == fft.second);
+  CHECK(automatic.second != gemm.second);  // the two algorithms do differ in the last bits
 }
