@@ -100,15 +100,15 @@ std::int64_t conv1d_fft_block(std::int64_t in_channels, std::int64_t out_channel
 }
 
 // Auto's rule: the direct sum's K Cin/G multiply-adds per output and output channel against
-// fft_cost; the FFT algorithm is taken where their ratio reaches kFftWin. Fitted on
+// fft_cost; the FFT algorithm is taken where their ratio reaches `win`. Fitted on
 // bench_conv1d_algorithms --fft-sweep at 2 threads (docs/benchmarks.md): forward (and
 // backward_input, the same correlation) measured >= 1.5x faster than the better of Gemm and
 // Implicit on every grid point with a ratio >= 8, and mixed (0.9-1.6x) between 7 and 8.
 // backward_weight has no Implicit rival and Gemm's is slower than its forward: from 4 (an
 // estimate from the fwd+bwd totals, whose FFT/best ratios are mostly >= 1.5 there; not a
 // separate sweep). Stride 1, at least 4 input channels per group (depthwise and nearly so keep
-// the direct kernel), k >= 8, and KissFFT built in; float64 and bfloat16 calls it picks run
-// Gemm (the caller's fallback), which is what they would get anyway.
+// the direct kernel), k >= 8, spectra under 128 MB, and KissFFT built in; float64 and bfloat16
+// calls it picks run Gemm (the caller's fallback), which is what they would get anyway.
 bool conv1d_fft_preferred(const Conv1dProblem& c, bool backward_weight) {
   const double win = backward_weight ? 4.0 : 8.0;
   if (!conv1d_fft_available() || c.stride != 1 || c.in_per_group < 4 || c.kernel < 8) return false;
@@ -116,6 +116,11 @@ bool conv1d_fft_preferred(const Conv1dProblem& c, bool backward_weight) {
   const std::int64_t b =
       conv1d_fft_block(c.in_channels, c.out_channels, c.groups, dense, c.out_length, c.batch);
   if (b == 0) return false;
+  // The per-bin kernel spectra (backward_weight: the summed products, twice) take about 2 B / K
+  // times the weights' memory: past 128 MB (e.g. 256 -> 256 channels, k 255) Auto keeps Gemm.
+  const double spectra_bytes = static_cast<double>(b / 2 + 1) * 4.0 *
+                               static_cast<double>(c.out_channels * c.in_per_group) * 4.0 * 2.0;
+  if (spectra_bytes > 128.0 * (1 << 20)) return false;
   const double direct = static_cast<double>(c.out_per_group * c.in_per_group * c.kernel) *
                         static_cast<double>(c.groups);  // per output position, all channels
   const double fft =

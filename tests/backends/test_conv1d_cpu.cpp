@@ -525,6 +525,7 @@ TEST_CASE("cpu conv1d: Auto picks the FFT algorithm by its rule") {
   CHECK_FALSE(cpu::conv1d_fft_preferred(problem(8, 64, 4096, 127, 1, 2), true));  // strided
   CHECK_FALSE(cpu::conv1d_fft_preferred(problem(8, 64, 4096, 127, 32), true));    // 2 per group
   CHECK_FALSE(cpu::conv1d_fft_preferred(problem(1, 8, 1024, 15), true));          // small
+  CHECK_FALSE(cpu::conv1d_fft_preferred(problem(8, 512, 4096, 255), true));  // 512 MB of spectra
 
   // 16 -> 16, k 255, L 2048, batch 1: the weight gradient by FFT, the forward not (Gemm, or
   // Implicit where Auto takes it).
