@@ -103,9 +103,15 @@ bool bias_ok(const View& b, const View& x, std::int64_t channels) {
 // many outputs *and* a long kernel (a raw-audio front end: 1 -> 32 channels, k = 80), so the
 // direct kernel streams those instead. Everything else is a gemm of Cout/G x (Cin/G * K)
 // weights by columns of taps. (Thresholds measured on bench/conv1d's shapes and neighbours.)
-Conv1dAlgorithm choose(const Conv1dProblem& c) {
+Conv1dAlgorithm choose(const Conv1dProblem& c, bool backward_weight = false) {
   const Conv1dAlgorithm forced = g_forced.load(std::memory_order_relaxed);
   if (forced != Conv1dAlgorithm::Auto) return forced;
+  // --- FFT (issue 10, long kernels): conv1d_fft.cpp's measured rule (per pass: the weight
+  // gradient has no Implicit rival); float32 stride 1 only (float64 calls it is chosen for run
+  // Gemm, bfloat16 ones too: the fft functions return false). Never under
+  // use_deterministic_algorithms: its rounding is that of the transforms, not of the sum.
+  if (!deterministic_algorithms() && conv1d_fft_preferred(c, backward_weight))
+    return Conv1dAlgorithm::Fft;
   const bool thin_gemm = c.out_per_group < 16 || c.kernel < 16;
   return c.in_per_group == 1 && thin_gemm ? Conv1dAlgorithm::Direct : Conv1dAlgorithm::Gemm;
 }
@@ -247,7 +253,7 @@ void CpuBackend::conv1d_forward_impl(const View& out, const View& in, const View
       return conv1d_bf16_fallback(0, out, in, weight, bias, p);
     const U16* b = has_bias ? bias.ptr<const U16>() : nullptr;
     const Conv1dAlgorithm algorithm = choose(c);
-    if (algorithm == Conv1dAlgorithm::Gemm)
+    if (algorithm == Conv1dAlgorithm::Gemm || algorithm == Conv1dAlgorithm::Fft)  // fft: float32
       return conv1d_gemm_forward_bf16(c, out.ptr<U16>(), in.ptr<const U16>(), weight.ptr<const U16>(), b);
     if (algorithm == Conv1dAlgorithm::Direct && c.in_per_group == 1)  // depthwise: vdpbf16ps
       return conv1d_depthwise_forward_bf16(c, out.ptr<U16>(), in.ptr<const U16>(),
@@ -270,6 +276,9 @@ void CpuBackend::conv1d_forward_impl(const View& out, const View& in, const View
       const T* b = has_bias ? bias.ptr<const T>() : nullptr;
       if (algorithm == Conv1dAlgorithm::Direct)
         conv1d_direct_forward<T>(c, out.ptr<T>(), in.ptr<const T>(), weight.ptr<const T>(), b);
+      else if (algorithm == Conv1dAlgorithm::Fft &&  // false: not float32 stride 1
+               conv1d_fft_forward<T>(c, out.ptr<T>(), in.ptr<const T>(), weight.ptr<const T>(), b))
+        return;
       else if (algorithm == Conv1dAlgorithm::Implicit &&  // false: not float32 stride 1
                conv1d_implicit_forward<T>(c, out.ptr<T>(), in.ptr<const T>(), weight.ptr<const T>(), b))
         return;
@@ -292,7 +301,7 @@ void CpuBackend::conv1d_backward_input_impl(const View& grad_in, const View& gra
     if (!describe_bf16(grad_in, grad_out, &weight, p, c))
       return conv1d_bf16_fallback(1, grad_in, grad_out, weight, View{}, p);
     const Conv1dAlgorithm algorithm = choose(c);
-    if (algorithm == Conv1dAlgorithm::Gemm)
+    if (algorithm == Conv1dAlgorithm::Gemm || algorithm == Conv1dAlgorithm::Fft)  // fft: float32
       return conv1d_gemm_backward_input_bf16(c, grad_in.ptr<U16>(), grad_out.ptr<const U16>(),
                                              weight.ptr<const U16>());
     if (algorithm == Conv1dAlgorithm::Direct && c.in_per_group == 1)
@@ -315,6 +324,10 @@ void CpuBackend::conv1d_backward_input_impl(const View& grad_in, const View& gra
     if constexpr (std::is_floating_point_v<T>) {
       if (algorithm == Conv1dAlgorithm::Direct)
         conv1d_direct_backward_input<T>(c, grad_in.ptr<T>(), grad_out.ptr<const T>(), weight.ptr<const T>());
+      else if (algorithm == Conv1dAlgorithm::Fft &&
+               conv1d_fft_backward_input<T>(c, grad_in.ptr<T>(), grad_out.ptr<const T>(),
+                                            weight.ptr<const T>()))
+        return;
       else if (algorithm == Conv1dAlgorithm::Implicit &&  // false: not float32 stride 1
                conv1d_implicit_backward_input<T>(c, grad_in.ptr<T>(), grad_out.ptr<const T>(),
                                                  weight.ptr<const T>()))
@@ -346,7 +359,7 @@ void CpuBackend::conv1d_backward_weight_impl(const View& grad_weight, const View
     U16* gb = want_bias ? grad_bias.ptr<U16>() : nullptr;
     if (!want_weight) return conv1d_bias_grad_bf16(c, gb, grad_out.ptr<const U16>());
     const Conv1dAlgorithm algorithm = choose(c);
-    if (algorithm == Conv1dAlgorithm::Gemm)
+    if (algorithm == Conv1dAlgorithm::Gemm || algorithm == Conv1dAlgorithm::Fft)  // fft: float32
       return conv1d_gemm_backward_weight_bf16(c, grad_weight.ptr<U16>(), gb,
                                               grad_out.ptr<const U16>(), in.ptr<const U16>());
     if (algorithm == Conv1dAlgorithm::Direct && c.in_per_group == 1)
@@ -361,7 +374,7 @@ void CpuBackend::conv1d_backward_weight_impl(const View& grad_weight, const View
       (want_bias && !bias_ok(grad_bias, in, c.out_channels))) {
     return ReferenceBackend::conv1d_backward_weight_impl(grad_weight, grad_bias, grad_out, in, p);
   }
-  const Conv1dAlgorithm algorithm = choose(c);
+  const Conv1dAlgorithm algorithm = choose(c, /*backward_weight=*/true);
   if (algorithm == Conv1dAlgorithm::Reference) {
     return ReferenceBackend::conv1d_backward_weight_impl(grad_weight, grad_bias, grad_out, in, p);
   }
@@ -374,6 +387,9 @@ void CpuBackend::conv1d_backward_weight_impl(const View& grad_weight, const View
         conv1d_direct_backward_weight<T>(c, gw, gb, grad_out.ptr<const T>(), in.ptr<const T>());
       else if (algorithm == Conv1dAlgorithm::Polyphase &&  // false: not float32 stride > 1
                conv1d_polyphase_backward_weight<T>(c, gw, gb, grad_out.ptr<const T>(), in.ptr<const T>()))
+        return;
+      else if (algorithm == Conv1dAlgorithm::Fft &&
+               conv1d_fft_backward_weight<T>(c, gw, gb, grad_out.ptr<const T>(), in.ptr<const T>()))
         return;
       else
         conv1d_gemm_backward_weight<T>(c, gw, gb, grad_out.ptr<const T>(), in.ptr<const T>());

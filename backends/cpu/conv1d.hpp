@@ -26,6 +26,23 @@
 //              chunk of panels): disjoint outputs, so as deterministic as the others.
 //              backward_weight, float64 and strides > 1 run the Gemm algorithm; CPUs without
 //              AVX-512 run a portable micro-kernel when the algorithm is forced.
+//   Fft        (conv1d_fft.cpp, issue 10) overlap-save for long kernels, stride-1 float32 with
+//              any padding, dilation (the dense kernel (K-1)*d+1 long) and groups, all three
+//              passes. Rows are cut into blocks of B (a power of two >= 2 (K-1)d+2, chosen by a
+//              cost model) whose first B - (K-1)d outputs are exact; KissFFT's real transforms
+//              of each window (per sample, input channel and block) and of each kernel (once
+//              per call), then per frequency bin one real gemm of [[Hr, Hi], [-Hi, Hr]] by the
+//              blocks' [Ur; Ui] (the correlation's conj(H) * U summed over the group's input
+//              channels, every block of every sample at once), then an inverse transform per
+//              (sample, output channel, block). backward_input is the same correlation of
+//              grad_out with the flipped, transposed kernel; backward_weight sums conj(G) * U
+//              over blocks per bin (a gemm over blocks) and inverts once per (co, ci). Each
+//              output's error is that of a transform of its window, ~eps * sqrt(K Cin) times the
+//              largest products, not one rounding per term: Auto choosing it changes results
+//              beyond "bitwise equal to Gemm" but within float rounding, as PyTorch's choice of
+//              algorithm does. Auto takes it where it measured >= 1.5x faster than the best
+//              other algorithm (conv1d_fft_preferred; docs/benchmarks.md, "Long kernels: the
+//              FFT path"). float64, strides > 1 and builds without KissFFT run Gemm.
 //
 //   Polyphase  (conv1d_polyphase.cpp; issue 10, the strided raw-audio front end) a float32
 //              forward of stride s > 1 as a stride-1 convolution over phases: with g =
@@ -48,15 +65,15 @@
 //              at least 4 outputs per group and 3 taps, and at most 16 inputs per group or at
 //              most 1/8 of zero taps.
 //
-// A faster algorithm for some case (Winograd for small kernels, FFT for long ones) is a new
-// enumerator and a line in choose().
+// A faster algorithm for some case (Winograd for small kernels) is a new enumerator and a line
+// in choose().
 #include <cstdint>
 
 #include "backends/backend.hpp"
 
 namespace reel::backends::cpu {
 
-enum class Conv1dAlgorithm : std::uint8_t { Auto, Gemm, Direct, Reference, Implicit, Polyphase };
+enum class Conv1dAlgorithm : std::uint8_t { Auto, Gemm, Direct, Reference, Implicit, Polyphase, Fft };
 
 // Testing hooks, process-wide: force every conv1d primitive onto one algorithm (Auto restores
 // the choice per case), so a test can run each algorithm over every configuration; and cap the
@@ -156,6 +173,30 @@ bool conv1d_polyphase_backward_weight(const Conv1dProblem& c, T* gw, T* gb, cons
 // passes), since the last reset. Lets a test prove that a pass was never asked for.
 std::int64_t conv1d_pass_count(int pass);
 void reset_conv1d_pass_counts();
+
+// --- FFT, overlap-save (issue 10, long kernels) --- conv1d_fft.cpp. Stride-1 float32, any
+// padding, dilation and groups; false (nothing computed) for anything else (float64: KissFFT
+// computes in float only; stride > 1; a dense kernel over 2^15 taps; a build without KissFFT),
+// and the caller runs the gemm algorithm instead. backward_weight also computes grad_b.
+template <class T>
+bool conv1d_fft_forward(const Conv1dProblem& c, T* y, const T* x, const T* w, const T* b);
+template <class T>
+bool conv1d_fft_backward_input(const Conv1dProblem& c, T* gx, const T* gy, const T* w);
+template <class T>
+bool conv1d_fft_backward_weight(const Conv1dProblem& c, T* gw, T* gb, const T* gy, const T* x);
+// True when reel was built with KissFFT (CMake option REEL_FFT).
+bool conv1d_fft_available();
+// The overlap-save block length (a power of two) for a correlation of in_channels rows into
+// out_channels rows with a dense kernel of `dense_kernel` taps (dilation included), out_length
+// outputs per row and `batch` samples; 0 when none fits. Testing hook: set_conv1d_fft_block(b) forces
+// block b (even, > dense kernel; 0 restores the model), so small problems span many blocks.
+std::int64_t conv1d_fft_block(std::int64_t in_channels, std::int64_t out_channels,
+                              std::int64_t groups, std::int64_t dense_kernel,
+                              std::int64_t out_length, std::int64_t batch);
+void set_conv1d_fft_block(std::int64_t block);
+// Auto's rule: true where the FFT algorithm was measured >= 1.5x faster than the others, for
+// the forward and backward_input passes or (backward_weight true) for backward_weight.
+bool conv1d_fft_preferred(const Conv1dProblem& c, bool backward_weight);
 
 // --- bfloat16 (issue 9) --- The gemm algorithm on bfloat16 buffers (raw bits): im2col in
 // bfloat16, the bfloat16 gemm (gemm_bf16.hpp: AVX-512 BF16 where the CPU has it), and everything

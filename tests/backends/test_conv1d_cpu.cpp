@@ -18,6 +18,7 @@
 #include <limits>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "backends/backend.hpp"
@@ -150,16 +151,17 @@ struct Buffer {
   }
 };
 
-// |got - want| <= rtol * bound elementwise (NaN in got, an element never written, fails).
+// |got - want| <= rtol * bound + atol elementwise (NaN in got, an element never written,
+// fails). atol is 0 except for the FFT algorithm (below).
 template <class T>
 void check_close(const char* what, const Config& c, const Buffer<T>& got, const Buffer<T>& want,
-                 const Buffer<T>& bound) {
+                 const Buffer<T>& bound, double atol = 0) {
   const double rtol = std::is_same_v<T, float> || std::is_same_v<T, complex64> ? 1e-4 : 1e-12;
   std::int64_t bad = 0;
   std::string first;
   for (std::size_t i = 0; i < want.data.size(); ++i) {
     const double err = std::abs(got.data[i] - want.data[i]);
-    if (err <= rtol * std::abs(bound.data[i]) + 1e-30) continue;
+    if (err <= rtol * std::abs(bound.data[i]) + atol + 1e-30) continue;
     if (bad++ == 0)
       first = fmt::format("{} element {}: got {}, want {} (bound {})", what, i,
                           std::abs(got.data[i]), std::abs(want.data[i]), std::abs(bound.data[i]));
@@ -193,8 +195,31 @@ void run_config(const Config& c, const std::vector<Conv1dAlgorithm>& algorithms)
   ref.conv1d_backward_weight(gw_ref.view(), gb_ref.view(), gy.view(), x.view(), c.p);
   ref.conv1d_backward_weight(gw_bound.view(), gb_bound.view(), agy.view(), ax.view(), c.p);
 
+  // --- FFT (issue 10) --- The FFT algorithm's error is not one rounding per term: each output
+  // carries the transforms' rounding of its whole window, about eps * sqrt(terms) times the
+  // largest products (terms: the K * Cin/G products of a forward output, K * Cout/G of a
+  // grad_input element, N * Lout of a grad_weight tap). Its outputs may differ from the oracle
+  // by kFftTol * eps * sqrt(terms) * max|a| * max|b| beyond the other algorithms' bound.
+  auto max_abs = [](const Buffer<T>& v) {
+    double m = 0;
+    for (const T& e : v.data) m = std::max(m, static_cast<double>(std::abs(e)));
+    return m;
+  };
+  const bool fft_float = std::is_same_v<T, float> && c.p.stride == 1;
+  constexpr double kFftTol = 4.0;
+  const double eps = std::numeric_limits<float>::epsilon();
+  const double ipg = static_cast<double>(c.cin / c.p.groups);
+  const double opg = static_cast<double>(c.cout / c.p.groups);
+  const double k = static_cast<double>(c.kernel);
+  const double fft_y = kFftTol * eps * std::sqrt(k * ipg) * max_abs(x) * max_abs(w);
+  const double fft_gx = kFftTol * eps * std::sqrt(k * opg) * max_abs(gy) * max_abs(w);
+  const double fft_gw =
+      kFftTol * eps * std::sqrt(static_cast<double>(c.n * lout)) * max_abs(gy) * max_abs(x);
+
   for (Conv1dAlgorithm algorithm : algorithms) {
     cpu::force_conv1d_algorithm(algorithm);
+    // Auto picks the FFT algorithm for long kernels: the same allowance.
+    const bool fft = fft_float && (algorithm == Conv1dAlgorithm::Fft || algorithm == Conv1dAlgorithm::Auto);
     const std::string where = fmt::format("algorithm {} threads {} arch {}",
                                           static_cast<int>(algorithm), cpu::num_threads(),
                                           cpu::simd_kernels().arch_name);
@@ -202,14 +227,14 @@ void run_config(const Config& c, const std::vector<Conv1dAlgorithm>& algorithms)
     Buffer<T> y({c.n, c.cout, lout}, false), gx({c.n, c.cin, c.length}, false);
     Buffer<T> gw(w.shape, false), gb(b.shape, false);
     cpu_b.conv1d_forward(y.view(), x.view(), w.view(), with_bias ? b.view() : no_bias, c.p);
-    check_close("forward", c, y, y_ref, y_bound);
+    check_close("forward", c, y, y_ref, y_bound, fft ? fft_y : 0);
     cpu_b.conv1d_backward_input(gx.view(), gy.view(), w.view(), c.p);
-    check_close("backward_input", c, gx, gx_ref, gx_bound);
+    check_close("backward_input", c, gx, gx_ref, gx_bound, fft ? fft_gx : 0);
     // Sometimes only one of the two gradients is requested.
     const std::int64_t want = rand_int(0, 5);  // 0: weight only, 1: bias only, else both
     cpu_b.conv1d_backward_weight(want == 1 ? View{} : gw.view(), want == 0 ? View{} : gb.view(),
                                  gy.view(), x.view(), c.p);
-    if (want != 1) check_close("backward_weight", c, gw, gw_ref, gw_bound);
+    if (want != 1) check_close("backward_weight", c, gw, gw_ref, gw_bound, fft ? fft_gw : 0);
     if (want != 0) check_close("backward_bias", c, gb, gb_ref, gb_bound);
     // Every gradient in one call (conv1d_backward): the same numbers as the separate calls, bit
     // for bit (NaN-free data, so == is exact equality).
@@ -239,13 +264,16 @@ struct RestoreCpuSettings {
     cpu::set_conv1d_tile_bytes(0);
     cpu::set_conv1d_stream_bytes(0);
     cpu::force_conv1d_implicit_portable(false);
+    cpu::set_conv1d_fft_block(0);
+    use_deterministic_algorithms(false);
   }
 };
 
 const std::vector<Conv1dAlgorithm> kAllAlgorithms = {Conv1dAlgorithm::Auto, Conv1dAlgorithm::Gemm,
                                                      Conv1dAlgorithm::Direct,
                                                      Conv1dAlgorithm::Implicit,
-                                                     Conv1dAlgorithm::Polyphase};
+                                                     Conv1dAlgorithm::Polyphase,
+                                                     Conv1dAlgorithm::Fft};
 
 }  // namespace
 
@@ -469,4 +497,197 @@ TEST_CASE("cpu conv1d: strided views and bad arguments take the reference's way"
   const View w_wide{w.data(), kFloat64, {1, 1, 12}, {12, 12, 1}};
   const View x1{x.data(), kFloat64, {1, 1, 9}, {9, 9, 1}}, y1{got.data(), kFloat64, {1, 1, 1}, {1, 1, 1}};
   CHECK_THROWS_AS(cpu_b.conv1d_forward(y1, x1, w_wide, View{}, Conv1dParams{}), Error);
+}
+
+// --- FFT, overlap-save (issue 10, long kernels) ---
+// The FFT algorithm forced over its edge cases: kernels of 1 to 200 taps, odd and even; rows
+// shorter than one block and rows that are not a multiple of the block's step; padding none,
+// 'same' and causal (left only), wider than the kernel; dilation; groups; batch 1; Cin = 1;
+// with the modelled block length and with the shortest block the kernel allows (so that a
+// row spans many blocks and block chunks). Tolerance: run_config's FFT allowance. And the
+// results are the same bytes at 1, 2 and 3 threads.
+TEST_CASE("cpu conv1d: the FFT algorithm's edge cases match the reference") {
+  RestoreCpuSettings restore;
+  auto make = [](std::int64_t n, std::int64_t cin, std::int64_t cout, std::int64_t l,
+                 std::int64_t k, std::int64_t pl, std::int64_t pr, std::int64_t d = 1,
+                 std::int64_t g = 1, DType t = kFloat32, std::int64_t s = 1) {
+    Config c;
+    c.dtype = t, c.n = n, c.cin = cin, c.cout = cout, c.length = l, c.kernel = k;
+    c.p = Conv1dParams{s, pl, pr, d, g};
+    return c;
+  };
+  const std::vector<Config> configs = {
+      make(1, 1, 1, 1, 1, 0, 0),             // the smallest
+      make(2, 3, 5, 40, 1, 0, 0),            // 1x1
+      make(1, 4, 6, 30, 2, 0, 0),            // even kernel
+      make(2, 5, 7, 100, 15, 7, 7),          // 'same'
+      make(1, 1, 8, 333, 31, 30, 0),         // causal, Cin 1
+      make(3, 8, 4, 257, 64, 0, 0),          // even, valid, several samples
+      make(1, 6, 6, 50, 63, 31, 31),         // L shorter than the kernel (padded)
+      make(2, 4, 4, 1000, 63, 62, 0),        // causal, long
+      make(1, 3, 2, 700, 127, 70, 80),       // asymmetric, wider than half the kernel
+      make(1, 2, 3, 900, 200, 100, 99),      // 'same' for an even kernel
+      make(2, 8, 12, 500, 33, 16, 16, 1, 4), // grouped
+      make(1, 6, 6, 400, 17, 16, 16, 3, 6),  // depthwise, dilated
+      make(2, 4, 8, 600, 21, 40, 0, 2, 2),   // causal dilated grouped
+      make(1, 3, 3, 200, 9, 50, 50),         // padding much wider than the kernel
+      make(1, 4, 4, 300, 31, 15, 15, 1, 1, kFloat64),  // float64: falls back
+      make(1, 4, 4, 300, 31, 15, 15, 1, 1, kFloat32, 2),  // stride 2: falls back
+  };
+  for (bool short_block : {false, true}) {
+    for (const Config& c : configs) {
+      CAPTURE(short_block);
+      const std::int64_t dense = (c.kernel - 1) * c.p.dilation + 1;
+      std::int64_t b = 2;
+      while (b < dense + 1) b *= 2;
+      cpu::set_conv1d_fft_block(short_block ? b : 0);
+      for (int threads : {1, 2}) {
+        cpu::set_num_threads(threads);
+        run_config(c, {Conv1dAlgorithm::Fft});
+      }
+    }
+  }
+  cpu::set_conv1d_fft_block(0);
+  // Random stride-1 float32 configurations with longer kernels.
+  for (int i = 0; i < 60; ++i) {
+    Config c = random_config(3);
+    c.dtype = kFloat32;
+    c.p.stride = 1;
+    c.kernel = rand_int(1, 3) == 1 ? rand_int(1, 9) : rand_int(10, 120);
+    c.length = rand_int(1, 600);
+    const std::int64_t total = c.p.dilation * (c.kernel - 1);
+    if (rand_int(0, 1) == 0) c.p.pad_left = total / 2, c.p.pad_right = total - total / 2;
+    if (!c.valid()) continue;
+    cpu::set_num_threads(static_cast<int>(rand_int(1, 2)));
+    cpu::set_conv1d_fft_block(rand_int(0, 2) == 0 ? 2 * ((c.kernel - 1) * c.p.dilation + 1) : 0);
+    CAPTURE(i);
+    run_config(c, {Conv1dAlgorithm::Fft});
+  }
+}
+
+TEST_CASE("cpu conv1d: the FFT algorithm gives the same bytes at any thread count") {
+  RestoreCpuSettings restore;
+  cpu::force_conv1d_algorithm(Conv1dAlgorithm::Fft);
+  Backend& cpu_b = cpu_backend();
+  Config c;
+  c.n = 3, c.cin = 12, c.cout = 10, c.length = 2000, c.kernel = 45;
+  c.p = Conv1dParams{1, 22, 22, 1, 2};
+  const std::int64_t lout = c.out_length();
+  Buffer<float> x({c.n, c.cin, c.length}, true), w({c.cout, c.cin / 2, c.kernel}, true);
+  Buffer<float> b({c.cout}, true), gy({c.n, c.cout, lout}, true);
+  std::vector<std::vector<float>> first;
+  for (int threads : {1, 2, 3}) {
+    cpu::set_num_threads(threads);
+    for (std::int64_t block : {std::int64_t{0}, std::int64_t{128}}) {
+      cpu::set_conv1d_fft_block(block);
+      Buffer<float> y({c.n, c.cout, lout}, false), gx({c.n, c.cin, c.length}, false);
+      Buffer<float> gw(w.shape, false), gb(b.shape, false);
+      cpu_b.conv1d_forward(y.view(), x.view(), w.view(), b.view(), c.p);
+      cpu_b.conv1d_backward_input(gx.view(), gy.view(), w.view(), c.p);
+      cpu_b.conv1d_backward_weight(gw.view(), gb.view(), gy.view(), x.view(), c.p);
+      const std::size_t slot = block == 0 ? 0 : 4;
+      if (threads == 1) {
+        first.resize(8);
+        first[slot] = y.data, first[slot + 1] = gx.data, first[slot + 2] = gw.data,
+        first[slot + 3] = gb.data;
+      } else {
+        CAPTURE(threads);
+        CAPTURE(block);
+        CHECK(y.data == first[slot]);
+        CHECK(gx.data == first[slot + 1]);
+        CHECK(gw.data == first[slot + 2]);
+        CHECK(gb.data == first[slot + 3]);
+      }
+    }
+  }
+}
+
+// Auto's rule (conv1d_fft_preferred): long kernels over enough channels, stride 1, at least 4
+// input channels per group and k >= 8; the weight gradient from a lower modelled gain. Then
+// Auto's results on such a problem are the FFT algorithm's bytes where the rule says so and
+// the gemm's where it does not.
+TEST_CASE("cpu conv1d: Auto picks the FFT algorithm by its rule") {
+  RestoreCpuSettings restore;
+  if (!cpu::conv1d_fft_available()) return;  // built without KissFFT: never picked
+  auto problem = [](std::int64_t n, std::int64_t ch, std::int64_t l, std::int64_t k,
+                    std::int64_t groups = 1, std::int64_t stride = 1) {
+    cpu::Conv1dProblem c;
+    c.batch = n, c.in_channels = c.out_channels = ch, c.length = l, c.kernel = k;
+    c.groups = groups, c.in_per_group = c.out_per_group = ch / groups, c.stride = stride;
+    c.pad_left = (k - 1) / 2;
+    c.out_length = (l + k - 1 - k) / stride + 1;
+    return c;
+  };
+  CHECK(cpu::conv1d_fft_preferred(problem(8, 64, 4096, 127), false));   // the sweep's wins
+  CHECK(cpu::conv1d_fft_preferred(problem(1, 32, 16384, 255), false));
+  CHECK(cpu::conv1d_fft_preferred(problem(8, 32, 8192, 63), true));     // longk: grad_w only
+  CHECK_FALSE(cpu::conv1d_fft_preferred(problem(8, 32, 8192, 63), false));
+  CHECK_FALSE(cpu::conv1d_fft_preferred(problem(8, 64, 4096, 7), true));      // short kernel
+  CHECK_FALSE(cpu::conv1d_fft_preferred(problem(8, 64, 4096, 127, 1, 2), true));  // strided
+  CHECK_FALSE(cpu::conv1d_fft_preferred(problem(8, 64, 4096, 127, 32), true));    // 2 per group
+  CHECK_FALSE(cpu::conv1d_fft_preferred(problem(1, 8, 1024, 15), true));          // small
+  CHECK_FALSE(cpu::conv1d_fft_preferred(problem(8, 512, 4096, 255), true));  // 512 MB of spectra
+
+  // 16 -> 16, k 255, L 2048, batch 1: the weight gradient by FFT, the forward not (Gemm, or
+  // Implicit where Auto takes it).
+  Backend& cpu_b = cpu_backend();
+  Config c;
+  c.cin = c.cout = 16, c.length = 2048, c.kernel = 255;
+  c.p = Conv1dParams{1, 127, 127, 1, 1};
+  const std::int64_t lout = c.out_length();
+  REQUIRE(cpu::conv1d_fft_preferred(problem(1, 16, 2048, 255), true));
+  REQUIRE_FALSE(cpu::conv1d_fft_preferred(problem(1, 16, 2048, 255), false));
+  Buffer<float> x({1, 16, c.length}, true), w({16, 16, c.kernel}, true), gy({1, 16, lout}, true);
+  auto run = [&](Conv1dAlgorithm algorithm) {
+    cpu::force_conv1d_algorithm(algorithm);
+    Buffer<float> y({1, 16, lout}, false), gw(w.shape, false);
+    cpu_b.conv1d_forward(y.view(), x.view(), w.view(), View{}, c.p);
+    cpu_b.conv1d_backward_weight(gw.view(), View{}, gy.view(), x.view(), c.p);
+    return std::make_pair(y.data, gw.data);
+  };
+  const auto automatic = run(Conv1dAlgorithm::Auto);
+  const auto fft = run(Conv1dAlgorithm::Fft);
+  const auto gemm = run(Conv1dAlgorithm::Gemm);
+  const auto implicit = run(Conv1dAlgorithm::Implicit);  // Auto's forward on AVX-512
+  CHECK((automatic.first == gemm.first || automatic.first == implicit.first));
+  CHECK(automatic.first != fft.first);
+  CHECK(automatic.second == fft.second);
+  CHECK(automatic.second != gemm.second);  // the two algorithms do differ in the last bits
+}
+
+// use_deterministic_algorithms pins Auto to the direct-summation algorithms: where the cost
+// models pick the FFT (a long kernel's weight gradient) or the polyphase forward (a strided
+// front end on the AVX-512 kernel), Auto's bytes become the gemm algorithm's, and switching the
+// mode off brings the fast algorithm back (so the check can fail).
+TEST_CASE("cpu conv1d: use_deterministic_algorithms keeps Auto off the FFT and polyphase paths") {
+  RestoreCpuSettings restore;
+  Backend& cpu_b = cpu_backend();
+  auto check_config = [&](const Config& c, bool forward) {
+    const std::int64_t lout = c.out_length();
+    Buffer<float> x({c.n, c.cin, c.length}, true), w({c.cout, c.cin / c.p.groups, c.kernel}, true);
+    Buffer<float> gy({c.n, c.cout, lout}, true);
+    auto run = [&](Conv1dAlgorithm algorithm, bool deterministic) {
+      use_deterministic_algorithms(deterministic);
+      cpu::force_conv1d_algorithm(algorithm);
+      Buffer<float> out = forward ? Buffer<float>({c.n, c.cout, lout}, false) : Buffer<float>(w.shape, false);
+      if (forward) cpu_b.conv1d_forward(out.view(), x.view(), w.view(), View{}, c.p);
+      else cpu_b.conv1d_backward_weight(out.view(), View{}, gy.view(), x.view(), c.p);
+      return out.data;
+    };
+    const std::vector<float> gemm = run(Conv1dAlgorithm::Gemm, false);
+    CHECK(run(Conv1dAlgorithm::Auto, true) == gemm);
+    CHECK(run(Conv1dAlgorithm::Auto, false) != gemm);
+  };
+  if (cpu::conv1d_fft_available()) {  // the weight gradient of 16 -> 16, k 255, L 2048
+    Config c;
+    c.n = 1, c.cin = c.cout = 16, c.length = 2048, c.kernel = 255;
+    c.p = Conv1dParams{1, 127, 127, 1, 1};
+    check_config(c, false);
+  }
+  if (cpu::conv1d_implicit_native()) {  // the raw-audio front end's forward: 1 -> 32, k 80, stride 4
+    Config c;
+    c.n = 2, c.cin = 1, c.cout = 32, c.length = 4000, c.kernel = 80;
+    c.p = Conv1dParams{4, 0, 0, 1, 1};
+    check_config(c, true);
+  }
 }
