@@ -113,7 +113,15 @@ Conv1dAlgorithm choose(const Conv1dProblem& c, bool backward_weight = false) {
   if (!deterministic_algorithms() && conv1d_fft_preferred(c, backward_weight))
     return Conv1dAlgorithm::Fft;
   const bool thin_gemm = c.out_per_group < 16 || c.kernel < 16;
-  return c.in_per_group == 1 && thin_gemm ? Conv1dAlgorithm::Direct : Conv1dAlgorithm::Gemm;
+  if (c.in_per_group == 1 && thin_gemm) return Conv1dAlgorithm::Direct;
+  // --- short rows (issue 10) --- Rows of at most kShortRow outputs: one product per chunk of
+  // samples (GemmBatched) instead of one per sample, whose packing and edge panels dominate.
+  // Threshold from bench_conv1d_short_rows' sweep of L at the Fashion-MNIST channel counts (one
+  // thread, CPU time): forward 2.5-2.9x at L 7, 1.5x at 28, 1.1x at 64; backward_input
+  // 1.6-1.8x at 7-28, 1.15-1.3x at 64; about even (1.0-1.15x) at 96-128.
+  constexpr std::int64_t kShortRow = 64;
+  if (c.batch > 1 && c.out_length <= kShortRow) return Conv1dAlgorithm::GemmBatched;
+  return Conv1dAlgorithm::Gemm;
 }
 
 // --- implicit gemm (issue 10, dense Conv1d kernel) --- The choice for float32/float64 forward
@@ -253,7 +261,8 @@ void CpuBackend::conv1d_forward_impl(const View& out, const View& in, const View
       return conv1d_bf16_fallback(0, out, in, weight, bias, p);
     const U16* b = has_bias ? bias.ptr<const U16>() : nullptr;
     const Conv1dAlgorithm algorithm = choose(c);
-    if (algorithm == Conv1dAlgorithm::Gemm || algorithm == Conv1dAlgorithm::Fft)  // fft: float32
+    if (algorithm == Conv1dAlgorithm::Gemm || algorithm == Conv1dAlgorithm::Fft ||  // fft: float32
+        algorithm == Conv1dAlgorithm::GemmBatched)
       return conv1d_gemm_forward_bf16(c, out.ptr<U16>(), in.ptr<const U16>(), weight.ptr<const U16>(), b);
     if (algorithm == Conv1dAlgorithm::Direct && c.in_per_group == 1)  // depthwise: vdpbf16ps
       return conv1d_depthwise_forward_bf16(c, out.ptr<U16>(), in.ptr<const U16>(),
@@ -285,6 +294,8 @@ void CpuBackend::conv1d_forward_impl(const View& out, const View& in, const View
       else if (algorithm == Conv1dAlgorithm::Polyphase &&  // false: not float32 stride > 1
                conv1d_polyphase_forward<T>(c, out.ptr<T>(), in.ptr<const T>(), weight.ptr<const T>(), b))
         return;
+      else if (algorithm == Conv1dAlgorithm::GemmBatched)  // short rows (issue 10)
+        conv1d_gemm_forward_batched<T>(c, out.ptr<T>(), in.ptr<const T>(), weight.ptr<const T>(), b);
       else
         conv1d_gemm_forward<T>(c, out.ptr<T>(), in.ptr<const T>(), weight.ptr<const T>(), b);
     }
@@ -301,7 +312,8 @@ void CpuBackend::conv1d_backward_input_impl(const View& grad_in, const View& gra
     if (!describe_bf16(grad_in, grad_out, &weight, p, c))
       return conv1d_bf16_fallback(1, grad_in, grad_out, weight, View{}, p);
     const Conv1dAlgorithm algorithm = choose(c);
-    if (algorithm == Conv1dAlgorithm::Gemm || algorithm == Conv1dAlgorithm::Fft)  // fft: float32
+    if (algorithm == Conv1dAlgorithm::Gemm || algorithm == Conv1dAlgorithm::Fft ||  // fft: float32
+        algorithm == Conv1dAlgorithm::GemmBatched)
       return conv1d_gemm_backward_input_bf16(c, grad_in.ptr<U16>(), grad_out.ptr<const U16>(),
                                              weight.ptr<const U16>());
     if (algorithm == Conv1dAlgorithm::Direct && c.in_per_group == 1)
@@ -336,6 +348,9 @@ void CpuBackend::conv1d_backward_input_impl(const View& grad_in, const View& gra
                conv1d_polyphase_backward_input<T>(c, grad_in.ptr<T>(), grad_out.ptr<const T>(),
                                                   weight.ptr<const T>()))
         return;
+      else if (algorithm == Conv1dAlgorithm::GemmBatched)  // short rows (issue 10)
+        conv1d_gemm_backward_input_batched<T>(c, grad_in.ptr<T>(), grad_out.ptr<const T>(),
+                                              weight.ptr<const T>());
       else
         conv1d_gemm_backward_input<T>(c, grad_in.ptr<T>(), grad_out.ptr<const T>(), weight.ptr<const T>());
     }
@@ -359,7 +374,8 @@ void CpuBackend::conv1d_backward_weight_impl(const View& grad_weight, const View
     U16* gb = want_bias ? grad_bias.ptr<U16>() : nullptr;
     if (!want_weight) return conv1d_bias_grad_bf16(c, gb, grad_out.ptr<const U16>());
     const Conv1dAlgorithm algorithm = choose(c);
-    if (algorithm == Conv1dAlgorithm::Gemm || algorithm == Conv1dAlgorithm::Fft)  // fft: float32
+    if (algorithm == Conv1dAlgorithm::Gemm || algorithm == Conv1dAlgorithm::Fft ||  // fft: float32
+        algorithm == Conv1dAlgorithm::GemmBatched)
       return conv1d_gemm_backward_weight_bf16(c, grad_weight.ptr<U16>(), gb,
                                               grad_out.ptr<const U16>(), in.ptr<const U16>());
     if (algorithm == Conv1dAlgorithm::Direct && c.in_per_group == 1)

@@ -65,6 +65,13 @@
 //              at least 4 outputs per group and 3 taps, and at most 16 inputs per group or at
 //              most 1/8 of zero taps.
 //
+//   GemmBatched (issue 10, short rows) the gemm algorithm with a chunk of samples in one
+//              product: im2col of several samples side by side (a column per (sample,
+//              position)), one wide gemm per (chunk, group), a scatter to y with the bias
+//              after; backward_input's col2im per sample; backward_weight is Gemm's (already a
+//              sum over (sample, position) columns). For rows too short to fill the gemm's
+//              panels alone (Fashion-MNIST's L 28/14/7). The same FMA chains as Gemm.
+//
 // A faster algorithm for some case (Winograd for small kernels) is a new enumerator and a line
 // in choose().
 #include <cstdint>
@@ -73,7 +80,9 @@
 
 namespace reel::backends::cpu {
 
-enum class Conv1dAlgorithm : std::uint8_t { Auto, Gemm, Direct, Reference, Implicit, Polyphase, Fft };
+enum class Conv1dAlgorithm : std::uint8_t {
+  Auto, Gemm, Direct, Reference, Implicit, Polyphase, Fft, GemmBatched
+};
 
 // Testing hooks, process-wide: force every conv1d primitive onto one algorithm (Auto restores
 // the choice per case), so a test can run each algorithm over every configuration; and cap the
@@ -134,6 +143,14 @@ void conv1d_direct_backward_input(const Conv1dProblem& c, T* gx, const T* gy, co
 template <class T>
 void conv1d_direct_backward_weight(const Conv1dProblem& c, T* gw, T* gb, const T* gy,
                                    const T* x);
+
+// --- short rows (issue 10) --- conv1d_gemm.cpp: the GemmBatched algorithm. When one sample's
+// columns exceed the chunk budget (a long row), each runs the per-sample gemm algorithm.
+template <class T>
+void conv1d_gemm_forward_batched(const Conv1dProblem& c, T* y, const T* x, const T* w,
+                                 const T* b);
+template <class T>
+void conv1d_gemm_backward_input_batched(const Conv1dProblem& c, T* gx, const T* gy, const T* w);
 
 // --- implicit gemm (issue 10, dense Conv1d kernel) --- conv1d_implicit.cpp. Stride-1 float32
 // forward and backward_input; false (nothing computed) for anything else (float64, stride > 1),

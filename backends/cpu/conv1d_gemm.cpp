@@ -323,6 +323,115 @@ void conv1d_gemm_backward_weight(const Conv1dProblem& c, T* gw, T* gb, const T* 
   if (gb != nullptr) conv1d_bias_grad<T>(c, gb, gy);
 }
 
+// --- short rows (issue 10): the gemm algorithm batched over samples ---------------------
+// With short rows (Fashion-MNIST's L 28/14/7) one sample's im2col tile is only Lout columns
+// wide, so the per-sample gemm pays its packing of the weights (Cout/G x Cin/G*K, as much data
+// as the whole tile's products when Lout is 7) and its edge panels once per sample. Here a chunk
+// of samples is one wide product instead: im2col of every sample of the chunk side by side,
+// column i*Lout + t being (sample i, position t), one gemm into a [Cout/G, chunk*Lout] product,
+// then a scatter to y[n][co][t] with the bias added afterwards. Each output element is the
+// same FMA chain as in the per-sample gemm (the micro-kernel's sum over (channel, tap) from zero
+// in kc blocks that depend only on Cin/G*K), bias added last, so Gemm and GemmBatched agree bit
+// for bit wherever both take the packed gemm. backward_input is the transposed product into a
+// [Cin/G*K, chunk*Lout] column block and one col2im per sample; backward_weight already sums
+// over (sample, position) columns in one long product (conv1d_gemm_backward_weight).
+namespace {
+
+// One chunk's im2col columns, about the L2 (1 MiB on the Zen 4 measured): a sweep of the budget
+// (bench_conv1d_short_rows --tile-bytes) found 1 MiB 5-25% faster than 256 KiB on the
+// 128-channel shapes and even on 28 -> 64; 2 MiB slower again.
+constexpr std::int64_t kBatchedColBytes = 1 << 20;
+
+// Samples per chunk: as many as keep the chunk's columns within kBatchedColBytes (and within
+// the tile hook's bytes, down to one sample, so tests cross chunk boundaries), with the chunk
+// count a multiple of the threads so they share out evenly. 0: one sample's columns alone
+// exceed kBatchedColBytes (a row long enough for the per-sample gemm).
+std::int64_t batch_chunk(const Conv1dProblem& c, std::int64_t rows, std::size_t elem) {
+  const std::int64_t per_sample = rows * c.out_length * static_cast<std::int64_t>(elem);
+  if (per_sample > kBatchedColBytes) return 0;
+  const std::int64_t budget =
+      std::min<std::int64_t>(kBatchedColBytes, g_col_bytes.load(std::memory_order_relaxed));
+  const std::int64_t most = std::max<std::int64_t>(1, budget / per_sample);
+  const std::int64_t threads = num_threads();
+  std::int64_t chunks = ceil_div(c.batch, most);
+  if (threads > 1 && c.groups * chunks % threads != 0) chunks = round_up(chunks, threads);
+  return ceil_div(c.batch, std::min(chunks, c.batch));
+}
+
+}  // namespace
+
+template <class T>
+void conv1d_gemm_forward_batched(const Conv1dProblem& c, T* y, const T* x, const T* w,
+                                 const T* b) {
+  const std::int64_t rows = c.in_per_group * c.kernel;
+  const std::int64_t nb = batch_chunk(c, rows, sizeof(T));
+  if (nb == 0) return conv1d_gemm_forward<T>(c, y, x, w, b);
+  const std::int64_t chunks = ceil_div(c.batch, nb), lout = c.out_length;
+  const std::int64_t cout = c.out_per_group;
+  parallel_for(0, c.groups * chunks, task_grain(cout * rows * nb * lout),
+               [&](std::int64_t u0, std::int64_t u1) {
+    T* col = scratch<T>(0, rows * nb * lout);
+    T* prod = scratch<T>(2, cout * nb * lout);
+    for (std::int64_t u = u0; u < u1; ++u) {
+      const std::int64_t g = u / chunks, n0 = u % chunks * nb;
+      const std::int64_t n1 = std::min(n0 + nb, c.batch), ld = (n1 - n0) * lout;
+      for (std::int64_t n = n0; n < n1; ++n) {
+        im2col(c, x + (n * c.in_channels + g * c.in_per_group) * c.length, 0, lout,
+               col + (n - n0) * lout, ld);
+      }
+      gemm<T>(cout, ld, rows, {w + g * cout * rows, rows, 1}, {col, ld, 1}, {prod, ld, 1});
+      for (std::int64_t n = n0; n < n1; ++n) {
+        T* yg = y + (n * c.out_channels + g * cout) * lout;
+        for (std::int64_t co = 0; co < cout; ++co) {
+          const T* src = prod + co * ld + (n - n0) * lout;
+          T* row = yg + co * lout;
+          if (b == nullptr) {
+            std::memcpy(row, src, sizeof(T) * static_cast<std::size_t>(lout));
+            continue;
+          }
+          const T bias = b[g * cout + co];
+          for (std::int64_t t = 0; t < lout; ++t) row[t] = src[t] + bias;
+        }
+      }
+    }
+  });
+}
+
+template <class T>
+void conv1d_gemm_backward_input_batched(const Conv1dProblem& c, T* gx, const T* gy,
+                                        const T* w) {
+  const TypedKernels<T>& kern = simd_kernels().get<T>();
+  const std::int64_t rows = c.in_per_group * c.kernel;
+  const std::int64_t nb = batch_chunk(c, rows, sizeof(T));
+  if (nb == 0) return conv1d_gemm_backward_input<T>(c, gx, gy, w);
+  const std::int64_t chunks = ceil_div(c.batch, nb), lout = c.out_length;
+  const std::int64_t cout = c.out_per_group;
+  parallel_for(0, c.groups * chunks, task_grain(cout * rows * nb * lout),
+               [&](std::int64_t u0, std::int64_t u1) {
+    T* col = scratch<T>(0, rows * nb * lout);
+    T* gyb = scratch<T>(1, cout * nb * lout);
+    for (std::int64_t u = u0; u < u1; ++u) {
+      const std::int64_t g = u / chunks, n0 = u % chunks * nb;
+      const std::int64_t n1 = std::min(n0 + nb, c.batch), ld = (n1 - n0) * lout;
+      // The chunk's grad_out side by side: gyb[co][i*Lout + t] = gy[n0 + i][g*Cout/G + co][t].
+      for (std::int64_t n = n0; n < n1; ++n) {
+        const T* gyg = gy + (n * c.out_channels + g * cout) * lout;
+        for (std::int64_t co = 0; co < cout; ++co) {
+          std::memcpy(gyb + co * ld + (n - n0) * lout, gyg + co * lout,
+                      sizeof(T) * static_cast<std::size_t>(lout));
+        }
+      }
+      // col = W_g^T @ gyb, W_g^T's element (j*K + k, co) being w[g*Cout/G + co][j][k].
+      gemm<T>(rows, ld, cout, {w + g * cout * rows, 1, rows}, {gyb, ld, 1}, {col, ld, 1});
+      for (std::int64_t n = n0; n < n1; ++n) {
+        T* gxg = gx + (n * c.in_channels + g * c.in_per_group) * c.length;
+        std::fill_n(gxg, c.in_per_group * c.length, T(0));
+        col2im(c, col + (n - n0) * lout, ld, 0, lout, gxg, kern);
+      }
+    }
+  });
+}
+
 // --- bfloat16 (issue 9) ---------------------------------------------------------------------
 // The same three products with bfloat16 operands (raw bits) and the bfloat16 gemm; im2col
 // copies bf16 bits (its zeros are +0.0 in bf16 too), the products land in float32 scratch, and
@@ -508,7 +617,11 @@ void conv1d_bf16_widened(Conv1dPass pass, Conv1dAlgorithm algorithm, const Conv1
 #define REEL_CONV1D_GEMM(T)                                                                    \
   template void conv1d_gemm_forward<T>(const Conv1dProblem&, T*, const T*, const T*, const T*); \
   template void conv1d_gemm_backward_input<T>(const Conv1dProblem&, T*, const T*, const T*);    \
-  template void conv1d_gemm_backward_weight<T>(const Conv1dProblem&, T*, T*, const T*, const T*);
+  template void conv1d_gemm_backward_weight<T>(const Conv1dProblem&, T*, T*, const T*, const T*); \
+  template void conv1d_gemm_forward_batched<T>(const Conv1dProblem&, T*, const T*, const T*,    \
+                                               const T*);                                       \
+  template void conv1d_gemm_backward_input_batched<T>(const Conv1dProblem&, T*, const T*,       \
+                                                      const T*);
 REEL_CONV1D_GEMM(float)
 REEL_CONV1D_GEMM(double)
 #undef REEL_CONV1D_GEMM

@@ -273,7 +273,8 @@ const std::vector<Conv1dAlgorithm> kAllAlgorithms = {Conv1dAlgorithm::Auto, Conv
                                                      Conv1dAlgorithm::Direct,
                                                      Conv1dAlgorithm::Implicit,
                                                      Conv1dAlgorithm::Polyphase,
-                                                     Conv1dAlgorithm::Fft};
+                                                     Conv1dAlgorithm::Fft,
+                                                     Conv1dAlgorithm::GemmBatched};
 
 }  // namespace
 
@@ -366,6 +367,91 @@ TEST_CASE("cpu conv1d: the implicit algorithm's edge cases match the reference")
     cpu::force_conv1d_implicit_portable(rand_int(0, 3) == 0);
     CAPTURE(i);
     run_config(c, {Conv1dAlgorithm::Implicit});
+  }
+}
+
+// --- short rows (issue 10) ---
+// The batched gemm (GemmBatched, forced): rows of 1-5 outputs, batch 1, a batch that is not a
+// multiple of the chunk (the tile hook caps a chunk at 1, 2 or 3 samples' columns), padding,
+// dilation, groups, stride 2, a 1x1 kernel, float64, the Fashion-MNIST shapes at a smaller
+// batch, and a row too long for a chunk (the per-sample gemm then runs). Then the same FMA chains
+// as the per-sample gemm: Gemm and GemmBatched agree bit for bit on float32 and float64.
+TEST_CASE("cpu conv1d: the batched gemm's edge cases match the reference") {
+  RestoreCpuSettings restore;
+  auto make = [](DType t, std::int64_t n, std::int64_t cin, std::int64_t cout, std::int64_t l,
+                 std::int64_t k, std::int64_t pl, std::int64_t pr, std::int64_t d,
+                 std::int64_t g, std::int64_t s = 1) {
+    Config c;
+    c.dtype = t, c.n = n, c.cin = cin, c.cout = cout, c.length = l, c.kernel = k;
+    c.p = Conv1dParams{s, pl, pr, d, g};
+    return c;
+  };
+  const std::vector<Config> configs = {
+      make(kFloat32, 5, 3, 4, 1, 3, 1, 1, 1, 1),         // L 1: only the centre tap is real
+      make(kFloat32, 7, 6, 5, 2, 3, 1, 1, 1, 1),         // L 2
+      make(kFloat64, 5, 4, 9, 3, 3, 0, 0, 1, 1),         // L 3, one output per sample, float64
+      make(kFloat32, 9, 8, 16, 4, 3, 2, 2, 2, 1),        // dilated, padding wider than the row
+      make(kFloat32, 6, 8, 12, 5, 2, 1, 0, 1, 2),        // grouped, causal
+      make(kFloat32, 1, 28, 64, 28, 3, 1, 1, 1, 1),      // batch 1
+      make(kFloat32, 11, 28, 64, 28, 3, 1, 1, 1, 1),     // Fashion-MNIST conv1, odd batch
+      make(kFloat32, 10, 64, 128, 14, 3, 1, 1, 1, 1),    // conv2
+      make(kFloat64, 13, 128, 128, 7, 3, 1, 1, 1, 1),    // conv3, float64
+      make(kFloat32, 7, 16, 24, 29, 3, 1, 1, 1, 1, 2),   // stride 2
+      make(kFloat32, 6, 32, 48, 9, 5, 0, 0, 1, 1, 3),    // stride 3 (phase split)
+      make(kFloat32, 8, 16, 16, 12, 1, 0, 0, 1, 1),      // 1x1
+      make(kFloat32, 3, 24, 36, 17, 7, 3, 3, 1, 3),      // grouped, k 7
+      make(kFloat32, 2, 64, 64, 3000, 3, 1, 1, 1, 1),    // long rows: the per-sample gemm
+  };
+  for (int threads : {1, 2}) {
+    cpu::set_num_threads(threads);
+    for (const Config& c : configs) {
+      // The default chunks, then chunks of 1, 2 and 3 samples' columns (the hook caps them).
+      const std::int64_t elem = c.dtype == kFloat64 ? 8 : 4;
+      const std::int64_t per_sample = c.cin / c.p.groups * c.kernel * c.out_length() * elem;
+      for (std::int64_t samples : {0, 1, 2, 3}) {
+        cpu::set_conv1d_tile_bytes(samples * per_sample);
+        CAPTURE(threads);
+        CAPTURE(samples);
+        run_config(c, {Conv1dAlgorithm::GemmBatched});
+      }
+    }
+  }
+  cpu::set_conv1d_tile_bytes(0);
+  // Random short-row configurations of every structure and dtype.
+  for (int i = 0; i < 150; ++i) {
+    Config c = random_config(2);
+    c.n = rand_int(1, 9);
+    cpu::set_num_threads(static_cast<int>(rand_int(1, 2)));
+    cpu::set_conv1d_tile_bytes(rand_int(0, 1) == 0 ? 1 : 0);
+    CAPTURE(i);
+    run_config(c, {Conv1dAlgorithm::GemmBatched});
+  }
+}
+
+TEST_CASE("cpu conv1d: the batched gemm's forward equals the per-sample gemm's bit for bit") {
+  RestoreCpuSettings restore;
+  Backend& cpu_b = cpu_backend();
+  auto compare = [&]<class T>(std::int64_t n, std::int64_t cin, std::int64_t cout,
+                              std::int64_t l, std::int64_t k, Conv1dParams p) {
+    const std::int64_t lout = (l + p.pad_left + p.pad_right - p.dilation * (k - 1) - 1) /
+                                  p.stride + 1;
+    Buffer<T> x({n, cin, l}, true), w({cout, cin / p.groups, k}, true), b({cout}, true);
+    Buffer<T> y1({n, cout, lout}, false), y2 = y1;
+    cpu::force_conv1d_algorithm(Conv1dAlgorithm::Gemm);
+    cpu_b.conv1d_forward(y1.view(), x.view(), w.view(), b.view(), p);
+    cpu::force_conv1d_algorithm(Conv1dAlgorithm::GemmBatched);
+    cpu_b.conv1d_forward(y2.view(), x.view(), w.view(), b.view(), p);
+    INFO(fmt::format("N={} Cin={} Cout={} L={} K={} groups={}", n, cin, cout, l, k, p.groups));
+    CHECK(y1.data == y2.data);
+  };
+  for (int threads : {1, 2}) {
+    cpu::set_num_threads(threads);
+    compare.operator()<float>(16, 28, 64, 28, 3, Conv1dParams{1, 1, 1, 1, 1});
+    compare.operator()<float>(16, 64, 128, 14, 3, Conv1dParams{1, 1, 1, 1, 1});
+    compare.operator()<float>(16, 128, 128, 7, 3, Conv1dParams{1, 1, 1, 1, 1});
+    compare.operator()<float>(5, 200, 40, 20, 3, Conv1dParams{1, 2, 0, 1, 1});   // depth 600: two kc blocks
+    compare.operator()<double>(6, 32, 48, 40, 5, Conv1dParams{1, 4, 0, 2, 1});  // causal, dilated
+    compare.operator()<float>(4, 24, 36, 33, 3, Conv1dParams{2, 1, 1, 1, 3});   // grouped, stride 2
   }
 }
 

@@ -143,7 +143,8 @@ TEST_CASE("conv1d: extreme strides and paddings that fit give PyTorch's values o
     ~Restore() { backends::cpu::force_conv1d_algorithm(Conv1dAlgorithm::Auto); }
   } restore;
   // Each CPU algorithm, so the fast kernels' index arithmetic runs on these geometries too.
-  for (auto algorithm : {Conv1dAlgorithm::Auto, Conv1dAlgorithm::Gemm, Conv1dAlgorithm::Direct}) {
+  for (auto algorithm : {Conv1dAlgorithm::Auto, Conv1dAlgorithm::Gemm, Conv1dAlgorithm::Direct,
+                         Conv1dAlgorithm::GemmBatched}) {
     CAPTURE(static_cast<int>(algorithm));
     backends::cpu::force_conv1d_algorithm(algorithm);
     on_cpu_backends(check_extreme_geometry);
