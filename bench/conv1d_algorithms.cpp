@@ -1,9 +1,12 @@
 // bench/conv1d_algorithms: the CPU backend's conv1d algorithms side by side on the dense and
 // grouped shapes of conv1d_cases.hpp (float32): each algorithm forced in turn (Gemm, Implicit),
 // back to back in one process and over several rounds, so that a loaded machine skews both
-// alike. Prints GFLOP/s per (case, pass, algorithm, round) and the median ratio.
+// alike. Prints GFLOP/s per (case, pass, algorithm, round) and the median ratio. The passes:
+// the forward, each backward primitive alone (backward_input "bwd-in", backward_weight with the
+// bias gradient "bwd-w", called on the CPU backend directly: no autograd) and the whole
+// fwd+bwd through autograd; --only KEY1,KEY2 limits the cases.
 //
-//   bench_conv1d_algorithms [--quick] [--threads N] [--rounds R]
+//   bench_conv1d_algorithms [--quick] [--threads N] [--rounds R] [--only KEYS]
 // No thresholds: this reports, it does not judge.
 #include <reel/reel.hpp>
 
@@ -15,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "backends/backend.hpp"
 #include "backends/cpu/conv1d.hpp"
 #include "conv1d_cases.hpp"
 #include "conv1d_reel.hpp"
@@ -35,7 +39,9 @@ int main(int argc, char** argv) {
   const reel_bench::TimerConfig config = reel_bench::conv1d_timer_config(argc, argv);
   bool quick = false;
   int rounds = 3;
+  std::string only;
   for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--only") == 0 && i + 1 < argc) only = "," + std::string(argv[i + 1]) + ",";
     quick = quick || std::strcmp(argv[i], "--quick") == 0;
     if (std::strcmp(argv[i], "--threads") == 0 && i + 1 < argc)
       reel::set_num_threads(std::atoi(argv[i + 1]));
@@ -51,6 +57,7 @@ int main(int argc, char** argv) {
   const Conv1dAlgorithm algorithms[] = {Conv1dAlgorithm::Gemm, Conv1dAlgorithm::Implicit};
   for (reel_bench::Conv1dCase c : reel_bench::kConv1dCases) {
     if (c.depthwise() || c.stride != 1) continue;  // depthwise and strided: not this kernel
+    if (!only.empty() && only.find("," + std::string(c.key) + ",") == std::string::npos) continue;
     if (quick) c = reel_bench::quick_case(c);
     reel::Tensor x = reel::randn({c.n, c.cin, c.length});
     reel::Tensor w = reel::randn({c.cout, c.cin / c.groups, c.kernel});
@@ -60,7 +67,13 @@ int main(int argc, char** argv) {
     reel::Tensor xg = x.detach().clone().requires_grad_();
     reel::Tensor wg = w.detach().clone().requires_grad_();
     reel::Tensor bg = b.detach().clone().requires_grad_();
-    std::vector<double> gf[2][2];  // [pass][algorithm]
+    reel::Tensor gx = reel::empty({c.n, c.cin, c.length});
+    reel::Tensor gw = reel::empty({c.cout, c.cin / c.groups, c.kernel});
+    reel::Tensor gb = reel::empty({c.cout});
+    reel::backends::Conv1dParams params{c.stride, c.pad_left, c.pad_right, c.dilation, c.groups};
+    reel::backends::Backend& cpu = reel::backends::cpu_backend();
+    constexpr int kPasses = 4;
+    std::vector<double> gf[kPasses][2];  // [pass][algorithm]
     for (int r = 0; r < rounds; ++r) {
       for (int a = 0; a < 2; ++a) {
         reel::backends::cpu::force_conv1d_algorithm(algorithms[a]);
@@ -74,13 +87,22 @@ int main(int argc, char** argv) {
           reel::Tensor y = F::conv1d(xg, wg, bg, options);
           y.backward(gy);
         }, config);
+        const double bwd_in = reel_bench::median_ns_per_call([&] {
+          cpu.conv1d_backward_input(reel::view_of(gx), reel::view_of(gy), reel::view_of(w), params);
+        }, config);
+        const double bwd_w = reel_bench::median_ns_per_call([&] {
+          cpu.conv1d_backward_weight(reel::view_of(gw), reel::view_of(gb), reel::view_of(gy),
+                                     reel::view_of(x), params);
+        }, config);
         gf[0][a].push_back(c.forward_flops() / fwd);
-        gf[1][a].push_back(3 * c.forward_flops() / fwdbwd);
+        gf[1][a].push_back(c.forward_flops() / bwd_in);
+        gf[2][a].push_back(c.forward_flops() / bwd_w);
+        gf[3][a].push_back(3 * c.forward_flops() / fwdbwd);
       }
     }
     reel::backends::cpu::force_conv1d_algorithm(Conv1dAlgorithm::Auto);
-    const char* passes[] = {"fwd", "fwd+bwd"};
-    for (int p = 0; p < 2; ++p) {
+    const char* passes[kPasses] = {"fwd", "bwd-in", "bwd-w", "fwd+bwd"};
+    for (int p = 0; p < kPasses; ++p) {
       std::string cols[2];
       for (int a = 0; a < 2; ++a)
         for (double v : gf[p][a]) cols[a] += fmt::format("{}{:.0f}", cols[a].empty() ? "" : " ", v);

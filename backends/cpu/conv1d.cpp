@@ -114,6 +114,15 @@ Conv1dAlgorithm choose(const Conv1dProblem& c) {
   return c.in_per_group == 1 && thin_gemm ? Conv1dAlgorithm::Direct : Conv1dAlgorithm::Gemm;
 }
 
+// --- implicit backward_weight (issue 10, dense backward) ---
+// Auto's choice for backward_weight alone: where choose() says Gemm, the implicit grad_W
+// (conv1d_wgrad.cpp) runs instead when its AVX-512 kernel does and the rows are long enough for
+// its vector steps (measured on bench/conv1d's dense, grouped, TCN and WaveNet shapes).
+bool implicit_wgrad_wins(const Conv1dProblem& c, Conv1dAlgorithm algorithm) {
+  return algorithm == Conv1dAlgorithm::Gemm && g_forced.load(std::memory_order_relaxed) ==
+         Conv1dAlgorithm::Auto && c.stride == 1 && c.out_length >= 64 && conv1d_implicit_native();
+}
+
 }  // namespace
 
 void force_conv1d_algorithm(Conv1dAlgorithm algorithm) {
@@ -307,6 +316,10 @@ void CpuBackend::conv1d_backward_weight_impl(const View& grad_weight, const View
       if (gw == nullptr) return conv1d_bias_grad<T>(c, gb, grad_out.ptr<const T>());
       if (algorithm == Conv1dAlgorithm::Direct)
         conv1d_direct_backward_weight<T>(c, gw, gb, grad_out.ptr<const T>(), in.ptr<const T>());
+      else if ((algorithm == Conv1dAlgorithm::Implicit || implicit_wgrad_wins(c, algorithm)) &&
+               conv1d_implicit_backward_weight<T>(c, gw, gb, grad_out.ptr<const T>(),
+                                                  in.ptr<const T>()))  // false: not float32 stride 1
+        return;
       else
         conv1d_gemm_backward_weight<T>(c, gw, gb, grad_out.ptr<const T>(), in.ptr<const T>());
     }

@@ -24,8 +24,10 @@
 //              correlation of grad_out with the transposed, flipped weights (first offset
 //              pad_left - (K-1) * dilation). Threads over (sample, group, tile of positions,
 //              chunk of panels): disjoint outputs, so as deterministic as the others.
-//              backward_weight, float64 and strides > 1 run the Gemm algorithm; CPUs without
-//              AVX-512 run a portable micro-kernel when the algorithm is forced.
+//              backward_weight (conv1d_wgrad.cpp) reads grad_out's rows and x's shifted rows
+//              along the positions into vector accumulators, no im2col either. float64 and
+//              strides > 1 run the Gemm algorithm; CPUs without AVX-512 run portable
+//              micro-kernels when the algorithm is forced.
 //
 // A faster algorithm for some case (Winograd for small kernels, FFT for long ones) is a new
 // enumerator and a line in choose().
@@ -99,7 +101,7 @@ void conv1d_direct_backward_weight(const Conv1dProblem& c, T* gw, T* gb, const T
 
 // --- implicit gemm (issue 10, dense Conv1d kernel) --- conv1d_implicit.cpp. Stride-1 float32
 // forward and backward_input; false (nothing computed) for anything else (float64, stride > 1),
-// and the caller runs the gemm algorithm instead. backward_weight has no implicit variant.
+// and the caller runs the gemm algorithm instead (backward_weight: below).
 template <class T>
 bool conv1d_implicit_forward(const Conv1dProblem& c, T* y, const T* x, const T* w, const T* b);
 template <class T>
@@ -109,6 +111,14 @@ bool conv1d_implicit_backward_input(const Conv1dProblem& c, T* gx, const T* gy, 
 bool conv1d_implicit_native();
 // Testing hook, process-wide: run the portable micro-kernel even on an AVX-512 CPU.
 void force_conv1d_implicit_portable(bool portable);
+
+// --- implicit backward_weight (issue 10, dense backward) --- conv1d_wgrad.cpp. Stride-1
+// float32 grad_W (+ grad_b) with no im2col: both operands read along the positions straight
+// from grad_out and shifted rows of x (AVX-512 micro-kernel, or the portable one as above);
+// bitwise independent of the thread count. False (nothing computed) for float64 or stride > 1.
+template <class T>
+bool conv1d_implicit_backward_weight(const Conv1dProblem& c, T* gw, T* gb, const T* gy,
+                                     const T* x);
 
 // --- bfloat16 (issue 9) --- The gemm algorithm on bfloat16 buffers (raw bits): im2col in
 // bfloat16, the bfloat16 gemm (gemm_bf16.hpp: AVX-512 BF16 where the CPU has it), and everything
