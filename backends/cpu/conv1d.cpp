@@ -116,11 +116,14 @@ Conv1dAlgorithm choose(const Conv1dProblem& c) {
 
 // --- implicit backward_weight (issue 10, dense backward) ---
 // Auto's choice for backward_weight alone: where choose() says Gemm, the implicit grad_W
-// (conv1d_wgrad.cpp) runs instead when its AVX-512 kernel does and the rows are long enough for
-// its vector steps (measured on bench/conv1d's dense, grouped, TCN and WaveNet shapes).
+// (conv1d_wgrad.cpp) runs instead when its AVX-512 kernel does, the rows are long enough for
+// its vector steps and a block's x rows fit in L2 (bench_conv1d_algorithms, 2 threads: 1.8-4.2x
+// the Gemm grad_W on the dense 64/128, grouped, TCN and WaveNet shapes; 0.78x on 256 input
+// channels of 256 positions, which keeps Gemm).
 bool implicit_wgrad_wins(const Conv1dProblem& c, Conv1dAlgorithm algorithm) {
   return algorithm == Conv1dAlgorithm::Gemm && g_forced.load(std::memory_order_relaxed) ==
-         Conv1dAlgorithm::Auto && c.stride == 1 && c.out_length >= 64 && conv1d_implicit_native();
+         Conv1dAlgorithm::Auto && c.stride == 1 && c.out_length >= 64 && c.in_per_group <= 128 &&
+         conv1d_implicit_native();
 }
 
 }  // namespace
