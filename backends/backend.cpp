@@ -2,6 +2,7 @@
 // runs before its kernel, the one wording of a missing kernel, and the backend registry.
 #include "backends/backend.hpp"
 
+#include <atomic>
 #include <initializer_list>
 #include <string>
 #include <utility>
@@ -847,7 +848,11 @@ std::int64_t Conv1dParams::out_length(std::int64_t length, std::int64_t kernel_s
 // --- registry ---------------------------------------------------------------------------------
 namespace {
 Kind g_cpu_kind = Kind::Cpu;
+std::atomic<bool> g_deterministic{false};
 }
+
+void set_deterministic_algorithms(bool mode) { g_deterministic.store(mode, std::memory_order_relaxed); }
+bool deterministic_algorithms() { return g_deterministic.load(std::memory_order_relaxed); }
 
 void set_cpu_backend(Kind kind) {
   check(kind != Kind::Cuda, "set_cpu_backend: the CPU backend must be Reference or Cpu");

@@ -450,4 +450,9 @@ Backend& host_backend();  // the one selected by set_cpu_backend
 void set_num_threads(int n);
 int get_num_threads();
 
+// reel::use_deterministic_algorithms (tensor/runtime.hpp): read by the backends' algorithm
+// choices (the CPU conv1d's choose()). Process-wide, relaxed atomic.
+void set_deterministic_algorithms(bool mode);
+bool deterministic_algorithms();
+
 }  // namespace reel::backends

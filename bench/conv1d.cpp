@@ -4,7 +4,8 @@
 // anchor: what reel's users run today), optionally LibTorch C++ (bench_conv1d_torch).
 //
 //   bench_conv1d [--quick] [--threads N] [--only KEY,KEY...] [--torch FILE]
-//                [--torch-default-malloc FILE] [--libtorch FILE]
+//                [--torch-default-malloc FILE] [--libtorch FILE] [--scaling]
+//                [--stream-bytes B]
 //   bench_conv1d --list-cases [--quick] [--only ...]
 //
 // --list-cases prints the suite ("key N Cin Cout L K stride pad_left pad_right dilation groups"
@@ -14,7 +15,9 @@
 // defaults (what an untuned user sees; shown, not compared); --libtorch FILE:
 // bench_conv1d_torch's results (docs/benchmarks.md, "The LibTorch discrepancy", says when they
 // are comparable). --threads N: reel's thread count (default: the number of cores); give the
-// other sides the same. --only: a comma-separated subset of the case keys.
+// other sides the same. --only: a comma-separated subset of the case keys. --scaling: after the
+// table, the dense cases at 1 thread and at N (the speedup). --stream-bytes: the direct
+// kernels' non-temporal-store line (backends/cpu/conv1d.hpp), for A/B runs.
 //
 // Columns. GFLOP/s counts 2 flops per multiply-add: the forward pass's, and three times that
 // for forward + backward (grad_input and grad_weight each cost a forward). "% peak" divides by
@@ -41,6 +44,7 @@
 #include "conv1d_cases.hpp"
 #include "conv1d_reel.hpp"
 #include "machine.hpp"
+#include "backends/cpu/conv1d.hpp"
 #include "nn/functional/conv1d.hpp"
 #include "timer.hpp"
 
@@ -133,6 +137,34 @@ struct RatioSummary {
   }
 };
 
+// The forward's and the forward + backward's median ns per call for one case.
+std::pair<double, double> time_case(const reel_bench::Conv1dCase& c,
+                                    const reel_bench::TimerConfig& config) {
+  reel::Tensor x = reel::randn({c.n, c.cin, c.length});
+  reel::Tensor w = reel::randn({c.cout, c.cin / c.groups, c.kernel});
+  reel::Tensor b = reel::randn({c.cout});
+  reel::Tensor gy = reel::randn({c.n, c.cout, c.out_length()});
+  const auto options = reel_bench::conv1d_options(c);
+  const double fwd = reel_bench::median_ns_per_call([&] {
+    reel::NoGradGuard no_grad;
+    reel::Tensor y = F::conv1d(x, w, b, options);
+    reel_bench::keep(y);
+  }, config);
+
+  // Gradients reset to undefined before each step (zero_grad is set_to_none), so every step
+  // writes fresh ones, as PyTorch's side does with .grad = None.
+  reel::Tensor xg = x.detach().clone().requires_grad_();
+  reel::Tensor wg = w.detach().clone().requires_grad_();
+  reel::Tensor bg = b.detach().clone().requires_grad_();
+  const double fwdbwd = reel_bench::median_ns_per_call([&] {
+    for (reel::Tensor* t : {&xg, &wg, &bg}) t->zero_grad();
+    reel::Tensor y = F::conv1d(xg, wg, bg, options);
+    y.backward(gy);
+  }, config);
+
+  return {fwd, fwdbwd};
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -140,18 +172,23 @@ int main(int argc, char** argv) {
   const char* torch_file = nullptr;
   const char* torch_default_file = nullptr;
   const char* libtorch_file = nullptr;
-  bool quick = false, list_cases = false;
+  bool quick = false, list_cases = false, scaling = false;
   std::vector<std::string> only;
   for (int i = 1; i < argc; ++i) {
     const bool has_value = i + 1 < argc;
     quick = quick || std::strcmp(argv[i], "--quick") == 0;
     list_cases = list_cases || std::strcmp(argv[i], "--list-cases") == 0;
+    scaling = scaling || std::strcmp(argv[i], "--scaling") == 0;
     if (std::strcmp(argv[i], "--torch") == 0 && has_value) torch_file = argv[i + 1];
     if (std::strcmp(argv[i], "--torch-default-malloc") == 0 && has_value) torch_default_file = argv[i + 1];
     if (std::strcmp(argv[i], "--libtorch") == 0 && has_value) libtorch_file = argv[i + 1];
     if (std::strcmp(argv[i], "--only") == 0 && has_value) only = split_commas(argv[i + 1]);
     if (std::strcmp(argv[i], "--threads") == 0 && has_value)
       reel::set_num_threads(std::atoi(argv[i + 1]));
+    // The direct kernels' non-temporal-store line, in bytes of output (0: half the L3, the
+    // default; 1: always; a huge value: never), for A/B runs of the streamed stores.
+    if (std::strcmp(argv[i], "--stream-bytes") == 0 && has_value)
+      reel::backends::cpu::set_conv1d_stream_bytes(std::atoll(argv[i + 1]));
   }
 
   std::vector<reel_bench::Conv1dCase> cases;
@@ -220,27 +257,7 @@ int main(int argc, char** argv) {
   RatioSummary vs_torch, vs_libtorch;
   std::map<std::int64_t, double> copy_at;  // working-set bytes -> copy GB/s, measured once each
   for (const reel_bench::Conv1dCase& c : cases) {
-    reel::Tensor x = reel::randn({c.n, c.cin, c.length});
-    reel::Tensor w = reel::randn({c.cout, c.cin / c.groups, c.kernel});
-    reel::Tensor b = reel::randn({c.cout});
-    reel::Tensor gy = reel::randn({c.n, c.cout, c.out_length()});
-    const auto options = reel_bench::conv1d_options(c);
-    const double fwd = reel_bench::median_ns_per_call([&] {
-      reel::NoGradGuard no_grad;
-      reel::Tensor y = F::conv1d(x, w, b, options);
-      reel_bench::keep(y);
-    }, config);
-
-    // Gradients reset to undefined before each step (zero_grad is set_to_none), so every step
-    // writes fresh ones, as PyTorch's side does with .grad = None.
-    reel::Tensor xg = x.detach().clone().requires_grad_();
-    reel::Tensor wg = w.detach().clone().requires_grad_();
-    reel::Tensor bg = b.detach().clone().requires_grad_();
-    const double fwdbwd = reel_bench::median_ns_per_call([&] {
-      for (reel::Tensor* t : {&xg, &wg, &bg}) t->zero_grad();
-      reel::Tensor y = F::conv1d(xg, wg, bg, options);
-      y.backward(gy);
-    }, config);
+    const auto [fwd, fwdbwd] = time_case(c, config);
 
     const struct { const char* pass; const char* suffix; double ns; double flops; bool backward; } rows[] = {
         {"fwd", "fwd", fwd, c.forward_flops(), false},
@@ -288,5 +305,23 @@ int main(int argc, char** argv) {
   }
   fmt::print("\n{}\n", vs_torch.format("reel / python3-torch (warm malloc)"));
   if (with_libtorch) fmt::print("{}\n", vs_libtorch.format("reel / LibTorch C++"));
+
+  // Thread scaling on the dense shapes (issue 10: N threads >= 1.8x one thread at N = 2): each
+  // case timed at 1 thread, then at N, back to back.
+  if (scaling && threads > 1) {
+    fmt::print("\nThread scaling, dense shapes: median ms per call at 1 thread and at {} threads, "
+               "and the speedup.\n\n| case | pass | 1 thread ms | {} threads ms | speedup |\n"
+               "|---|---|---:|---:|---:|\n", threads, threads);
+    for (const reel_bench::Conv1dCase& c : cases) {
+      if (std::strncmp(c.key, "dense", 5) != 0) continue;
+      reel::set_num_threads(1);
+      const auto [fwd1, fwdbwd1] = time_case(c, config);
+      reel::set_num_threads(threads);
+      const auto [fwdn, fwdbwdn] = time_case(c, config);
+      fmt::print("| {} | fwd | {:.3f} | {:.3f} | {:.2f} |\n", c.label, fwd1 / 1e6, fwdn / 1e6, fwd1 / fwdn);
+      fmt::print("| {} | fwd+bwd | {:.3f} | {:.3f} | {:.2f} |\n", c.label, fwdbwd1 / 1e6,
+                 fwdbwdn / 1e6, fwdbwd1 / fwdbwdn);
+    }
+  }
   return 0;
 }

@@ -1,6 +1,8 @@
 // bench/machine.hpp's measurements: cache sizes, FMA peak and copy bandwidth.
 #include "machine.hpp"
 
+#include "backends/cpu/cpu_features.hpp"
+
 #include <pthread.h>
 #include <sched.h>
 #include <unistd.h>
@@ -11,7 +13,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <functional>
 #include <memory>
 #include <stdexcept>
@@ -28,41 +29,6 @@ using Clock = std::chrono::steady_clock;
 // Samples per limit: the best of 9 (each 30-50 ms), so a short quiet moment on a shared machine
 // is enough to see the limit; --quick: 2.
 int kSamples(bool quick) { return quick ? 2 : 9; }
-
-// "32K", "1024K", "2M", "33554432" (bytes) as in /sys/.../cache/index*/size.
-std::int64_t parse_cache_size(const std::string& text) {
-  char* end = nullptr;
-  const long long value = std::strtoll(text.c_str(), &end, 10);
-  if (end == text.c_str() || value <= 0) return 0;
-  switch (*end) {
-    case 'K': return value * 1024;
-    case 'M': return value * 1024 * 1024;
-    case 'G': return value * 1024 * 1024 * 1024;
-    default: return value;
-  }
-}
-
-std::string read_line(const std::string& path) {
-  std::ifstream in(path);
-  std::string line;
-  if (in) std::getline(in, line);
-  return line;
-}
-
-CacheSizes cache_sizes_from_sysfs() {
-  CacheSizes c;
-  for (int index = 0; index < 16; ++index) {
-    const std::string dir = "/sys/devices/system/cpu/cpu0/cache/index" + std::to_string(index);
-    const std::string level = read_line(dir + "/level");
-    if (level.empty()) break;
-    const std::string type = read_line(dir + "/type");
-    const std::int64_t size = parse_cache_size(read_line(dir + "/size"));
-    if (level == "1" && type == "Data") c.l1d = size;
-    if (level == "2" && type != "Instruction") c.l2 = size;
-    if (level == "3" && type != "Instruction") c.l3 = size;
-  }
-  return c;
-}
 
 // The CPUs this process may run on, in order: thread i is pinned to the i-th (modulo).
 std::vector<int> allowed_cpus() {
@@ -200,18 +166,12 @@ void* (*volatile copy_fn)(void*, const void*, std::size_t) = std::memcpy;
 }  // namespace
 
 CacheSizes read_cache_sizes() {
-  CacheSizes c = cache_sizes_from_sysfs();
-  if (c.l2 > 0 && c.l3 > 0) {
-    c.source = "/sys/devices/system/cpu/cpu0/cache";
-    return c;
-  }
-  c = CacheSizes{};
-#ifdef _SC_LEVEL1_DCACHE_SIZE
-  c.l1d = std::max<long>(0, sysconf(_SC_LEVEL1_DCACHE_SIZE));
-  c.l2 = std::max<long>(0, sysconf(_SC_LEVEL2_CACHE_SIZE));
-  c.l3 = std::max<long>(0, sysconf(_SC_LEVEL3_CACHE_SIZE));
-#endif
-  c.source = c.l2 > 0 ? "sysconf" : "unknown";
+  const reel::backends::cpu::CacheSizes& r = reel::backends::cpu::cpu_cache_sizes();
+  CacheSizes c;
+  c.l1d = r.l1d;
+  c.l2 = r.l2;
+  c.l3 = r.l3;
+  c.source = r.source;
   return c;
 }
 

@@ -6,6 +6,8 @@ namespace reel {
 
 void set_num_threads(int n) { backends::set_num_threads(n); }
 int get_num_threads() { return backends::get_num_threads(); }
+void use_deterministic_algorithms(bool mode) { backends::set_deterministic_algorithms(mode); }
+bool are_deterministic_algorithms_enabled() { return backends::deterministic_algorithms(); }
 
 namespace cuda {
 bool is_available() { return backends::cuda_available(); }

@@ -1,5 +1,5 @@
 #pragma once
-// Process-wide settings: CPU threads, CUDA presence.
+// Process-wide settings: CPU threads, deterministic algorithms, CUDA presence.
 #include <cstdint>
 
 namespace reel {
@@ -7,6 +7,16 @@ namespace reel {
 // Threads used by the CPU backend (default: the number of cores).
 void set_num_threads(int n);
 int get_num_threads();
+
+// torch.use_deterministic_algorithms: with mode on, no op picks an algorithm whose rounding
+// differs from plain summation because a heuristic thought it faster. On the CPU that pins
+// Conv1d's choice to the direct-summation algorithms (im2col + gemm, implicit gemm, direct; each
+// output a chain of FMAs over (channel, tap)), never the FFT path for long kernels or the
+// polyphase path for strided convolutions, whatever the cost model would pick
+// (docs/training.md, "Determinism"). Off by default, as in PyTorch. Results may still differ
+// across thread counts and SIMD levels, as docs/training.md says.
+void use_deterministic_algorithms(bool mode);
+bool are_deterministic_algorithms_enabled();
 
 namespace cuda {
 // True when reel was built with CUDA and a GPU is present.

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <new>
+#include <string_view>
 #include <type_traits>
 
 #include "backends/cpu/conv1d.hpp"
@@ -102,11 +103,6 @@ bool bias_ok(const View& b, const View& x, std::int64_t channels) {
 // many outputs *and* a long kernel (a raw-audio front end: 1 -> 32 channels, k = 80), so the
 // direct kernel streams those instead. Everything else is a gemm of Cout/G x (Cin/G * K)
 // weights by columns of taps. (Thresholds measured on bench/conv1d's shapes and neighbours.)
-// Implicit is not chosen automatically yet: with it in the choice, the sanitizer build
-// (RelWithDebInfo + ASan/UBSan) finds a streamed Conv1d's steps no longer equal to the full
-// forward's columns bit for bit (tests/nn/test_conv1d_streaming.cpp, dense dilated case), and
-// the cause was not found in time. It runs when forced (force_conv1d_algorithm), as the tests
-// and bench_conv1d_algorithms do; choosing it for stride-1 float32 on AVX-512 is the next step.
 Conv1dAlgorithm choose(const Conv1dProblem& c) {
   const Conv1dAlgorithm forced = g_forced.load(std::memory_order_relaxed);
   if (forced != Conv1dAlgorithm::Auto) return forced;
@@ -124,6 +120,26 @@ bool implicit_wgrad_wins(const Conv1dProblem& c, Conv1dAlgorithm algorithm) {
   return algorithm == Conv1dAlgorithm::Gemm && g_forced.load(std::memory_order_relaxed) ==
          Conv1dAlgorithm::Auto && c.stride == 1 && c.out_length >= 64 && c.in_per_group <= 128 &&
          conv1d_implicit_native();
+}
+
+// --- implicit gemm (issue 10, dense Conv1d kernel) --- The choice for float32/float64 forward
+// and backward_input: where choose() says Gemm, a stride-1 float32 call takes the implicit
+// gemm when the AVX-512 micro-kernel runs (bench_conv1d_algorithms: 1.0-1.8x the Gemm
+// algorithm's speed on bench/conv1d's dense and grouped shapes, never slower beyond noise).
+// bfloat16 keeps choose()'s answer (its gemm multiplies in bf16 pairs). Only while the SIMD
+// kernels in use are AVX-512's: with another architecture forced (force_simd_arch), the gemm's
+// micro-kernel rounds like that architecture, and streaming's bitwise equality (a step is a
+// matmul) holds only if the full forward rounds the same way. (Both round as one FMA per
+// (channel, tap) in every build since the SIMD kernels call the FMA intrinsic themselves,
+// simd_detail::fused; before, the sanitizer build left xsimd's AVX-512 fma as a multiply and
+// an add, and the streaming test caught the difference.)
+Conv1dAlgorithm choose_wide(const Conv1dProblem& c, DType dtype) {
+  const Conv1dAlgorithm algorithm = choose(c);
+  if (algorithm == Conv1dAlgorithm::Gemm && g_forced.load(std::memory_order_relaxed) ==
+      Conv1dAlgorithm::Auto && dtype == kFloat32 && c.stride == 1 && conv1d_implicit_native() &&
+      std::string_view(simd_kernels().arch_name) == "avx512bw")
+    return Conv1dAlgorithm::Implicit;
+  return algorithm;
 }
 
 }  // namespace
@@ -217,7 +233,7 @@ void CpuBackend::conv1d_forward_impl(const View& out, const View& in, const View
   if (!describe(in, out, &weight, p, c) || (has_bias && !bias_ok(bias, in, c.out_channels))) {
     return ReferenceBackend::conv1d_forward_impl(out, in, weight, bias, p);
   }
-  const Conv1dAlgorithm algorithm = choose(c);
+  const Conv1dAlgorithm algorithm = choose_wide(c, in.dtype);
   if (algorithm == Conv1dAlgorithm::Reference) {
     return ReferenceBackend::conv1d_forward_impl(out, in, weight, bias, p);
   }
@@ -259,7 +275,7 @@ void CpuBackend::conv1d_backward_input_impl(const View& grad_in, const View& gra
   if (!describe(grad_in, grad_out, &weight, p, c)) {
     return ReferenceBackend::conv1d_backward_input_impl(grad_in, grad_out, weight, p);
   }
-  const Conv1dAlgorithm algorithm = choose(c);
+  const Conv1dAlgorithm algorithm = choose_wide(c, grad_in.dtype);
   if (algorithm == Conv1dAlgorithm::Reference) {
     return ReferenceBackend::conv1d_backward_input_impl(grad_in, grad_out, weight, p);
   }

@@ -29,9 +29,8 @@
 #include <atomic>
 #include <vector>
 
-#include <unistd.h>
-
 #include "backends/cpu/conv1d.hpp"
+#include "backends/cpu/cpu_features.hpp"
 #include "backends/cpu/simd_kernels.hpp"
 #include "backends/cpu/thread_pool.hpp"
 
@@ -93,12 +92,12 @@ std::atomic<std::int64_t> g_stream_bytes{0};  // set_conv1d_stream_bytes; 0: the
 
 // Whether an output of `elements` is written with non-temporal stores: when it is too large to
 // stay in the last-level cache anyway, so that caching its lines only costs reading each one
-// before it is written. Half the L3 (sysconf; 32 MiB when it doesn't say) is the line.
+// before it is written. Half the L3 (cpu_cache_sizes; 32 MiB when unknown) is the line.
 template <class T>
 bool stream_output(std::int64_t elements) {
   static const std::int64_t half_l3 = [] {
-    const long l3 = sysconf(_SC_LEVEL3_CACHE_SIZE);
-    return static_cast<std::int64_t>(l3 > 0 ? l3 : (32L << 20)) / 2;
+    const std::int64_t l3 = cpu_cache_sizes().l3;
+    return (l3 > 0 ? l3 : std::int64_t{32} << 20) / 2;
   }();
   const std::int64_t forced = g_stream_bytes.load(std::memory_order_relaxed);
   return elements * static_cast<std::int64_t>(sizeof(T)) >= (forced > 0 ? forced : half_l3);

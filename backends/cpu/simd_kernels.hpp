@@ -178,6 +178,33 @@ bool force_simd_arch(const char* name);
 // --- definitions (instantiated only in the arch files) ----------------------------------------
 namespace simd_detail {
 
+// A value the compiler must take as computed: GCC contracts a product feeding an add — even
+// the addend of an explicit fma, fma(a, b, c * d) -> fma(c, d, a * b) — under the default
+// -ffp-contract=fast, which would round differently from the reference's loop (compiled
+// without FMA). An empty asm hides the product's origin and costs nothing.
+template <class B>
+B rounded(B x) {
+  typename B::register_type r = x;
+  asm("" : "+x"(r));
+  return B(r);
+}
+// a * b + c rounded once. xsimd 8.1 has no AVX-512 fma kernel (its generic fallback is a
+// multiply and an add, which the compiler may or may not contract), so AVX-512 gets the
+// intrinsic; FMA3+AVX2 gets vfmadd from xsimd; SSE2 has no FMA (a multiply, then an add).
+// Every multiply-accumulate of these kernels goes through it: whether GCC contracted
+// xsimd::fma's multiply and add on AVX-512 depended on the build (the Release build did, the
+// sanitizer build did not), and kernels with explicit FMA intrinsics (the implicit conv1d)
+// must round as these do for streaming's bitwise equality (docs/training.md).
+template <class B>
+B fused(B a, B b, B c) {
+  using A = typename B::arch_type;
+  if constexpr (std::is_base_of_v<xsimd::avx512f, A>) {
+    if constexpr (std::is_same_v<typename B::value_type, float>) return B(_mm512_fmadd_ps(a, b, c));
+    else return B(_mm512_fmadd_pd(a, b, c));
+  } else {
+    return xsimd::fma(a, b, c);
+  }
+}
 // Applies f batch by batch; the last partial batch goes through zero-padded buffers (so every
 // element of a row takes the same code path and gets the same rounding).
 template <class Arch, class T, class F>
@@ -312,16 +339,16 @@ T dot_kernel(std::int64_t n, const T* x, const T* y) {
   B acc0(T(0)), acc1(T(0)), acc2(T(0)), acc3(T(0));
   std::int64_t i = 0;
   for (; i + 4 * W <= n; i += 4 * W) {
-    acc0 = xsimd::fma(B::load_unaligned(x + i), B::load_unaligned(y + i), acc0);
-    acc1 = xsimd::fma(B::load_unaligned(x + i + W), B::load_unaligned(y + i + W), acc1);
-    acc2 = xsimd::fma(B::load_unaligned(x + i + 2 * W), B::load_unaligned(y + i + 2 * W), acc2);
-    acc3 = xsimd::fma(B::load_unaligned(x + i + 3 * W), B::load_unaligned(y + i + 3 * W), acc3);
+    acc0 = simd_detail::fused(B::load_unaligned(x + i), B::load_unaligned(y + i), acc0);
+    acc1 = simd_detail::fused(B::load_unaligned(x + i + W), B::load_unaligned(y + i + W), acc1);
+    acc2 = simd_detail::fused(B::load_unaligned(x + i + 2 * W), B::load_unaligned(y + i + 2 * W), acc2);
+    acc3 = simd_detail::fused(B::load_unaligned(x + i + 3 * W), B::load_unaligned(y + i + 3 * W), acc3);
   }
-  for (; i + W <= n; i += W) acc0 = xsimd::fma(B::load_unaligned(x + i), B::load_unaligned(y + i), acc0);
+  for (; i + W <= n; i += W) acc0 = simd_detail::fused(B::load_unaligned(x + i), B::load_unaligned(y + i), acc0);
   if (i < n) {
     alignas(64) T tx[W] = {}, ty[W] = {};
     for (std::int64_t j = 0; i + j < n; ++j) tx[j] = x[i + j], ty[j] = y[i + j];
-    acc1 = xsimd::fma(B::load_aligned(tx), B::load_aligned(ty), acc1);
+    acc1 = simd_detail::fused(B::load_aligned(tx), B::load_aligned(ty), acc1);
   }
   return xsimd::hadd((acc0 + acc1) + (acc2 + acc3));
 }
@@ -330,7 +357,7 @@ template <class Arch, class T>
 void axpy_kernel(std::int64_t n, T alpha, const T* x, T* y) {
   using B = xsimd::batch<T, Arch>;
   const B a(alpha);
-  simd_detail::map_binary<Arch>(n, x, 1, y, 1, y, [a](B xv, B yv) { return xsimd::fma(a, xv, yv); });
+  simd_detail::map_binary<Arch>(n, x, 1, y, 1, y, [a](B xv, B yv) { return simd_detail::fused(a, xv, yv); });
 }
 
 // The register-blocked outer product of BLIS (Van Zee & van de Geijn, "BLIS: A Framework for
@@ -350,8 +377,8 @@ void gemm_kernel(std::int64_t kc, const T* a_panel, const T* b_panel, T* c, std:
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i) {
       const B ai(a_panel[i]);
-      c0[i] = xsimd::fma(ai, b0, c0[i]);
-      c1[i] = xsimd::fma(ai, b1, c1[i]);
+      c0[i] = simd_detail::fused(ai, b0, c0[i]);
+      c1[i] = simd_detail::fused(ai, b1, c1[i]);
     }
     a_panel += MR;
     b_panel += 2 * W;
@@ -398,7 +425,7 @@ void taps_kernel(std::int64_t n, std::int64_t taps, const T* const* src, const T
     B a(init);
     for (std::int64_t k = 0; k < taps; ++k) {
       for (std::int64_t j = 0; j < count; ++j) t[j] = src[k][i + j];
-      a = xsimd::fma(B(w[k]), B::load_aligned(t), a);
+      a = simd_detail::fused(B(w[k]), B::load_aligned(t), a);
     }
     a.store_aligned(acc);
     for (std::int64_t j = 0; j < count; ++j) out[i + j] = acc[j];
@@ -417,7 +444,7 @@ void taps_kernel(std::int64_t n, std::int64_t taps, const T* const* src, const T
   for (; i < full; i += W) {
     B a(init);
     for (std::int64_t k = 0; k < taps; ++k)
-      a = xsimd::fma(B(w[k]), B::load_unaligned(src[k] + i), a);
+      a = simd_detail::fused(B(w[k]), B::load_unaligned(src[k] + i), a);
     if (stream) simd_detail::store_stream<Arch, T>(out + i, a);
     else a.store_unaligned(out + i);
   }
@@ -427,29 +454,6 @@ void taps_kernel(std::int64_t n, std::int64_t taps, const T* const* src, const T
 
 // --- fused optimizer updates (issue 10) ---
 namespace simd_detail {
-// A value the compiler must take as computed: GCC contracts a product feeding an add — even
-// the addend of an explicit fma, fma(a, b, c * d) -> fma(c, d, a * b) — under the default
-// -ffp-contract=fast, which would round differently from the reference's loop (compiled
-// without FMA). An empty asm hides the product's origin and costs nothing.
-template <class B>
-B rounded(B x) {
-  typename B::register_type r = x;
-  asm("" : "+x"(r));
-  return B(r);
-}
-// a * b + c rounded once. xsimd 8.1 has no AVX-512 fma kernel (its generic fallback is a
-// multiply and an add, which the compiler may or may not contract), so AVX-512 gets the
-// intrinsic; FMA3+AVX2 gets vfmadd from xsimd; SSE2 has no FMA (a multiply, then an add).
-template <class B>
-B fused(B a, B b, B c) {
-  using A = typename B::arch_type;
-  if constexpr (std::is_base_of_v<xsimd::avx512f, A>) {
-    if constexpr (std::is_same_v<typename B::value_type, float>) return B(_mm512_fmadd_ps(a, b, c));
-    else return B(_mm512_fmadd_pd(a, b, c));
-  } else {
-    return xsimd::fma(a, b, c);
-  }
-}
 // x.add_(y, alpha=a): fused for real tensors, the product rounded first for complex ones.
 template <class B>
 B add_alpha(B x, B y, B alpha, bool complex_tensor) {

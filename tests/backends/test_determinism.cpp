@@ -201,3 +201,11 @@ TEST_CASE("determinism: training steps of a small model") {
     return out;
   });
 }
+
+TEST_CASE("determinism: use_deterministic_algorithms is a process-wide switch, off by default") {
+  CHECK_FALSE(are_deterministic_algorithms_enabled());
+  use_deterministic_algorithms(true);
+  CHECK(are_deterministic_algorithms_enabled());
+  use_deterministic_algorithms(false);
+  CHECK_FALSE(are_deterministic_algorithms_enabled());
+}
