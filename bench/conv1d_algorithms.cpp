@@ -2,6 +2,9 @@
 // grouped shapes of conv1d_cases.hpp (float32): each algorithm forced in turn (Gemm, Implicit,
 // Fft), back to back in one process and over several rounds, so that a loaded machine skews
 // them alike. Prints GFLOP/s per (case, pass, algorithm, round) and the median ratios to Gemm.
+// The passes: the forward, each backward primitive alone (backward_input "bwd-in",
+// backward_weight with the bias gradient "bwd-w", called on the CPU backend directly: no
+// autograd) and the whole fwd+bwd through autograd.
 // --fft-sweep replaces the suite by the long-kernel grid the FFT algorithm's rule was fitted on
 // (K 15-255 x L 1024-16384 x channels 8-64, padding 'same'; GFLOP/s count the direct sum's
 // flops, so higher is faster for every algorithm). Fft is not timed for kernels under 8 taps
@@ -20,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "backends/backend.hpp"
 #include "backends/cpu/conv1d.hpp"
 #include "conv1d_cases.hpp"
 #include "conv1d_reel.hpp"
@@ -89,11 +93,17 @@ int main(int argc, char** argv) {
     reel::Tensor xg = x.detach().clone().requires_grad_();
     reel::Tensor wg = w.detach().clone().requires_grad_();
     reel::Tensor bg = b.detach().clone().requires_grad_();
-    std::vector<double> gf[2][kAlgorithms];  // [pass][algorithm]
+    reel::Tensor gx = reel::empty({c.n, c.cin, c.length});
+    reel::Tensor gw = reel::empty({c.cout, c.cin / c.groups, c.kernel});
+    reel::Tensor gb = reel::empty({c.cout});
+    reel::backends::Conv1dParams params{c.stride, c.pad_left, c.pad_right, c.dilation, c.groups};
+    reel::backends::Backend& cpu = reel::backends::cpu_backend();
+    constexpr int kPasses = 4;
+    std::vector<double> gf[kPasses][kAlgorithms];  // [pass][algorithm]
     for (int r = 0; r < rounds; ++r) {
       for (int a = 0; a < kAlgorithms; ++a) {
         if (algorithms[a] == Conv1dAlgorithm::Fft && c.kernel < 8) {  // never its case: not timed
-          gf[0][a].push_back(0), gf[1][a].push_back(0);
+          for (auto& pass : gf) pass[a].push_back(0);
           continue;
         }
         reel::backends::cpu::force_conv1d_algorithm(algorithms[a]);
@@ -107,13 +117,22 @@ int main(int argc, char** argv) {
           reel::Tensor y = F::conv1d(xg, wg, bg, options);
           y.backward(gy);
         }, config);
+        const double bwd_in = reel_bench::median_ns_per_call([&] {
+          cpu.conv1d_backward_input(reel::view_of(gx), reel::view_of(gy), reel::view_of(w), params);
+        }, config);
+        const double bwd_w = reel_bench::median_ns_per_call([&] {
+          cpu.conv1d_backward_weight(reel::view_of(gw), reel::view_of(gb), reel::view_of(gy),
+                                     reel::view_of(x), params);
+        }, config);
         gf[0][a].push_back(c.forward_flops() / fwd);
-        gf[1][a].push_back(3 * c.forward_flops() / fwdbwd);
+        gf[1][a].push_back(c.forward_flops() / bwd_in);
+        gf[2][a].push_back(c.forward_flops() / bwd_w);
+        gf[3][a].push_back(3 * c.forward_flops() / fwdbwd);
       }
     }
     reel::backends::cpu::force_conv1d_algorithm(Conv1dAlgorithm::Auto);
-    const char* passes[] = {"fwd", "fwd+bwd"};
-    for (int p = 0; p < 2; ++p) {
+    const char* passes[kPasses] = {"fwd", "bwd-in", "bwd-w", "fwd+bwd"};
+    for (int p = 0; p < kPasses; ++p) {
       std::string cols[kAlgorithms];
       for (int a = 0; a < kAlgorithms; ++a)
         for (double v : gf[p][a]) cols[a] += fmt::format("{}{:.0f}", cols[a].empty() ? "" : " ", v);

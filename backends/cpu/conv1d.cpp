@@ -124,6 +124,18 @@ Conv1dAlgorithm choose(const Conv1dProblem& c, bool backward_weight = false) {
   return Conv1dAlgorithm::Gemm;
 }
 
+// --- implicit backward_weight (issue 10, dense backward) ---
+// Auto's choice for backward_weight alone: where choose() says Gemm, the implicit grad_W
+// (conv1d_wgrad.cpp) runs instead when its AVX-512 kernel does, the rows are long enough for
+// its vector steps and a block's x rows fit in L2 (bench_conv1d_algorithms, 2 threads: 1.8-4.2x
+// the Gemm grad_W on the dense 64/128, grouped, TCN and WaveNet shapes; 0.78x on 256 input
+// channels of 256 positions, which keeps Gemm).
+bool implicit_wgrad_wins(const Conv1dProblem& c, Conv1dAlgorithm algorithm) {
+  return algorithm == Conv1dAlgorithm::Gemm && g_forced.load(std::memory_order_relaxed) ==
+         Conv1dAlgorithm::Auto && c.stride == 1 && c.out_length >= 64 && c.in_per_group <= 128 &&
+         conv1d_implicit_native();
+}
+
 // --- implicit gemm (issue 10, dense Conv1d kernel) --- The choice for float32/float64 forward
 // and backward_input: where choose() says Gemm, a stride-1 float32 call takes the implicit
 // gemm when the AVX-512 micro-kernel runs (bench_conv1d_algorithms: 1.0-1.8x the Gemm
@@ -406,6 +418,10 @@ void CpuBackend::conv1d_backward_weight_impl(const View& grad_weight, const View
         return;
       else if (algorithm == Conv1dAlgorithm::Fft &&
                conv1d_fft_backward_weight<T>(c, gw, gb, grad_out.ptr<const T>(), in.ptr<const T>()))
+        return;
+      else if ((algorithm == Conv1dAlgorithm::Implicit || implicit_wgrad_wins(c, algorithm)) &&
+               conv1d_implicit_backward_weight<T>(c, gw, gb, grad_out.ptr<const T>(),
+                                                  in.ptr<const T>()))  // false: not float32 stride 1
         return;
       else
         conv1d_gemm_backward_weight<T>(c, gw, gb, grad_out.ptr<const T>(), in.ptr<const T>());

@@ -24,8 +24,10 @@
 //              correlation of grad_out with the transposed, flipped weights (first offset
 //              pad_left - (K-1) * dilation). Threads over (sample, group, tile of positions,
 //              chunk of panels): disjoint outputs, so as deterministic as the others.
-//              backward_weight, float64 and strides > 1 run the Gemm algorithm; CPUs without
-//              AVX-512 run a portable micro-kernel when the algorithm is forced.
+//              backward_weight (conv1d_wgrad.cpp) reads grad_out's rows and x's shifted rows
+//              along the positions into vector accumulators, no im2col either. float64 and
+//              strides > 1 run the Gemm algorithm; CPUs without AVX-512 run portable
+//              micro-kernels when the algorithm is forced.
 //   Fft        (conv1d_fft.cpp, issue 10) overlap-save for long kernels, stride-1 float32 with
 //              any padding, dilation (the dense kernel (K-1)*d+1 long) and groups, all three
 //              passes. Rows are cut into blocks of B (a power of two >= 2 (K-1)d+2, chosen by a
@@ -154,7 +156,7 @@ void conv1d_gemm_backward_input_batched(const Conv1dProblem& c, T* gx, const T* 
 
 // --- implicit gemm (issue 10, dense Conv1d kernel) --- conv1d_implicit.cpp. Stride-1 float32
 // forward and backward_input; false (nothing computed) for anything else (float64, stride > 1),
-// and the caller runs the gemm algorithm instead. backward_weight has no implicit variant.
+// and the caller runs the gemm algorithm instead (backward_weight: below).
 template <class T>
 bool conv1d_implicit_forward(const Conv1dProblem& c, T* y, const T* x, const T* w, const T* b);
 template <class T>
@@ -214,6 +216,13 @@ void set_conv1d_fft_block(std::int64_t block);
 // Auto's rule: true where the FFT algorithm was measured >= 1.5x faster than the others, for
 // the forward and backward_input passes or (backward_weight true) for backward_weight.
 bool conv1d_fft_preferred(const Conv1dProblem& c, bool backward_weight);
+// --- implicit backward_weight (issue 10, dense backward) --- conv1d_wgrad.cpp. Stride-1
+// float32 grad_W (+ grad_b) with no im2col: both operands read along the positions straight
+// from grad_out and shifted rows of x (AVX-512 micro-kernel, or the portable one as above);
+// bitwise independent of the thread count. False (nothing computed) for float64 or stride > 1.
+template <class T>
+bool conv1d_implicit_backward_weight(const Conv1dProblem& c, T* gw, T* gb, const T* gy,
+                                     const T* x);
 
 // --- bfloat16 (issue 9) --- The gemm algorithm on bfloat16 buffers (raw bits): im2col in
 // bfloat16, the bfloat16 gemm (gemm_bf16.hpp: AVX-512 BF16 where the CPU has it), and everything

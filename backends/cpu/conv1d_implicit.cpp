@@ -14,8 +14,8 @@
 // backward_input (stride 1) is the same correlation of grad_out with the transposed, flipped
 // weights: grad_x[ci][s] = sum over co, k' of W[co][ci][K-1-k'] * grad_y[co][s + pad_left -
 // (K-1-k') * dilation], i.e. input grad_y, output grad_x, first offset pad_left - (K-1) *
-// dilation; the same driver runs it with the other packing. backward_weight stays on the gemm
-// algorithm (a reduction over positions, where the packed gemm is already near its peak).
+// dilation; the same driver runs it with the other packing. backward_weight, a reduction over
+// positions, has its own kernel (conv1d_wgrad.cpp).
 //
 // Threads: over (sample, group, tile of nr positions, chunk of weight panels); each unit writes
 // a disjoint block of the output, so results do not depend on the split. Inside a unit the

@@ -553,6 +553,61 @@ TEST_CASE("cpu conv1d: autograd runs no backward_input pass when the input needs
   }
 }
 
+// --- implicit backward_weight (issue 10, dense backward) ---
+// conv1d_wgrad.cpp's own edges, forced (the edge cases above run it too): blocks of 2048
+// positions crossed inside a row and across samples, rows shorter than a vector step (16),
+// several slots (few row panels), taps reaching past both ends of short rows (every position an
+// edge), tile shapes 4x6 / 3x7 / 3x8 with partial last tiles, on both micro-kernels and at 1 and
+// 2 threads. Then: grad_W is bitwise the same at 1, 2 and 3 threads.
+TEST_CASE("cpu conv1d: the implicit backward_weight's edge cases match the reference") {
+  RestoreCpuSettings restore;
+  auto make = [](std::int64_t n, std::int64_t cin, std::int64_t cout, std::int64_t l,
+                 std::int64_t k, std::int64_t pl, std::int64_t pr, std::int64_t d,
+                 std::int64_t g) {
+    Config c;
+    c.dtype = kFloat32, c.n = n, c.cin = cin, c.cout = cout, c.length = l, c.kernel = k;
+    c.p = Conv1dParams{1, pl, pr, d, g};
+    return c;
+  };
+  const std::vector<Config> configs = {
+      make(1, 3, 5, 5000, 3, 1, 1, 1, 1),      // blocks crossed inside one row; 2 slots
+      make(7, 4, 4, 700, 5, 4, 0, 1, 1),       // blocks across samples, causal
+      make(40, 2, 3, 9, 3, 1, 1, 1, 1),        // rows shorter than a vector step
+      make(3, 2, 2, 6, 4, 8, 9, 3, 1),         // reach past both ends: every position an edge
+      make(2, 6, 9, 300, 7, 3, 3, 1, 1),       // 3x7 tiles, partial last row panel
+      make(2, 16, 13, 257, 2, 1, 0, 5, 1),     // 3x8 tiles (32 columns), Cout 13
+      make(2, 12, 20, 190, 7, 3, 3, 1, 4),     // grouped
+      make(1, 1, 1, 100, 1, 0, 0, 1, 1),       // one product
+      make(3, 9, 14, 2100, 9, 4, 4, 1, 1),     // long, k 9, 4x6 with a partial tile
+  };
+  for (bool portable : {false, true}) {
+    cpu::force_conv1d_implicit_portable(portable);
+    for (int threads : {1, 2}) {
+      cpu::set_num_threads(threads);
+      for (const Config& c : configs) {
+        CAPTURE(portable);
+        CAPTURE(threads);
+        run_config(c, {Conv1dAlgorithm::Implicit});
+      }
+    }
+  }
+  cpu::force_conv1d_implicit_portable(false);
+  cpu::force_conv1d_algorithm(Conv1dAlgorithm::Implicit);
+  for (const Config& c : {make(5, 64, 64, 1024, 3, 1, 1, 1, 1), make(3, 8, 6, 3000, 7, 6, 0, 2, 2)}) {
+    CAPTURE(c.str());
+    Buffer<float> x({c.n, c.cin, c.length}, true), gy({c.n, c.cout, c.out_length()}, true);
+    std::vector<std::vector<float>> results;
+    for (int threads : {1, 2, 3}) {
+      cpu::set_num_threads(threads);
+      Buffer<float> gw({c.cout, c.cin / c.p.groups, c.kernel}, false);
+      cpu_backend().conv1d_backward_weight(gw.view(), View{}, gy.view(), x.view(), c.p);
+      results.push_back(gw.data);
+    }
+    CHECK(results[0] == results[1]);
+    CHECK(results[0] == results[2]);
+  }
+}
+
 TEST_CASE("cpu conv1d: strided views and bad arguments take the reference's way") {
   Backend& cpu_b = cpu_backend();
   Backend& ref = reference_backend();
@@ -743,8 +798,9 @@ TEST_CASE("cpu conv1d: Auto picks the FFT algorithm by its rule") {
 
 // use_deterministic_algorithms pins Auto to the direct-summation algorithms: where the cost
 // models pick the FFT (a long kernel's weight gradient) or the polyphase forward (a strided
-// front end on the AVX-512 kernel), Auto's bytes become the gemm algorithm's, and switching the
-// mode off brings the fast algorithm back (so the check can fail).
+// front end on the AVX-512 kernel), Auto's bytes become those of a direct-summation algorithm
+// (gemm or implicit), and switching the mode off brings the fast algorithm back (so the check
+// can fail).
 TEST_CASE("cpu conv1d: use_deterministic_algorithms keeps Auto off the FFT and polyphase paths") {
   RestoreCpuSettings restore;
   Backend& cpu_b = cpu_backend();
@@ -760,9 +816,15 @@ TEST_CASE("cpu conv1d: use_deterministic_algorithms keeps Auto off the FFT and p
       else cpu_b.conv1d_backward_weight(out.view(), View{}, gy.view(), x.view(), c.p);
       return out.data;
     };
+    // The direct-summation algorithms Auto may take here: the gemm, or the implicit kernels
+    // (forward on AVX-512; weight gradient from Lout 64).
     const std::vector<float> gemm = run(Conv1dAlgorithm::Gemm, false);
-    CHECK(run(Conv1dAlgorithm::Auto, true) == gemm);
-    CHECK(run(Conv1dAlgorithm::Auto, false) != gemm);
+    const std::vector<float> implicit = run(Conv1dAlgorithm::Implicit, false);
+    const std::vector<float> pinned = run(Conv1dAlgorithm::Auto, true);
+    CHECK((pinned == gemm || pinned == implicit));
+    const std::vector<float> fast = run(Conv1dAlgorithm::Auto, false);
+    CHECK(fast != gemm);
+    CHECK(fast != implicit);
   };
   if (cpu::conv1d_fft_available()) {  // the weight gradient of 16 -> 16, k 255, L 2048
     Config c;
