@@ -185,7 +185,7 @@ int main(int argc, char** argv) {
     if (std::strcmp(argv[i], "--only") == 0 && has_value) only = split_commas(argv[i + 1]);
     if (std::strcmp(argv[i], "--threads") == 0 && has_value)
       reel::set_num_threads(std::atoi(argv[i + 1]));
-    // The direct kernels' non-temporal-store line, in bytes of output (0: half the L3, the
+    // The direct kernels' non-temporal-store line, in bytes of output (0: twice the L3, the
     // default; 1: always; a huge value: never), for A/B runs of the streamed stores.
     if (std::strcmp(argv[i], "--stream-bytes") == 0 && has_value)
       reel::backends::cpu::set_conv1d_stream_bytes(std::atoll(argv[i + 1]));

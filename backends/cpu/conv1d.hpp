@@ -93,7 +93,7 @@ enum class Conv1dAlgorithm : std::uint8_t {
 void force_conv1d_algorithm(Conv1dAlgorithm algorithm);
 void set_conv1d_tile_bytes(std::int64_t bytes);
 // And: the direct kernels write outputs of at least `bytes` with non-temporal stores (0
-// restores the default, half the L3; 1 streams every output).
+// restores the default, twice the L3; 1 streams every output).
 void set_conv1d_stream_bytes(std::int64_t bytes);
 
 // The sizes of one conv1d call, checked against the views (and contiguous buffers): x is

@@ -19,7 +19,7 @@
 // convolutions with few outputs per group or a short kernel (conv1d.cpp, choose).
 // Rows: where every tap reads inside the input (all but the edges), all taps of a vector of
 // outputs are summed in registers and the row is written once (taps_kernel), with non-temporal
-// stores when the output is larger than half the L3; the edges go tap by tap. backward_input
+// stores when the output is larger than twice the L3; the edges go tap by tap. backward_input
 // for stride 1 is such a sum too, over grad_out.
 //
 // Threads: over (sample, group) for forward and backward_input (disjoint rows of y / grad_x),
@@ -92,15 +92,18 @@ std::atomic<std::int64_t> g_stream_bytes{0};  // set_conv1d_stream_bytes; 0: the
 
 // Whether an output of `elements` is written with non-temporal stores: when it is too large to
 // stay in the last-level cache anyway, so that caching its lines only costs reading each one
-// before it is written. Half the L3 (cpu_cache_sizes; 32 MiB when unknown) is the line.
+// before it is written. The line is twice the L3 (cpu_cache_sizes; 32 MiB when unknown): at
+// half the L3 (a 16 MiB output here) the depthwise forward measured 1.2-1.7x slower with the
+// streamed stores than without (bench_conv1d --stream-bytes, docs/benchmarks.md), its output
+// being read again soon enough to profit from the cache.
 template <class T>
 bool stream_output(std::int64_t elements) {
-  static const std::int64_t half_l3 = [] {
+  static const std::int64_t line = [] {
     const std::int64_t l3 = cpu_cache_sizes().l3;
-    return (l3 > 0 ? l3 : std::int64_t{32} << 20) / 2;
+    return (l3 > 0 ? l3 : std::int64_t{32} << 20) * 2;
   }();
   const std::int64_t forced = g_stream_bytes.load(std::memory_order_relaxed);
-  return elements * static_cast<std::int64_t>(sizeof(T)) >= (forced > 0 ? forced : half_l3);
+  return elements * static_cast<std::int64_t>(sizeof(T)) >= (forced > 0 ? forced : line);
 }
 
 }  // namespace
