@@ -101,6 +101,24 @@ void gather_phases(const Conv1dProblem& c, const Conv1dPolyphase& q, const float
   });
 }
 
+// The weights, re-ordered for the inner convolution: w'[co][ci*R + r][j] = w[co][ci][r + j*s']
+// (0 past K).
+void reorder_weights(const Conv1dProblem& c, const Conv1dPolyphase& q, const float* w, float* wq) {
+  const std::int64_t inner_in = q.inner.in_per_group;
+  for (std::int64_t co = 0; co < c.out_channels; ++co) {
+    for (std::int64_t ci = 0; ci < c.in_per_group; ++ci) {
+      const float* wk = w + (co * c.in_per_group + ci) * c.kernel;
+      float* dst = wq + (co * inner_in + ci * q.phases) * q.taps;
+      for (std::int64_t r = 0; r < q.phases; ++r) {
+        for (std::int64_t j = 0; j < q.taps; ++j) {
+          const std::int64_t k = r + j * q.period;
+          dst[r * q.taps + j] = k < c.kernel ? wk[k] : 0.0f;
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 
 template <class T>
@@ -114,20 +132,8 @@ bool conv1d_polyphase_forward(const Conv1dProblem& c, T* y, const T* x, const T*
     const std::int64_t rows = c.batch * c.in_channels * q.phases;
     Buffer z(rows * q.phase_length);
     gather_phases(c, q, x, z.data);
-    // The weights, re-ordered: w'[co][ci*R + r][j] = w[co][ci][r + j*s'] (0 past K).
     Buffer wq(c.out_channels * inner.in_per_group * q.taps);
-    for (std::int64_t co = 0; co < c.out_channels; ++co) {
-      for (std::int64_t ci = 0; ci < c.in_per_group; ++ci) {
-        const float* wk = w + (co * c.in_per_group + ci) * c.kernel;
-        float* dst = wq.data + (co * inner.in_per_group + ci * q.phases) * q.taps;
-        for (std::int64_t r = 0; r < q.phases; ++r) {
-          for (std::int64_t j = 0; j < q.taps; ++j) {
-            const std::int64_t k = r + j * q.period;
-            dst[r * q.taps + j] = k < c.kernel ? wk[k] : 0.0f;
-          }
-        }
-      }
-    }
+    reorder_weights(c, q, w, wq.data);
     return conv1d_implicit_forward<float>(inner, y, z.data, wq.data, b);
   }
 }
@@ -145,18 +151,7 @@ bool conv1d_polyphase_backward_input(const Conv1dProblem& c, T* gx, const T* gy,
     const Conv1dPolyphase q = conv1d_polyphase_plan(c);
     const Conv1dProblem& inner = q.inner;
     Buffer wq(c.out_channels * inner.in_per_group * q.taps);
-    for (std::int64_t co = 0; co < c.out_channels; ++co) {
-      for (std::int64_t ci = 0; ci < c.in_per_group; ++ci) {
-        const float* wk = w + (co * c.in_per_group + ci) * c.kernel;
-        float* dst = wq.data + (co * inner.in_per_group + ci * q.phases) * q.taps;
-        for (std::int64_t r = 0; r < q.phases; ++r) {
-          for (std::int64_t j = 0; j < q.taps; ++j) {
-            const std::int64_t k = r + j * q.period;
-            dst[r * q.taps + j] = k < c.kernel ? wk[k] : 0.0f;
-          }
-        }
-      }
-    }
+    reorder_weights(c, q, w, wq.data);
     const std::int64_t rows = c.batch * c.in_channels * q.phases;
     Buffer gz(rows * q.phase_length);
     if (!conv1d_implicit_backward_input<float>(inner, gz.data, gy, wq.data)) return false;
