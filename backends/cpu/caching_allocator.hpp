@@ -8,6 +8,7 @@
 // block is slack. Every block is 64-byte aligned (a cache line, and an AVX-512 register).
 // Blocks above 1 GiB bypass the cache and go straight back to the OS.
 #include <cstddef>
+#include <cstdint>
 
 namespace reel::backends::cpu {
 
@@ -28,5 +29,22 @@ void cached_deallocate(void* ptr, std::size_t nbytes);
 AllocatorStats allocator_stats();
 // Returns every cached (free) block to the OS.
 void empty_cache();
+
+// `count` elements of T from cached_allocate, returned on scope exit (data is null for count
+// <= 0): the scratch buffers of the kernels (packed weights, partial sums, widened copies).
+template <class T>
+struct CachedBuffer {
+  T* data = nullptr;
+  std::size_t bytes = 0;
+  explicit CachedBuffer(std::int64_t count)
+      : bytes(count > 0 ? static_cast<std::size_t>(count) * sizeof(T) : 0) {
+    if (bytes > 0) data = static_cast<T*>(cached_allocate(bytes));
+  }
+  CachedBuffer(const CachedBuffer&) = delete;
+  CachedBuffer& operator=(const CachedBuffer&) = delete;
+  ~CachedBuffer() {
+    if (data != nullptr) cached_deallocate(data, bytes);
+  }
+};
 
 }  // namespace reel::backends::cpu

@@ -195,22 +195,6 @@ void col2im(const Conv1dProblem& c, const T* col, std::int64_t ld, std::int64_t 
   }
 }
 
-// A block from the caching allocator, returned on scope exit.
-template <class T>
-struct CachedBuffer {
-  T* data = nullptr;
-  std::size_t bytes = 0;
-  explicit CachedBuffer(std::int64_t count)
-      : bytes(static_cast<std::size_t>(std::max<std::int64_t>(count, 0)) * sizeof(T)) {
-    if (bytes > 0) data = static_cast<T*>(cached_allocate(bytes));
-  }
-  CachedBuffer(const CachedBuffer&) = delete;
-  CachedBuffer& operator=(const CachedBuffer&) = delete;
-  ~CachedBuffer() {
-    if (data) cached_deallocate(data, bytes);
-  }
-};
-
 }  // namespace
 
 void set_conv1d_tile_bytes(std::int64_t bytes) {

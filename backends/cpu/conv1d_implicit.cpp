@@ -194,18 +194,6 @@ void correlate(const Correlation& p, const Kernel& kern, float* out, const float
   });
 }
 
-// Packed weights from the caching allocator, returned on scope exit.
-struct Packed {
-  float* data = nullptr;
-  std::size_t bytes = 0;
-  explicit Packed(std::int64_t count) : bytes(static_cast<std::size_t>(count) * sizeof(float)) {
-    data = static_cast<float*>(cached_allocate(bytes));
-  }
-  Packed(const Packed&) = delete;
-  Packed& operator=(const Packed&) = delete;
-  ~Packed() { cached_deallocate(data, bytes); }
-};
-
 }  // namespace
 
 template <class T>
@@ -217,7 +205,7 @@ bool conv1d_implicit_forward(const Conv1dProblem& c, T* y, const T* x, const T* 
     const Kernel kern = pick_kernel(c.out_per_group);
     const Correlation p{c.batch,      c.groups,  c.in_per_group, c.out_per_group, c.length,
                         c.out_length, c.kernel,  c.dilation,     -c.pad_left};
-    Packed wp(p.groups * ceil_div(p.cout, kern.mr) * kern.mr * p.cin * p.taps);
+    CachedBuffer<float> wp(p.groups * ceil_div(p.cout, kern.mr) * kern.mr * p.cin * p.taps);
     const std::int64_t rows = c.in_per_group * c.kernel;
     pack_weights(p, kern, wp.data,
                  [&](std::int64_t g, std::int64_t o, std::int64_t i, std::int64_t k) {
@@ -238,7 +226,7 @@ bool conv1d_implicit_backward_input(const Conv1dProblem& c, T* gx, const T* gy, 
     const Correlation p{c.batch,      c.groups, c.out_per_group, c.in_per_group,
                         c.out_length, c.length, c.kernel,        c.dilation,
                         c.pad_left - (c.kernel - 1) * c.dilation};
-    Packed wp(p.groups * ceil_div(p.cout, kern.mr) * kern.mr * p.cin * p.taps);
+    CachedBuffer<float> wp(p.groups * ceil_div(p.cout, kern.mr) * kern.mr * p.cin * p.taps);
     const std::int64_t rows = c.in_per_group * c.kernel;
     // Output channel ci of the correlation is the convolution's input channel, its input
     // channel co the convolution's output channel, and its tap k' the convolution's K-1-k'.

@@ -37,18 +37,6 @@ namespace {
 
 constexpr std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }
 
-// A float buffer from the caching allocator, returned on scope exit.
-struct Buffer {
-  float* data = nullptr;
-  std::size_t bytes = 0;
-  explicit Buffer(std::int64_t count) : bytes(static_cast<std::size_t>(count) * sizeof(float)) {
-    data = static_cast<float*>(cached_allocate(bytes));
-  }
-  Buffer(const Buffer&) = delete;
-  Buffer& operator=(const Buffer&) = delete;
-  ~Buffer() { cached_deallocate(data, bytes); }
-};
-
 }  // namespace
 
 Conv1dPolyphase conv1d_polyphase_plan(const Conv1dProblem& c) {
@@ -130,9 +118,9 @@ bool conv1d_polyphase_forward(const Conv1dProblem& c, T* y, const T* x, const T*
     const Conv1dPolyphase q = conv1d_polyphase_plan(c);
     const Conv1dProblem& inner = q.inner;
     const std::int64_t rows = c.batch * c.in_channels * q.phases;
-    Buffer z(rows * q.phase_length);
+    CachedBuffer<float> z(rows * q.phase_length);
     gather_phases(c, q, x, z.data);
-    Buffer wq(c.out_channels * inner.in_per_group * q.taps);
+    CachedBuffer<float> wq(c.out_channels * inner.in_per_group * q.taps);
     reorder_weights(c, q, w, wq.data);
     return conv1d_implicit_forward<float>(inner, y, z.data, wq.data, b);
   }
@@ -150,10 +138,10 @@ bool conv1d_polyphase_backward_input(const Conv1dProblem& c, T* gx, const T* gy,
     if (c.stride == 1) return false;
     const Conv1dPolyphase q = conv1d_polyphase_plan(c);
     const Conv1dProblem& inner = q.inner;
-    Buffer wq(c.out_channels * inner.in_per_group * q.taps);
+    CachedBuffer<float> wq(c.out_channels * inner.in_per_group * q.taps);
     reorder_weights(c, q, w, wq.data);
     const std::int64_t rows = c.batch * c.in_channels * q.phases;
-    Buffer gz(rows * q.phase_length);
+    CachedBuffer<float> gz(rows * q.phase_length);
     if (!conv1d_implicit_backward_input<float>(inner, gz.data, gy, wq.data)) return false;
     // Scatter: one x row per (n, ci) gathers its R phase rows.
     parallel_for(0, c.batch * c.in_channels, std::max<std::int64_t>(1, 16384 / c.length),
@@ -193,9 +181,9 @@ bool conv1d_polyphase_backward_weight(const Conv1dProblem& c, T* gw, T* gb, cons
     const Conv1dPolyphase q = conv1d_polyphase_plan(c);
     const Conv1dProblem& inner = q.inner;
     const std::int64_t rows = c.batch * c.in_channels * q.phases;
-    Buffer z(rows * q.phase_length);
+    CachedBuffer<float> z(rows * q.phase_length);
     gather_phases(c, q, x, z.data);
-    Buffer gwq(c.out_channels * inner.in_per_group * q.taps);
+    CachedBuffer<float> gwq(c.out_channels * inner.in_per_group * q.taps);
     conv1d_gemm_backward_weight<float>(inner, gwq.data, gb, gy, z.data);
     for (std::int64_t co = 0; co < c.out_channels; ++co) {
       for (std::int64_t ci = 0; ci < c.in_per_group; ++ci) {

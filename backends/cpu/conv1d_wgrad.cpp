@@ -89,21 +89,6 @@ constexpr std::int64_t kBlock = 2048;
 // machine without making results depend on its thread count.
 constexpr std::int64_t kMinUnits = 16;
 
-// A block from the caching allocator, returned on scope exit.
-template <class T>
-struct Cached {
-  T* data = nullptr;
-  std::size_t bytes = 0;
-  explicit Cached(std::int64_t count) : bytes(static_cast<std::size_t>(count) * sizeof(T)) {
-    if (bytes > 0) data = static_cast<T*>(cached_allocate(bytes));
-  }
-  Cached(const Cached&) = delete;
-  Cached& operator=(const Cached&) = delete;
-  ~Cached() {
-    if (data != nullptr) cached_deallocate(data, bytes);
-  }
-};
-
 // The segments of block [q0, q1) of group g (interior runs read x, edge runs a zero-padded
 // window built into `win`). With seg == nullptr only counts: segments and window floats.
 void block_segments(const Conv1dProblem& c, std::int64_t g, std::int64_t q0, std::int64_t q1,
@@ -177,13 +162,13 @@ bool conv1d_implicit_backward_weight(const Conv1dProblem& c, T* gw, T* gb, const
     const std::int64_t total = c.batch * c.out_length;
     const std::int64_t slots = std::clamp<std::int64_t>(
         ceil_div(kMinUnits, c.groups * panels), 1, ceil_div(total, kBlock));
-    Cached<std::int64_t> col_ci(cols), col_k(cols);
+    CachedBuffer<std::int64_t> col_ci(cols), col_k(cols);
     for (std::int64_t j = 0; j < cols; ++j) {
       col_ci.data[j] = j / c.kernel;
       col_k.data[j] = j % c.kernel * c.dilation;
     }
     const std::int64_t wsize = c.out_channels * cols;
-    Cached<float> partials((slots - 1) * wsize);
+    CachedBuffer<float> partials((slots - 1) * wsize);
     const std::int64_t units = slots * c.groups * panels;
     const std::int64_t unit_macs = shape.mr * cols * ceil_div(total, slots);
     const std::int64_t grain = std::max<std::int64_t>(1, (std::int64_t{1} << 18) / unit_macs);
