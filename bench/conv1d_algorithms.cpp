@@ -1,6 +1,6 @@
 // bench/conv1d_algorithms: the CPU backend's conv1d algorithms side by side on the dense and
 // grouped shapes of conv1d_cases.hpp (float32): each algorithm forced in turn (Gemm, Implicit,
-// Fft), back to back in one process and over several rounds, so that a loaded machine skews
+// Fft, GemmBatched), back to back in one process and over several rounds, so that a loaded machine skews
 // them alike. Prints GFLOP/s per (case, pass, algorithm, round) and the median ratios to Gemm.
 // The passes: the forward, each backward primitive alone (backward_input "bwd-in",
 // backward_weight with the bias gradient "bwd-w", called on the CPU backend directly: no
@@ -59,11 +59,14 @@ int main(int argc, char** argv) {
   fmt::print("conv1d algorithms, float32 on the CPU, {} threads, {} rounds (GFLOP/s per round; "
              "fwd+bwd counts 3 forward passes)\n\n",
              reel::get_num_threads(), rounds);
-  fmt::print("| case | pass | Gemm GFLOP/s | Implicit GFLOP/s | Fft GFLOP/s | Implicit/Gemm | "
-             "Fft/Gemm | Fft/best other |\n|---|---|---|---|---|---:|---:|---:|\n");
-  constexpr int kAlgorithms = 3;
+  fmt::print("| case | pass | Gemm GFLOP/s | Implicit GFLOP/s | Fft GFLOP/s | GemmBatched GFLOP/s | "
+             "Implicit/Gemm | Fft/Gemm | Fft/best other | GemmBatched/Gemm |\n"
+             "|---|---|---|---|---|---|---:|---:|---:|---:|\n");
+  // GemmBatched (issue 10, short rows) last: the per-sample Gemm where rows are long.
+  constexpr int kAlgorithms = 4;
   const Conv1dAlgorithm algorithms[kAlgorithms] = {Conv1dAlgorithm::Gemm, Conv1dAlgorithm::Implicit,
-                                                   Conv1dAlgorithm::Fft};
+                                                   Conv1dAlgorithm::Fft,
+                                                   Conv1dAlgorithm::GemmBatched};
   std::vector<reel_bench::Conv1dCase> cases(std::begin(reel_bench::kConv1dCases),
                                             std::end(reel_bench::kConv1dCases));
   std::vector<std::string> labels;
@@ -136,15 +139,16 @@ int main(int argc, char** argv) {
       std::string cols[kAlgorithms];
       for (int a = 0; a < kAlgorithms; ++a)
         for (double v : gf[p][a]) cols[a] += fmt::format("{}{:.0f}", cols[a].empty() ? "" : " ", v);
-      std::vector<double> ratios[3];
+      std::vector<double> ratios[4];
       for (int r = 0; r < rounds; ++r) {
         ratios[0].push_back(gf[p][1][r] / gf[p][0][r]);
         ratios[1].push_back(gf[p][2][r] / gf[p][0][r]);
         ratios[2].push_back(gf[p][2][r] / std::max(gf[p][0][r], gf[p][1][r]));
+        ratios[3].push_back(gf[p][3][r] / gf[p][0][r]);
       }
-      fmt::print("| {} | {} | {} | {} | {} | {:.2f} | {:.2f} | {:.2f} |\n", label, passes[p],
-                 cols[0], cols[1], cols[2], median(ratios[0]), median(ratios[1]),
-                 median(ratios[2]));
+      fmt::print("| {} | {} | {} | {} | {} | {} | {:.2f} | {:.2f} | {:.2f} | {:.2f} |\n", label,
+                 passes[p], cols[0], cols[1], cols[2], cols[3], median(ratios[0]),
+                 median(ratios[1]), median(ratios[2]), median(ratios[3]));
     }
   }
   return 0;

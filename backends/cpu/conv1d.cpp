@@ -13,6 +13,7 @@
 #include <string_view>
 #include <type_traits>
 
+#include "backends/cpu/caching_allocator.hpp"
 #include "backends/cpu/conv1d.hpp"
 #include "backends/cpu/cpu_backend.hpp"
 #include "backends/cpu/simd_kernels.hpp"
@@ -217,12 +218,24 @@ template <class T>
 void conv1d_bias_grad(const Conv1dProblem& c, T* gb, const T* gy) {
   const TypedKernels<T>& kern = simd_kernels().get<T>();
   const std::int64_t grain = std::max<std::int64_t>(1, 65536 / (c.batch * c.out_length));
+  // Issue 10: rows of a few positions (Fashion-MNIST's L 7-28) made one sum_kernel call per
+  // (sample, channel) mostly tail handling. Instead each task adds its channels' run of
+  // (c1 - c0) * Lout elements, sample after sample, into double accumulators lane by lane
+  // (norm_sums with no shift, the norms' kernel), then sums each channel's Lout accumulators:
+  // the whole sum in double, in an order independent of the thread count.
   parallel_for(0, c.out_channels, grain, [&](std::int64_t c0, std::int64_t c1) {
+    const std::int64_t run = (c1 - c0) * c.out_length;
+    CachedBuffer<double> acc(3 * run);
+    double* sums = acc.data;
+    double* squares = acc.data + run;  // unused
+    double* zero = acc.data + 2 * run;
+    std::fill_n(acc.data, 3 * run, 0.0);
+    for (std::int64_t n = 0; n < c.batch; ++n)
+      kern.norm_sums(run, gy + (n * c.out_channels + c0) * c.out_length, zero, sums, squares);
     for (std::int64_t co = c0; co < c1; ++co) {
-      double acc = 0.0;  // the sum over samples in double: N * Lout terms in all
-      for (std::int64_t n = 0; n < c.batch; ++n)
-        acc += static_cast<double>(kern.sum(c.out_length, gy + (n * c.out_channels + co) * c.out_length));
-      gb[co] = static_cast<T>(acc);
+      double total = 0.0;
+      for (std::int64_t t = 0; t < c.out_length; ++t) total += sums[(co - c0) * c.out_length + t];
+      gb[co] = static_cast<T>(total);
     }
   });
 }

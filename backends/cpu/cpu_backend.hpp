@@ -10,7 +10,11 @@
 //   where, compare  issue 10: threaded rows (where: every dtype up to 8 bytes; eq/ne/lt/le/
 //                   gt/ge: float32/float64)
 //   adam / sgd      issue 10: SIMD updates of contiguous parameters, threaded (optim.cpp)
-//   norms, pooling, issue 10: the reference loops on independent slices, threaded
+//   norms           issue 10: SIMD rows over packed samples in double (norm.cpp), else as below
+//   max_pool1d,     issue 10: the reference's loops on raw unit-stride rows, threaded, bitwise
+//   adaptive_avg_   (pool.cpp), as is scatter_add along the last dim of [N, C, L] (MaxPool1d's
+//   pool1d (+bwd)   backward); other layouts as below
+//   pooling,        issue 10: the reference loops on independent slices, threaded
 //   cross_entropy   (threaded.cpp; no SIMD yet)
 //   matmul          packed, blocked gemm (backends/cpu/gemm.hpp)
 //   conv1d          an algorithm per case: im2col + gemm, or direct for depthwise (conv1d.hpp);
@@ -25,6 +29,22 @@
 #include "backends/reference/reference_backend.hpp"
 
 namespace reel::backends {
+
+namespace cpu {
+// --- issue 10: SIMD norm paths (norm.cpp) --- Each computes and returns true when it takes the
+// views (float32/float64, samples packed, the reference's shapes), else returns false untouched.
+bool norm_stats_fast(const View& mean, const View& var, const View& in);
+bool norm_forward_fast(const View& out, const View& in, const View& mean, const View& var,
+                       const View& weight, const View& bias, const NormParams& p);
+bool norm_backward_fast(const View& grad_in, const View& grad_weight, const View& grad_bias,
+                        const View& grad_out, const View& in, const View& mean, const View& var,
+                        const View& weight, const NormParams& p);
+// pool.cpp: MaxPool1d over unit-stride rows, and the scatter_add of its backward.
+bool max_pool1d_fast(const View& out, const View& indices, const View& in, const Pool1dParams& p);
+bool scatter_add_last_fast(const View& out, int dim, const View& index, const View& src);
+bool adaptive_avg_pool1d_fast(const View& out, const View& in);
+bool adaptive_avg_pool1d_backward_fast(const View& grad_in, const View& grad_out);
+}  // namespace cpu
 
 class CpuBackend final : public ReferenceBackend {
  public:
@@ -86,6 +106,9 @@ class CpuBackend final : public ReferenceBackend {
                           const View& var, const View& weight, const NormParams& p) override;
   void max_pool1d_impl(const View& out, const View& indices, const View& in,
                        const Pool1dParams& p) override;
+  void scatter_add_impl(const View& out, int dim, const View& index, const View& src) override;
+  // indexing.cpp: index_select along dim 0 of contiguous views (batches, Embedding)
+  void index_select_impl(const View& out, const View& in, int dim, const View& index) override;
   void avg_pool1d_impl(const View& out, const View& in, const Pool1dParams& p) override;
   void avg_pool1d_backward_impl(const View& grad_in, const View& grad_out,
                                 const Pool1dParams& p) override;

@@ -117,6 +117,29 @@ T extreme_kernel(bool max, std::int64_t n, const T* in);
 // arch's flags), then the reference's scalar conversion.
 template <class Arch, class T>
 void uniform_kernel(const RandomSpec& spec, std::uint64_t counter0, std::int64_t n, T* out);
+// --- normalization rows (issue 10: BatchNorm1d and the other norms, backends/cpu/norm.cpp) ---
+// n contiguous elements of the data (T) against per-element double arrays (the statistics and
+// affine of each element's channel, repeated along it): the arithmetic in double, as the
+// reference's norm loops (backends/reference/norm.cpp), the products kept apart from the adds
+// (no fma), so y and grad_in are the reference's bit for bit given the same statistics.
+//   sums:       acc1[i] += x[i] - s[i];  acc2[i] += (x[i] - s[i])^2
+//   grad_sums:  acc1[i] += gy[i];        acc2[i] += gy[i] * (x[i] - s[i])
+//   apply:      y[i] = ((x[i] - s[i]) * r[i]) * w[i] + b[i]
+//   grad_apply: dxhat = gy[i] * w[i], xhat = (x[i] - s[i]) * r[i];
+//               gx[i] = r[i] * ((dxhat - md[i]) - xhat * mdx[i])   (stats: batch statistics)
+//               gx[i] = r[i] * dxhat                                 (!stats: given statistics)
+template <class Arch, class T>
+void norm_sums_kernel(std::int64_t n, const T* x, const double* s, double* acc1, double* acc2);
+template <class Arch, class T>
+void norm_grad_sums_kernel(std::int64_t n, const T* gy, const T* x, const double* s,
+                           double* acc1, double* acc2);
+template <class Arch, class T>
+void norm_apply_kernel(std::int64_t n, const T* x, const double* s, const double* r,
+                       const double* w, const double* b, T* y);
+template <class Arch, class T>
+void norm_grad_apply_kernel(std::int64_t n, bool stats, const T* gy, const T* x, const double* s,
+                            const double* r, const double* w, const double* md,
+                            const double* mdx, T* gx);
 
 // Register blocking of the micro-kernel: nr = two vectors, mr rows. With 32 registers
 // (AVX-512) 12 x 2 accumulators fit beside the two B vectors and an A broadcast; with 16 (AVX2,
@@ -140,6 +163,12 @@ struct TypedKernels {
   void (*sgd)(std::int64_t, const SgdScalars<T>&, T*, const T*, T*);
   T (*extreme)(bool, std::int64_t, const T*);
   void (*uniform)(const RandomSpec&, std::uint64_t, std::int64_t, T*);
+  void (*norm_sums)(std::int64_t, const T*, const double*, double*, double*);
+  void (*norm_grad_sums)(std::int64_t, const T*, const T*, const double*, double*, double*);
+  void (*norm_apply)(std::int64_t, const T*, const double*, const double*, const double*,
+                     const double*, T*);
+  void (*norm_grad_apply)(std::int64_t, bool, const T*, const T*, const double*, const double*,
+                          const double*, const double*, const double*, T*);
 };
 
 struct SimdKernels {
@@ -158,7 +187,9 @@ constexpr TypedKernels<T> typed_kernels_for() {
           &dot_kernel<Arch, T>,    &axpy_kernel<Arch, T>,  &gemm_kernel<Arch, T>,
           &taps_kernel<Arch, T>,   gemm_mr<Arch, T>(),     gemm_nr<Arch, T>(),
           &adam_kernel<Arch, T>,   &sgd_kernel<Arch, T>,  &extreme_kernel<Arch, T>,
-          &uniform_kernel<Arch, T>};
+          &uniform_kernel<Arch, T>, &norm_sums_kernel<Arch, T>,
+          &norm_grad_sums_kernel<Arch, T>, &norm_apply_kernel<Arch, T>,
+          &norm_grad_apply_kernel<Arch, T>};
 }
 template <class Arch>
 constexpr SimdKernels kernels_for() {
@@ -636,6 +667,136 @@ void uniform_kernel(const RandomSpec& spec, std::uint64_t counter0, std::int64_t
   }
 }
 
+// --- normalization rows (issue 10) ---
+namespace simd_detail {
+
+// T values at p as a batch of doubles (the batch's width: 8, 4 or 2 of them), and back
+// (rounded to nearest, as static_cast).
+template <class Arch, class T>
+xsimd::batch<double, Arch> load_wide(const T* p) {
+  using D = xsimd::batch<double, Arch>;
+  if constexpr (std::is_same_v<T, double>) {
+    return D::load_unaligned(p);
+  } else if constexpr (std::is_same_v<Arch, xsimd::avx512bw>) {
+    return D(_mm512_cvtps_pd(_mm256_loadu_ps(p)));
+  } else if constexpr (std::is_same_v<Arch, xsimd::fma3<xsimd::avx2>>) {
+    return D(_mm256_cvtps_pd(_mm_loadu_ps(p)));
+  } else {
+    // Two floats (only 4-byte aligned): loadlps, a builtin, where _mm_load_sd dereferences a
+    // double* (a misaligned load to the sanitizers).
+    return D(_mm_cvtps_pd(_mm_loadl_pi(_mm_setzero_ps(), reinterpret_cast<const __m64*>(p))));
+  }
+}
+template <class Arch, class T>
+void store_narrow(T* p, xsimd::batch<double, Arch> v) {
+  if constexpr (std::is_same_v<T, double>) {
+    v.store_unaligned(p);
+  } else if constexpr (std::is_same_v<Arch, xsimd::avx512bw>) {
+    _mm256_storeu_ps(p, _mm512_cvtpd_ps(v));
+  } else if constexpr (std::is_same_v<Arch, xsimd::fma3<xsimd::avx2>>) {
+    _mm_storeu_ps(p, _mm256_cvtpd_ps(v));
+  } else {
+    _mm_storel_pi(reinterpret_cast<__m64*>(p), _mm_cvtpd_ps(v));
+  }
+}
+// A scalar product kept rounded (no contraction into an fma), as rounded() for batches; a
+// template on Arch so each architecture's file has its own copy (the rule at the top).
+template <class Arch>
+double kept(double v) {
+  asm("" : "+x"(v));
+  return v;
+}
+
+}  // namespace simd_detail
+
+template <class Arch, class T>
+void norm_sums_kernel(std::int64_t n, const T* x, const double* s, double* acc1, double* acc2) {
+  using D = xsimd::batch<double, Arch>;
+  constexpr std::int64_t W = D::size;
+  std::int64_t i = 0;
+  for (; i + W <= n; i += W) {
+    const D e = simd_detail::load_wide<Arch>(x + i) - D::load_unaligned(s + i);
+    (D::load_unaligned(acc1 + i) + e).store_unaligned(acc1 + i);
+    (D::load_unaligned(acc2 + i) + e * e).store_unaligned(acc2 + i);
+  }
+  for (; i < n; ++i) {
+    const double e = static_cast<double>(x[i]) - s[i];
+    acc1[i] += e;
+    acc2[i] += e * e;
+  }
+}
+
+template <class Arch, class T>
+void norm_grad_sums_kernel(std::int64_t n, const T* gy, const T* x, const double* s,
+                           double* acc1, double* acc2) {
+  using D = xsimd::batch<double, Arch>;
+  constexpr std::int64_t W = D::size;
+  std::int64_t i = 0;
+  for (; i + W <= n; i += W) {
+    const D g = simd_detail::load_wide<Arch>(gy + i);
+    const D e = simd_detail::load_wide<Arch>(x + i) - D::load_unaligned(s + i);
+    (D::load_unaligned(acc1 + i) + g).store_unaligned(acc1 + i);
+    (D::load_unaligned(acc2 + i) + g * e).store_unaligned(acc2 + i);
+  }
+  for (; i < n; ++i) {
+    const double g = static_cast<double>(gy[i]);
+    acc1[i] += g;
+    acc2[i] += g * (static_cast<double>(x[i]) - s[i]);
+  }
+}
+
+template <class Arch, class T>
+void norm_apply_kernel(std::int64_t n, const T* x, const double* s, const double* r,
+                       const double* w, const double* b, T* y) {
+  using D = xsimd::batch<double, Arch>;
+  using simd_detail::rounded;
+  constexpr std::int64_t W = D::size;
+  std::int64_t i = 0;
+  for (; i + W <= n; i += W) {
+    const D xhat = rounded((simd_detail::load_wide<Arch>(x + i) - D::load_unaligned(s + i)) *
+                           D::load_unaligned(r + i));
+    simd_detail::store_narrow<Arch>(
+        y + i, rounded(xhat * D::load_unaligned(w + i)) + D::load_unaligned(b + i));
+  }
+  for (; i < n; ++i) {
+    const double xhat = simd_detail::kept<Arch>((static_cast<double>(x[i]) - s[i]) * r[i]);
+    y[i] = static_cast<T>(simd_detail::kept<Arch>(xhat * w[i]) + b[i]);
+  }
+}
+
+template <class Arch, class T>
+void norm_grad_apply_kernel(std::int64_t n, bool stats, const T* gy, const T* x, const double* s,
+                            const double* r, const double* w, const double* md,
+                            const double* mdx, T* gx) {
+  using D = xsimd::batch<double, Arch>;
+  using simd_detail::kept;
+  using simd_detail::rounded;
+  constexpr std::int64_t W = D::size;
+  std::int64_t i = 0;
+  if (stats) {
+    for (; i + W <= n; i += W) {
+      const D rv = D::load_unaligned(r + i);
+      const D dxhat = rounded(simd_detail::load_wide<Arch>(gy + i) * D::load_unaligned(w + i));
+      const D xhat = rounded((simd_detail::load_wide<Arch>(x + i) - D::load_unaligned(s + i)) * rv);
+      const D t = rounded(xhat * D::load_unaligned(mdx + i));
+      simd_detail::store_narrow<Arch>(gx + i, rv * ((dxhat - D::load_unaligned(md + i)) - t));
+    }
+    for (; i < n; ++i) {
+      const double dxhat = kept<Arch>(static_cast<double>(gy[i]) * w[i]);
+      const double xhat = kept<Arch>((static_cast<double>(x[i]) - s[i]) * r[i]);
+      const double t = kept<Arch>(xhat * mdx[i]);
+      gx[i] = static_cast<T>(r[i] * ((dxhat - md[i]) - t));
+    }
+  } else {
+    for (; i + W <= n; i += W) {
+      const D dxhat = rounded(simd_detail::load_wide<Arch>(gy + i) * D::load_unaligned(w + i));
+      simd_detail::store_narrow<Arch>(gx + i, D::load_unaligned(r + i) * dxhat);
+    }
+    for (; i < n; ++i)
+      gx[i] = static_cast<T>(r[i] * kept<Arch>(static_cast<double>(gy[i]) * w[i]));
+  }
+}
+
 #define REEL_SIMD_KERNELS(EXTERN, ARCH)                                                        \
   EXTERN template void binary_kernel<ARCH, float>(BinaryOp, std::int64_t, const float*,       \
                                                   std::int64_t, const float*, std::int64_t,   \
@@ -675,7 +836,32 @@ void uniform_kernel(const RandomSpec& spec, std::uint64_t counter0, std::int64_t
   EXTERN template void uniform_kernel<ARCH, float>(const RandomSpec&, std::uint64_t,             \
                                                    std::int64_t, float*);                        \
   EXTERN template void uniform_kernel<ARCH, double>(const RandomSpec&, std::uint64_t,            \
-                                                    std::int64_t, double*);
+                                                    std::int64_t, double*); \
+  EXTERN template void norm_sums_kernel<ARCH, float>(std::int64_t, const float*, const double*,  \
+                                                     double*, double*);                          \
+  EXTERN template void norm_sums_kernel<ARCH, double>(std::int64_t, const double*,               \
+                                                      const double*, double*, double*);          \
+  EXTERN template void norm_grad_sums_kernel<ARCH, float>(std::int64_t, const float*,            \
+                                                          const float*, const double*, double*,  \
+                                                          double*);                              \
+  EXTERN template void norm_grad_sums_kernel<ARCH, double>(std::int64_t, const double*,          \
+                                                           const double*, const double*,         \
+                                                           double*, double*);                    \
+  EXTERN template void norm_apply_kernel<ARCH, float>(std::int64_t, const float*, const double*, \
+                                                      const double*, const double*,              \
+                                                      const double*, float*);                    \
+  EXTERN template void norm_apply_kernel<ARCH, double>(std::int64_t, const double*,              \
+                                                       const double*, const double*,             \
+                                                       const double*, const double*, double*);   \
+  EXTERN template void norm_grad_apply_kernel<ARCH, float>(std::int64_t, bool, const float*,     \
+                                                           const float*, const double*,          \
+                                                           const double*, const double*,         \
+                                                           const double*, const double*, float*); \
+  EXTERN template void norm_grad_apply_kernel<ARCH, double>(std::int64_t, bool, const double*,   \
+                                                            const double*, const double*,        \
+                                                            const double*, const double*,        \
+                                                            const double*, const double*,        \
+                                                            double*);
 
 REEL_SIMD_KERNELS(extern, xsimd::avx512bw)
 REEL_SIMD_KERNELS(extern, xsimd::fma3<xsimd::avx2>)

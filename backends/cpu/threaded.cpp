@@ -10,6 +10,11 @@
 //
 // Views whose extents along the cut dim disagree (a shape error), and problems below one grain,
 // go to the reference implementation whole, which computes or raises the shared error.
+//
+// Issue 10 (Fashion-MNIST step): the common layouts take faster paths first and come here only
+// when those decline: norm.cpp (SIMD rows over packed samples, in double: the output bitwise,
+// the sums in another order) and pool.cpp (MaxPool1d, AdaptiveAvgPool1d and MaxPool1d's
+// scatter_add on unit-stride rows: the reference's loops on raw pointers, bitwise).
 #include <algorithm>
 #include <initializer_list>
 
@@ -66,9 +71,12 @@ int pool_dim(const View& v) { return v.shape.size() == 3 && v.shape[1] > v.shape
 }  // namespace
 
 // --- normalization ------------------------------------------------------------------------------
-// Cut along G (dim 1 of the data and statistics, dim 0 of weight and bias); a single group
-// (LayerNorm) with per-sample statistics is cut along N for the statistics and the forward.
+// Packed float32/float64 samples take the SIMD paths of norm.cpp first (within an ulp of these
+// loops, not bitwise: their sums accumulate in another order); the rest is cut along G (dim 1
+// of the data and statistics, dim 0 of weight and bias); a single group (LayerNorm) with
+// per-sample statistics is cut along N for the statistics and the forward.
 void CpuBackend::norm_stats_impl(const View& mean, const View& var, const View& in) {
+  if (cpu::norm_stats_fast(mean, var, in)) return;  // norm.cpp: packed float32/float64
   const bool ranks = in.shape.size() == 4 && mean.shape.size() == 2 && var.shape.size() == 2;
   if (ranks) {
     const std::int64_t g = in.shape[1], n = in.shape[0];
@@ -93,6 +101,7 @@ void CpuBackend::norm_stats_impl(const View& mean, const View& var, const View& 
 void CpuBackend::norm_forward_impl(const View& out, const View& in, const View& mean,
                                    const View& var, const View& weight, const View& bias,
                                    const NormParams& p) {
+  if (cpu::norm_forward_fast(out, in, mean, var, weight, bias, p)) return;
   const bool ranks = in.shape.size() == 4 && out.shape.size() == 4 && mean.shape.size() == 2 &&
                      var.shape.size() == 2;
   if (ranks) {
@@ -122,6 +131,8 @@ void CpuBackend::norm_backward_impl(const View& grad_in, const View& grad_weight
                                     const View& grad_bias, const View& grad_out, const View& in,
                                     const View& mean, const View& var, const View& weight,
                                     const NormParams& p) {
+  if (cpu::norm_backward_fast(grad_in, grad_weight, grad_bias, grad_out, in, mean, var, weight, p))
+    return;
   // Only along G: grad_weight and grad_bias sum over N, which a cut along N would reorder.
   const bool ranks = in.shape.size() == 4 && grad_out.shape.size() == 4 &&
                      mean.shape.size() == 2 && var.shape.size() == 2;
@@ -145,6 +156,7 @@ void CpuBackend::norm_backward_impl(const View& grad_in, const View& grad_weight
 // --- pooling ------------------------------------------------------------------------------------
 void CpuBackend::max_pool1d_impl(const View& out, const View& indices, const View& in,
                                  const Pool1dParams& p) {
+  if (cpu::max_pool1d_fast(out, indices, in, p)) return;  // pool.cpp: unit-stride rows
   const int d = pool_dim(in);
   const std::int64_t extent = in.shape.size() == 3 ? in.shape[d] : 0;
   if (in.shape.size() == 3 && out.shape.size() == 3 &&
@@ -201,6 +213,7 @@ void CpuBackend::adaptive_max_pool1d_impl(const View& out, const View& indices, 
 }
 
 void CpuBackend::adaptive_avg_pool1d_impl(const View& out, const View& in) {
+  if (cpu::adaptive_avg_pool1d_fast(out, in)) return;  // pool.cpp: unit-stride rows
   const int d = pool_dim(in);
   const std::int64_t extent = in.shape.size() == 3 ? in.shape[d] : 0;
   if (in.shape.size() == 3 && out.shape.size() == 3 && cuttable({{&out, d}, {&in, d}}, extent) &&
@@ -213,6 +226,7 @@ void CpuBackend::adaptive_avg_pool1d_impl(const View& out, const View& in) {
 }
 
 void CpuBackend::adaptive_avg_pool1d_backward_impl(const View& grad_in, const View& grad_out) {
+  if (cpu::adaptive_avg_pool1d_backward_fast(grad_in, grad_out)) return;
   const int d = pool_dim(grad_in);
   const std::int64_t extent = grad_in.shape.size() == 3 ? grad_in.shape[d] : 0;
   if (grad_in.shape.size() == 3 && grad_out.shape.size() == 3 &&
@@ -224,6 +238,13 @@ void CpuBackend::adaptive_avg_pool1d_backward_impl(const View& grad_in, const Vi
     return;
   }
   ReferenceBackend::adaptive_avg_pool1d_backward_impl(grad_in, grad_out);
+}
+
+// MaxPool1d's backward: zeros.scatter_add(2, indices, grad_out) (pool.cpp; other scatters are
+// the reference's).
+void CpuBackend::scatter_add_impl(const View& out, int dim, const View& index, const View& src) {
+  if (cpu::scatter_add_last_fast(out, dim, index, src)) return;
+  ReferenceBackend::scatter_add_impl(out, dim, index, src);
 }
 
 // --- losses -------------------------------------------------------------------------------------

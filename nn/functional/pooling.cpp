@@ -36,7 +36,16 @@ void record_max_backward(const char* name, const Tensor& x, Tensor& out, const T
   autograd::record(name, {&x}, out,
                    [in_shape, indices](std::span<const Tensor> g,
                                        autograd::GradMask) -> std::vector<Tensor> {
-                     return {scatter_add(zeros(in_shape, g[0].options()), 2, indices, g[0])};
+                     // A double backward (grad_out on the tape) needs the differentiable op;
+                     // otherwise scatter straight into the zeros (issue 10: the op's copy of
+                     // them was a whole extra pass over grad_input each step). The indices are
+                     // the forward's own, in bounds; the backend checks them again anyway.
+                     if (autograd::needs_grad(g[0]))
+                       return {scatter_add(zeros(in_shape, g[0].options()), 2, indices, g[0])};
+                     Tensor gi = zeros(in_shape, g[0].options());
+                     if (indices.numel() > 0)  // g[0] is out's gradient: indices' shape
+                       backend_for(gi.device()).scatter_add(view_of(gi), 2, view_of(indices), view_of(g[0]));
+                     return {gi};
                    });
 }
 

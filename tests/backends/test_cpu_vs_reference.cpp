@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <complex>
 #include <cstring>
@@ -18,6 +19,7 @@
 
 #include "backends/backend.hpp"
 #include "backends/cpu/caching_allocator.hpp"
+#include "backends/cpu/cpu_backend.hpp"
 #include "backends/cpu/simd_kernels.hpp"
 #include "backends/cpu/thread_pool.hpp"
 #include "operands.hpp"
@@ -447,6 +449,336 @@ TEST_CASE("cpu backend (issue 10): uniform random fills equal the reference bit 
           CHECK(std::memcmp(got.data(), want.data(), bytes) == 0);
         });
       }
+    }
+  }
+}
+
+// --- issue 10: the SIMD norm paths (backends/cpu/norm.cpp) -----------------------------------
+// Packed samples (contiguous, or with a padded sample stride) take the row kernels: BatchNorm's
+// shared statistics at short and long L, instance/group norm's per-sample ones, LayerNorm's
+// [N, 1, S, 1], at every SIMD level and thread count. Given the same statistics the output is
+// the reference's bit for bit (the same double arithmetic); the statistics and the gradients
+// sum in another order: within a few ulps of the reference.
+TEST_CASE("cpu backend (issue 10): SIMD norms match the reference") {
+  struct Case {
+    Shape shape;  // [N, G, D, L]
+    bool shared;
+    std::int64_t pad;  // extra elements between samples
+  };
+  const std::vector<Case> cases = {
+      {{128, 64, 1, 28}, true, 0},  {{128, 128, 1, 7}, true, 0}, {{5, 3, 1, 1}, true, 0},
+      {{2, 17, 1, 33}, true, 3},    {{1, 5, 1, 19}, true, 0},    {{3, 4, 2, 13}, false, 0},
+      {{4, 6, 1, 9}, false, 5},     {{7, 1, 37, 1}, false, 0},   {{300, 1, 260, 1}, false, 0},
+      {{9, 70, 1, 40}, true, 1},    {{6, 2, 3, 5}, true, 0},
+      // runs over norm.cpp's block of 4096 elements: several blocks of groups per task
+      {{3, 40, 1, 300}, true, 2},   {{2, 20, 3, 100}, false, 0}};
+  std::mt19937 rng(13);
+  std::normal_distribution<double> dist(0.0, 1.0);
+  for (DType t : {kFloat32, kFloat64}) {
+    for (const Case& c : cases) {
+      for (int variant = 0; variant < 3; ++variant) {  // 0: affine, batch stats; 1: no affine; 2: given stats
+        const std::int64_t n = c.shape[0], g = c.shape[1], d = c.shape[2], l = c.shape[3];
+        const std::int64_t sample = g * d * l + c.pad, rows = c.shared ? 1 : n;
+        const std::string ctx = fmt::format("{} {} shared={} pad={} variant={}", t, c.shape,
+                                            c.shared, c.pad, variant);
+        CAPTURE(ctx);
+        // Data as double, stored in T; views over a buffer with the padded sample stride.
+        auto fill = [&](std::int64_t count, double offset) {
+          std::vector<double> v(static_cast<std::size_t>(count));
+          for (double& e : v) e = offset + dist(rng);
+          return v;
+        };
+        struct Buf {
+          std::vector<double> d;
+          std::vector<float> f;
+        };
+        auto buf = [&](std::vector<double> v) {
+          Buf b{std::move(v), {}};
+          b.f.assign(b.d.begin(), b.d.end());
+          if (t == kFloat32) b.d.assign(b.f.begin(), b.f.end());  // the same values in both
+          return b;
+        };
+        auto view = [&](Buf& b, Shape shape, Strides strides) {
+          void* p = t == kFloat32 ? static_cast<void*>(b.f.data()) : static_cast<void*>(b.d.data());
+          return View{p, t, std::move(shape), std::move(strides)};
+        };
+        const Strides data_strides{sample, d * l, l, 1};
+        const std::int64_t total = n * sample;
+        Buf x = buf(fill(total, 3.0)), gy = buf(fill(total, 0.0)), w = buf(fill(g * d, 1.0)),
+            b = buf(fill(g * d, 0.5));
+        auto zeros = [&](std::int64_t count) { return buf(std::vector<double>(static_cast<std::size_t>(count), 0.0)); };
+        Buf mean_ref = zeros(rows * g), var_ref = zeros(rows * g), mean_cpu = zeros(rows * g),
+            var_cpu = zeros(rows * g);
+        const Shape stats_shape{rows, g};
+        const Strides stats_strides{g, 1};
+        reference_backend().norm_stats(view(mean_ref, stats_shape, stats_strides),
+                                       view(var_ref, stats_shape, stats_strides),
+                                       view(x, c.shape, data_strides));
+        if (variant == 2) {  // given statistics: running-like values, not the batch's
+          for (std::size_t i = 0; i < mean_ref.d.size(); ++i) {
+            mean_ref.d[i] = 2.5 + 0.1 * static_cast<double>(i % 7);
+            var_ref.d[i] = 0.7 + 0.05 * static_cast<double>(i % 5);
+          }
+          mean_ref.f.assign(mean_ref.d.begin(), mean_ref.d.end());
+          var_ref.f.assign(var_ref.d.begin(), var_ref.d.end());
+        }
+        NormParams p;
+        p.eps = 1e-5;
+        p.input_stats = variant != 2;
+        const bool affine = variant != 1;
+        Buf y_ref = zeros(total), gx_ref = zeros(total), gw_ref = zeros(g * d), gb_ref = zeros(g * d);
+        const Shape gd{g, d};
+        const Strides gd_strides{d, 1};
+        auto wv = [&](Buf& bb) { return affine ? view(bb, gd, gd_strides) : View{}; };
+        reference_backend().norm_forward(view(y_ref, c.shape, data_strides), view(x, c.shape, data_strides),
+                                         view(mean_ref, stats_shape, stats_strides),
+                                         view(var_ref, stats_shape, stats_strides), wv(w), wv(b), p);
+        reference_backend().norm_backward(
+            view(gx_ref, c.shape, data_strides), view(gw_ref, gd, gd_strides), view(gb_ref, gd, gd_strides),
+            view(gy, c.shape, data_strides), view(x, c.shape, data_strides),
+            view(mean_ref, stats_shape, stats_strides), view(var_ref, stats_shape, stats_strides), wv(w), p);
+        // Within `ulps` units of T's precision of the largest |want| of the array (sums
+        // cancel: relative to the array's scale, not each element's). float64 sums of
+        // thousands of terms in two orders differ by more ulps than their float32 roundings.
+        auto near = [&](Buf& got, Buf& want, double ulps, const char* what) {
+          const double eps = t == kFloat32 ? 0x1p-23 : 0x1p-52 * 1024;
+          double scale = 0.0;
+          for (double v : want.d) scale = std::max(scale, std::abs(v));
+          std::int64_t bad = 0;
+          for (std::size_t i = 0; i < want.d.size(); ++i) {
+            const double gv = t == kFloat32 ? got.f[i] : got.d[i];
+            const double wv2 = t == kFloat32 ? want.f[i] : want.d[i];
+            if (!(std::abs(gv - wv2) <= ulps * eps * scale)) ++bad;
+          }
+          const std::string which = what;
+          CAPTURE(which);
+          CHECK(bad == 0);
+        };
+        auto exact = [&](Buf& got, Buf& want, const char* what) {
+          std::int64_t bad = 0;
+          for (std::size_t i = 0; i < want.d.size(); ++i) {
+            if (t == kFloat32 ? got.f[i] != want.f[i] : got.d[i] != want.d[i]) ++bad;
+          }
+          const std::string which = what;
+          CAPTURE(which);
+          CHECK(bad == 0);
+        };
+        {  // every case is packed: the SIMD path takes it (else this compares the reference to itself)
+          Buf y = zeros(total);
+          CHECK(cpu::norm_forward_fast(view(y, c.shape, data_strides), view(x, c.shape, data_strides),
+                                       view(mean_ref, stats_shape, stats_strides),
+                                       view(var_ref, stats_shape, stats_strides), wv(w), wv(b), p));
+        }
+        on_each_cpu_config([&](const std::string&) {
+          if (variant != 2) {
+            cpu_backend().norm_stats(view(mean_cpu, stats_shape, stats_strides),
+                                     view(var_cpu, stats_shape, stats_strides),
+                                     view(x, c.shape, data_strides));
+            near(mean_cpu, mean_ref, 2, "mean");
+            near(var_cpu, var_ref, 2, "var");
+          }
+          Buf y = zeros(total), gx = zeros(total), gw = zeros(g * d), gb = zeros(g * d);
+          cpu_backend().norm_forward(view(y, c.shape, data_strides), view(x, c.shape, data_strides),
+                                     view(mean_ref, stats_shape, stats_strides),
+                                     view(var_ref, stats_shape, stats_strides), wv(w), wv(b), p);
+          exact(y, y_ref, "y");
+          cpu_backend().norm_backward(
+              view(gx, c.shape, data_strides), view(gw, gd, gd_strides), view(gb, gd, gd_strides),
+              view(gy, c.shape, data_strides), view(x, c.shape, data_strides),
+              view(mean_ref, stats_shape, stats_strides), view(var_ref, stats_shape, stats_strides), wv(w), p);
+          if (p.input_stats) near(gx, gx_ref, 64, "grad_input");
+          else exact(gx, gx_ref, "grad_input");
+          near(gw, gw_ref, 8, "grad_weight");
+          near(gb, gb_ref, 8, "grad_bias");
+        });
+      }
+    }
+  }
+}
+
+// MaxPool1d over unit-stride rows and the scatter_add of its backward (backends/cpu/pool.cpp):
+// bit for bit the reference, NaN and -inf included, padded and dilated windows, strided rows;
+// an index out of range raises the reference's error.
+TEST_CASE("cpu backend (issue 10): max_pool1d rows and scatter_add along the last dim equal the reference") {
+  std::mt19937 rng(14);
+  std::uniform_real_distribution<double> dist(-3.0, 3.0);
+  struct Case {
+    std::int64_t n, c, l, k, s, pad, dil, row_pad;
+  };
+  const std::vector<Case> cases = {{128, 64, 28, 2, 2, 0, 1, 0}, {3, 5, 29, 2, 2, 0, 1, 0},
+                                   {2, 3, 17, 3, 2, 1, 1, 4},   {4, 2, 20, 3, 1, 1, 2, 0},
+                                   {1, 1, 1, 1, 1, 0, 1, 0},    {40, 700, 9, 2, 2, 0, 1, 3}};
+  for (DType t : {kFloat32, kFloat64}) {
+    for (const Case& c : cases) {
+      Pool1dParams p;
+      p.kernel_size = c.k, p.stride = c.s, p.padding = c.pad, p.dilation = c.dil;
+      const std::int64_t lout = p.out_length(c.l, "max_pool1d");
+      const std::int64_t row = c.l + c.row_pad;  // rows padded: a sliced [N, C, L] view
+      const std::string ctx = fmt::format("{} n={} c={} l={} k={} s={} pad={} dil={}", t, c.n, c.c, c.l, c.k, c.s, c.pad, c.dil);
+      CAPTURE(ctx);
+      std::vector<double> xd(static_cast<std::size_t>(c.n * c.c * row));
+      for (std::size_t i = 0; i < xd.size(); ++i) {
+        const int r = static_cast<int>(i % 11);
+        xd[i] = r == 3 ? std::nan("") : r == 5 ? -std::numeric_limits<double>::infinity() : dist(rng);
+      }
+      std::vector<float> xf(xd.begin(), xd.end());
+      void* xp = t == kFloat32 ? static_cast<void*>(xf.data()) : static_cast<void*>(xd.data());
+      const View in{xp, t, {c.n, c.c, c.l}, {c.c * row, row, 1}};
+      const Shape os{c.n, c.c, lout};
+      auto run = [&](Backend& be, std::vector<double>& yd, std::vector<float>& yf,
+                     std::vector<std::int64_t>& ix) {
+        yd.assign(static_cast<std::size_t>(c.n * c.c * lout), 0.0);
+        yf.assign(yd.size(), 0.f);
+        ix.assign(yd.size(), -1);
+        void* yp = t == kFloat32 ? static_cast<void*>(yf.data()) : static_cast<void*>(yd.data());
+        be.max_pool1d(View{yp, t, os, contiguous_strides(os)},
+                      View{ix.data(), kInt64, os, contiguous_strides(os)}, in, p);
+      };
+      std::vector<double> yd_ref, yd;
+      std::vector<float> yf_ref, yf;
+      std::vector<std::int64_t> ix_ref, ix;
+      run(reference_backend(), yd_ref, yf_ref, ix_ref);
+      {  // the row path takes these views (else this compares the reference to itself)
+        std::vector<double> td(yd_ref.size());
+        std::vector<float> tf(yd_ref.size());
+        std::vector<std::int64_t> ti(yd_ref.size());
+        void* tp = t == kFloat32 ? static_cast<void*>(tf.data()) : static_cast<void*>(td.data());
+        CHECK(cpu::max_pool1d_fast(View{tp, t, os, contiguous_strides(os)},
+                                   View{ti.data(), kInt64, os, contiguous_strides(os)}, in, p));
+      }
+      // scatter_add of a gradient into zeros along dim 2, through those indices.
+      std::vector<double> gd(yd_ref.size());
+      for (double& v : gd) v = dist(rng);
+      std::vector<float> gf(gd.begin(), gd.end());
+      void* gp = t == kFloat32 ? static_cast<void*>(gf.data()) : static_cast<void*>(gd.data());
+      const Shape is{c.n, c.c, c.l};
+      auto scatter = [&](Backend& be, std::vector<double>& od, std::vector<float>& of,
+                         const std::vector<std::int64_t>& index) {
+        od.assign(static_cast<std::size_t>(c.n * c.c * c.l), 0.0);
+        of.assign(od.size(), 0.f);
+        void* op = t == kFloat32 ? static_cast<void*>(of.data()) : static_cast<void*>(od.data());
+        be.scatter_add(View{op, t, is, contiguous_strides(is)}, 2,
+                       View{const_cast<std::int64_t*>(index.data()), kInt64, os, contiguous_strides(os)},
+                       View{gp, t, os, contiguous_strides(os)});
+      };
+      std::vector<double> sd_ref, sd;
+      std::vector<float> sf_ref, sf;
+      scatter(reference_backend(), sd_ref, sf_ref, ix_ref);
+      on_each_cpu_config([&](const std::string&) {
+        run(cpu_backend(), yd, yf, ix);
+        CHECK(ix == ix_ref);
+        for (std::size_t i = 0; i < yd.size(); ++i) {
+          if (t == kFloat32) CHECK(same_value(yf[i], yf_ref[i]));
+          else CHECK(same_value(yd[i], yd_ref[i]));
+        }
+        scatter(cpu_backend(), sd, sf, ix_ref);
+        CHECK(sd == sd_ref);
+        if (t == kFloat32) CHECK(sf == sf_ref);
+      });
+      if (!ix_ref.empty()) {
+        std::vector<std::int64_t> bad = ix_ref;
+        bad.back() = c.l;  // out of range
+        CHECK_THROWS_WITH_AS(scatter(cpu_backend(), sd, sf, bad),
+                             doctest::Contains("is out of bounds for dimension 2"), reel::Error);
+      }
+    }
+  }
+}
+
+// AdaptiveAvgPool1d on unit-stride rows (backends/cpu/pool.cpp): the reference's sums in the
+// same order, so bit for bit, forward and backward, for global (Lout 1) and windowed pools.
+TEST_CASE("cpu backend (issue 10): adaptive_avg_pool1d rows equal the reference") {
+  std::mt19937 rng(15);
+  std::uniform_real_distribution<double> dist(-3.0, 3.0);
+  for (DType t : {kFloat32, kFloat64}) {
+    for (const std::array<std::int64_t, 4>& c : std::vector<std::array<std::int64_t, 4>>{
+             {128, 128, 7, 1}, {3, 5, 29, 4}, {2, 700, 9, 9}, {1, 1, 1, 1}, {4, 3, 10, 7}}) {
+      const std::int64_t n = c[0], ch = c[1], l = c[2], lout = c[3];
+      const std::string ctx = fmt::format("{} {}x{}x{} -> {}", t, n, ch, l, lout);
+      CAPTURE(ctx);
+      const Shape is{n, ch, l}, os{n, ch, lout};
+      auto make = [&](std::int64_t count) {
+        std::vector<double> v(static_cast<std::size_t>(count));
+        for (double& e : v) e = dist(rng);
+        return v;
+      };
+      std::vector<double> xd = make(n * ch * l), gd = make(n * ch * lout);
+      std::vector<float> xf(xd.begin(), xd.end()), gf(gd.begin(), gd.end());
+      auto ptr = [&](std::vector<double>& d, std::vector<float>& f) {
+        return t == kFloat32 ? static_cast<void*>(f.data()) : static_cast<void*>(d.data());
+      };
+      auto run = [&](Backend& be, std::vector<double>& yd, std::vector<float>& yf,
+                     std::vector<double>& gxd, std::vector<float>& gxf) {
+        yd.assign(static_cast<std::size_t>(n * ch * lout), 7.0), yf.assign(yd.size(), 7.f);
+        gxd.assign(xd.size(), 7.0), gxf.assign(xd.size(), 7.f);
+        be.adaptive_avg_pool1d(View{ptr(yd, yf), t, os, contiguous_strides(os)},
+                               View{ptr(xd, xf), t, is, contiguous_strides(is)});
+        be.adaptive_avg_pool1d_backward(View{ptr(gxd, gxf), t, is, contiguous_strides(is)},
+                                        View{ptr(gd, gf), t, os, contiguous_strides(os)});
+      };
+      std::vector<double> yd_ref, gxd_ref, yd, gxd;
+      std::vector<float> yf_ref, gxf_ref, yf, gxf;
+      run(reference_backend(), yd_ref, yf_ref, gxd_ref, gxf_ref);
+      // The fast path takes these views (else the test would compare the reference to itself).
+      yd = yd_ref, yf = yf_ref, gxd = gxd_ref, gxf = gxf_ref;
+      CHECK(cpu::adaptive_avg_pool1d_fast(View{ptr(yd, yf), t, os, contiguous_strides(os)},
+                                          View{ptr(xd, xf), t, is, contiguous_strides(is)}));
+      CHECK(cpu::adaptive_avg_pool1d_backward_fast(View{ptr(gxd, gxf), t, is, contiguous_strides(is)},
+                                                   View{ptr(gd, gf), t, os, contiguous_strides(os)}));
+      on_each_cpu_config([&](const std::string&) {
+        run(cpu_backend(), yd, yf, gxd, gxf);
+        if (t == kFloat32) {
+          CHECK(yf == yf_ref);
+          CHECK(gxf == gxf_ref);
+        } else {
+          CHECK(yd == yd_ref);
+          CHECK(gxd == gxd_ref);
+        }
+      });
+    }
+  }
+}
+
+// index_select along dim 0 of contiguous views (backends/cpu/indexing.cpp: the DataLoader's
+// batches, Embedding): slab copies, bitwise the reference, repeated and empty indices, a 0-d
+// index; an index out of range raises the reference's error; other dims take the reference.
+TEST_CASE("cpu backend (issue 10): index_select along dim 0 equals the reference") {
+  std::mt19937 rng(16);
+  for (DType t : {kFloat32, kFloat64, kInt64, kBool}) {
+    for (const Shape& shape : {Shape{50, 7, 3}, Shape{9}, Shape{1000, 28, 28}, Shape{4, 0}}) {
+      const std::string ctx = fmt::format("{} {}", t, shape);
+      CAPTURE(ctx);
+      Operand x = make_operand(t, shape, Layout::Contiguous);
+      x.rebase();
+      for (std::int64_t count : {0, 1, 5, 300}) {
+        std::vector<std::int64_t> idx(static_cast<std::size_t>(count));
+        for (std::int64_t& v : idx) v = std::uniform_int_distribution<std::int64_t>(0, shape[0] - 1)(rng);
+        const View iv{idx.data(), kInt64, {count}, {1}};
+        Shape os = shape;
+        os[0] = count;
+        Operand want = make_operand(t, os, Layout::Contiguous);
+        want.rebase();
+        Operand got = want.clone();  // the same bytes outside what the op writes
+        reference_backend().index_select(want.view, x.view, 0, iv);
+        on_each_cpu_config([&](const std::string&) {
+          cpu_backend().index_select(got.view, x.view, 0, iv);
+          check_close(got, want, 0.0, 0.0);
+        });
+        if (count > 0) {
+          idx[static_cast<std::size_t>(count - 1)] = shape[0];  // out of range
+          CHECK_THROWS_WITH_AS(cpu_backend().index_select(got.view, x.view, 0, iv),
+                               doctest::Contains("out of bounds"), reel::Error);
+        }
+      }
+      std::int64_t one = shape[0] - 1;  // a 0-d index
+      Shape os = shape;
+      os[0] = 1;
+      Operand want = make_operand(t, os, Layout::Contiguous);
+      want.rebase();
+      Operand got = want.clone();
+      reference_backend().index_select(want.view, x.view, 0, View{&one, kInt64, {}, {}});
+      cpu_backend().index_select(got.view, x.view, 0, View{&one, kInt64, {}, {}});
+      check_close(got, want, 0.0, 0.0);
     }
   }
 }
