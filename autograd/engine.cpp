@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <deque>
+#include <functional>
 #include <queue>
 #include <unordered_map>
 
@@ -152,6 +153,10 @@ class Leaves {
   std::unordered_map<const TensorImpl*, std::size_t> index_;
 };
 
+// The callbacks queued during each backward pass in progress on this thread (innermost last: a
+// hook may run a nested backward).
+thread_local std::vector<std::vector<std::function<void()>>> t_callbacks;
+
 // Numbers the walks before each pass, so a node's visited mark needs no clearing.
 std::atomic<std::uint64_t> g_pass{0};
 
@@ -177,6 +182,10 @@ void backward(std::span<const Tensor> roots, std::span<const Tensor> grads, bool
       }
     }
   } cleanup{reached};
+  t_callbacks.emplace_back();
+  struct PopCallbacks {
+    ~PopCallbacks() { t_callbacks.pop_back(); }
+  } pop_callbacks;
 
   // How many gradients each leaf will receive: one per edge from a node reachable from the
   // roots, plus one per root that is itself the leaf. The walk only marks and counts, so the
@@ -307,6 +316,19 @@ void backward(std::span<const Tensor> roots, std::span<const Tensor> grads, bool
     }
   }
   leaves.flush_rest();
+  // A callback may queue more (run in the same loop); the vector may grow while we iterate.
+  for (std::size_t i = 0; i < t_callbacks.back().size(); ++i) {
+    std::function<void()> fn = std::move(t_callbacks.back()[i]);
+    fn();
+  }
+}
+
+void queue_callback(std::function<void()> fn) {
+  check(!t_callbacks.empty(),
+        "queue_callback: no backward pass is running on this thread (a callback can only be "
+        "queued from inside backward, by a hook)");
+  check(static_cast<bool>(fn), "queue_callback: the callback is empty");
+  t_callbacks.back().push_back(std::move(fn));
 }
 
 }  // namespace reel::autograd

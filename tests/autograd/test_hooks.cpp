@@ -6,6 +6,9 @@
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
+
+#include "autograd/engine.hpp"
 #include "autograd/record.hpp"
 #include "reel.hpp"
 
@@ -261,4 +264,42 @@ TEST_CASE("hooks leave no reference cycles behind") {
     y.register_hook([](const Tensor& g) { return g; });
   }
   CHECK(autograd::live_nodes() == before);
+}
+
+TEST_CASE("autograd::queue_callback: runs after every leaf's gradient is in, once, in order") {
+  Tensor a = tensor({1.0, 2.0}).requires_grad_();
+  Tensor b = tensor({3.0}).requires_grad_();
+  std::vector<std::string> log;
+  // Queued by a's gradient-ready hook, the callbacks must still see b's gradient (accumulated
+  // later in the same pass), and run before backward() returns.
+  a.register_post_accumulate_grad_hook([&](Tensor&) {
+    log.push_back("a ready");
+    autograd::queue_callback([&] {
+      log.push_back(fmt::format("first b.grad={}", b.grad().defined() ? values(b.grad())[0] : -1.0));
+      autograd::queue_callback([&] { log.push_back("queued by a callback"); });
+    });
+    autograd::queue_callback([&] { log.push_back("second"); });
+  });
+  b.register_post_accumulate_grad_hook([&](Tensor&) { log.push_back("b ready"); });
+  ((a * 2.0).sum() + b * 5.0).sum().backward();
+  REQUIRE(log.size() == 5);
+  CHECK(log[3] == "second");
+  CHECK(log[2] == "first b.grad=5");
+  CHECK(log[4] == "queued by a callback");
+  // The next pass starts with an empty queue.
+  log.clear();
+  (b * 1.0).sum().backward();
+  CHECK(log == std::vector<std::string>{"b ready"});
+
+  CHECK_THROWS_WITH_AS(autograd::queue_callback([] {}),
+                       doctest::Contains("queue_callback: no backward pass is running"),
+                       reel::Error);
+  // An exception from a callback leaves backward(), and the next pass is unaffected.
+  a.register_post_accumulate_grad_hook([&](Tensor&) {
+    autograd::queue_callback([] { fail("callback failed on purpose"); });
+  });
+  CHECK_THROWS_WITH_AS((a * 1.0).sum().backward(), doctest::Contains("on purpose"), reel::Error);
+  log.clear();
+  (b * 1.0).sum().backward();
+  CHECK(log == std::vector<std::string>{"b ready"});
 }
