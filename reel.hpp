@@ -1,6 +1,7 @@
 #pragma once
 // reel: a small, fast C++20 tensor and autograd framework. One include for everything:
 //   #include <reel/reel.hpp>
+#include "autograd/engine.hpp"
 #include "autograd/grad_mode.hpp"
 #include "autograd/gradcheck.hpp"
 #include "backends/backend.hpp"
@@ -11,6 +12,9 @@
 #include "data/datasets/fashion_mnist.hpp"
 #include "data/datasets/sequence_tasks.hpp"
 #include "data/pad_collate.hpp"
+#include "distributed/ddp.hpp"  // issue 12: data-parallel training (MPI, NCCL)
+#include "distributed/process_group.hpp"
+#include "distributed/sampler.hpp"
 #include "nn/containers.hpp"
 #include "nn/conv1d.hpp"
 #include "nn/conv_transpose1d.hpp"

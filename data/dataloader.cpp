@@ -29,7 +29,8 @@ namespace reel::data {
 struct DataLoader::Impl {
   std::shared_ptr<const Dataset> dataset;
   DataLoaderOptions options;
-  std::int64_t samples = 0;  // dataset size when the loader was made
+  std::int64_t dataset_size = 0;  // dataset size when the loader was made
+  std::int64_t samples = 0;       // samples per epoch: dataset_size, or the sampler's size
   std::int64_t batches = 0;  // per epoch
   Generator generator;
 
@@ -76,9 +77,18 @@ struct DataLoader::Impl {
           "DataLoader: prefetch_factor should be a positive integer value, but got "
           "prefetch_factor={}",
           o.prefetch_factor_);
-    samples = dataset->size();
-    check(samples >= 0, "DataLoader: the dataset reports a negative size {}", samples);
-    check(samples > 0, "DataLoader: the dataset is empty (size 0): an epoch would have no batch");
+    dataset_size = dataset->size();
+    check(dataset_size >= 0, "DataLoader: the dataset reports a negative size {}", dataset_size);
+    check(dataset_size > 0, "DataLoader: the dataset is empty (size 0): an epoch would have no batch");
+    samples = dataset_size;
+    if (o.sampler_) {
+      check(!o.shuffle_,
+            "DataLoader: sampler option is mutually exclusive with shuffle (got shuffle=true and "
+            "a sampler; the sampler decides the order)");
+      samples = o.sampler_->size();
+      check(samples > 0, "DataLoader: the sampler yields {} samples per epoch: an epoch would "
+            "have no batch", samples);
+    }
     check(!o.drop_last_ || samples >= o.batch_size_,
           "DataLoader: drop_last=true with batch_size={} and a dataset of {} samples leaves no "
           "batch",
@@ -322,9 +332,9 @@ DataLoader::~DataLoader() = default;
 DataLoader::iterator DataLoader::begin() {
   Impl& m = *impl_;
   const std::int64_t now = m.dataset->size();
-  check(now == m.samples,
-        "DataLoader: the dataset's size changed from {} to {} since the loader was made", m.samples,
-        now);
+  check(now == m.dataset_size,
+        "DataLoader: the dataset's size changed from {} to {} since the loader was made",
+        m.dataset_size, now);
   m.end_job();
   ++m.run;
   std::int64_t first = 0;
@@ -338,7 +348,18 @@ DataLoader::iterator DataLoader::begin() {
   }
   m.epoch_start = m.generator.get_state();
   std::vector<std::int64_t> order;
-  if (m.options.shuffle_) {
+  if (m.options.sampler_) {
+    order = m.options.sampler_->indices(m.epoch);
+    check(static_cast<std::int64_t>(order.size()) == m.samples,
+          "DataLoader: the sampler gave {} indices for epoch {}, but its size() is {}",
+          order.size(), m.epoch, m.samples);
+    for (std::size_t i = 0; i < order.size(); ++i) {
+      check(order[i] >= 0 && order[i] < m.dataset_size,
+            "DataLoader: the sampler's index {} (position {} of epoch {}) is out of range for a "
+            "dataset of {} samples",
+            order[i], i, m.epoch, m.dataset_size);
+    }
+  } else if (m.options.shuffle_) {
     order = randperm(m.samples, m.generator).to_vector<std::int64_t>();
   } else {
     order.resize(static_cast<std::size_t>(m.samples));

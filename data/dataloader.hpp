@@ -18,7 +18,7 @@
 // as the uninterrupted loader. The checkpoint code stores DataLoaderState.
 //
 // Differences from PyTorch: workers are threads of this process, not processes (a Dataset
-// must be thread-safe; nothing is pickled or copied); no IterableDataset, samplers,
+// must be thread-safe; nothing is pickled or copied); no IterableDataset, batch samplers,
 // pin_memory, timeout, worker_init_fn or persistent_workers option (the threads live as long
 // as the loader); an empty dataset, or drop_last leaving no batch, is an error rather than an
 // empty loop. docs/training.md, "Datasets and DataLoader", has the rest.
@@ -34,6 +34,18 @@
 namespace reel::data {
 
 using CollateFn = std::function<Example(const std::vector<Example>&)>;
+
+// Which samples an epoch visits, and in which order (torch.utils.data.Sampler): indices(e) is
+// epoch e's order, size() of them, each in [0, dataset size). The loader passes its own epoch
+// counter, so a sampler that reshuffles per epoch needs no set_epoch() call and resumes with the
+// loader's state. It must be a pure function of the epoch (the loader may ask again on resume).
+// DistributedSampler (distributed/sampler.hpp) is one: each rank a disjoint shard.
+class Sampler {
+ public:
+  virtual ~Sampler() = default;
+  virtual std::int64_t size() const = 0;
+  virtual std::vector<std::int64_t> indices(std::int64_t epoch) const = 0;
+};
 
 // torch.utils.data.DataLoader's arguments, LibTorch style: DataLoaderOptions().batch_size(64)
 // .shuffle(true). Validated when the loader is made (reel::Error naming the value).
@@ -54,6 +66,9 @@ struct DataLoaderOptions {
   // A custom collate (torch's collate_fn): a batch is collate(get(i) for i in the batch's
   // indices). Unset: Dataset::get_batch(indices), whose default is data::collate.
   DataLoaderOptions& collate(CollateFn v) { collate_ = std::move(v); return *this; }
+  // The sample order of each epoch (torch's sampler=); mutually exclusive with shuffle, as in
+  // PyTorch. Batches are then made of sampler->indices(epoch), size() samples per epoch.
+  DataLoaderOptions& sampler(std::shared_ptr<const Sampler> v) { sampler_ = std::move(v); return *this; }
 
   std::int64_t batch_size_ = 1;
   bool shuffle_ = false;
@@ -62,6 +77,7 @@ struct DataLoaderOptions {
   int prefetch_factor_ = 2;
   std::optional<std::uint64_t> seed_;
   CollateFn collate_;
+  std::shared_ptr<const Sampler> sampler_;
 };
 
 // Where a loader stands: `epoch` is the epoch in progress (or the next one to start when

@@ -21,6 +21,18 @@
 // epoch, checkpoint.safetensors: the whole training state (weights, Adam's moments, the
 // schedule, the random generator, the data loader's place). --resume <checkpoint> continues an
 // interrupted run from it; with the same options the result is bitwise the uninterrupted run's.
+//
+//   mpirun -np 2 build/examples/fashion_mnist --distributed --threads 1     # data-parallel (MPI)
+//
+// --distributed: each process trains on its shard of every epoch (DistributedSampler, shuffled
+// with the shared --seed), --batch-size images per process, and DistributedDataParallel averages
+// the gradients. BatchNorm normalises with each process's own batch statistics (its running
+// statistics are rank 0's, broadcast before each forward) and each process draws its own dropout
+// masks, so the run is not the 1-process run with a W times larger batch (tcn_adding's is).
+// Evaluation is sharded too and summed over the processes. Rank 0 alone prints and writes the
+// files; --resume works as above (every process loads rank 0's checkpoint; the dropout streams
+// are reseeded from (seed, rank, epoch) at each epoch, so a resumed run is still bitwise the
+// uninterrupted one).
 #include <reel/reel.hpp>
 
 #include <CLI/CLI.hpp>
@@ -68,8 +80,20 @@ struct Evaluation {
   double loss, accuracy;
 };
 
-// Loss and accuracy over the loader's batches (the first max_batches of them when > 0).
-Evaluation evaluate(nn::Sequential& model, data::DataLoader& loader, std::int64_t max_batches) {
+// Sums a loss total and two counts over the processes of a distributed run (in place).
+void sum_over_processes(double& loss_sum, std::int64_t& correct, std::int64_t& seen) {
+  Tensor sums = tensor({loss_sum, static_cast<double>(correct), static_cast<double>(seen)});
+  reel::distributed::all_reduce(sums);
+  std::vector<double> v = sums.to_vector<double>();
+  loss_sum = v[0];
+  correct = static_cast<std::int64_t>(v[1]);
+  seen = static_cast<std::int64_t>(v[2]);
+}
+
+// Loss and accuracy over the loader's batches (the first max_batches of them when > 0); with
+// `distributed`, summed over the processes (each evaluates its shard).
+Evaluation evaluate(nn::Sequential& model, data::DataLoader& loader, std::int64_t max_batches,
+                    bool distributed) {
   NoGradGuard no_grad;
   model->eval();
   double loss_sum = 0;
@@ -82,6 +106,7 @@ Evaluation evaluate(nn::Sequential& model, data::DataLoader& loader, std::int64_
     seen += batch[1].size(0);
   }
   model->train();
+  if (distributed) sum_over_processes(loss_sum, correct, seen);
   return {loss_sum / static_cast<double>(seen), static_cast<double>(correct) / static_cast<double>(seen)};
 }
 
@@ -98,6 +123,7 @@ int main(int argc, char** argv) {
   std::string resume;
   std::int64_t limit = 0;
   bool no_plot = false;
+  bool distributed = false;
   app.add_option("--epochs", epochs, "training epochs")->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--batch-size", batch_size, "samples per batch")->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--lr", lr, "OneCycleLR's max_lr (Adam)")->capture_default_str()->check(CLI::PositiveNumber);
@@ -112,11 +138,20 @@ int main(int argc, char** argv) {
   app.add_flag("--no-plot", no_plot, "skip the gnuplot plot (the CSV is written anyway)");
   app.add_option("--resume", resume, "continue from a checkpoint.safetensors of an earlier run (same options)");
   app.add_option("--limit", limit, "train on the first N training images only (0: all; tests)")->capture_default_str()->check(CLI::NonNegativeNumber);
+  app.add_flag("--distributed", distributed,
+               "data-parallel over the processes of mpirun (MPI); --batch-size is per process");
   CLI11_PARSE(app, argc, argv);
 
   try {
     set_num_threads(threads);
     manual_seed(seed);
+    int rank = 0, world = 1;
+    if (distributed) {
+      reel::distributed::init_process_group(reel::distributed::Backend::kMPI);
+      rank = reel::distributed::get_rank();
+      world = reel::distributed::get_world_size();
+    }
+    const bool lead = rank == 0;  // the one process that prints and writes files
     std::filesystem::create_directories(out_dir);
     const std::filesystem::path out(out_dir);
 
@@ -127,22 +162,40 @@ int main(int argc, char** argv) {
       train_set.labels = train_set.labels.narrow(0, 0, limit);
     }
     // drop_last: every step sees a full batch (as the PyTorch twin; BatchNorm dislikes tiny ones).
+    data::DataLoaderOptions train_options =
+        data::DataLoaderOptions().batch_size(batch_size).drop_last(true).seed(seed).num_workers(workers);
+    data::DataLoaderOptions test_options = data::DataLoaderOptions().batch_size(1000).num_workers(workers);
+    if (distributed) {
+      // Each rank its shard: of a permutation shared through the seed (train), in order (test).
+      train_options.sampler(std::make_shared<data::DistributedSampler>(
+          train_set.labels.size(0), data::DistributedSamplerOptions().seed(seed)));
+      test_options.sampler(std::make_shared<data::DistributedSampler>(
+          test_set.labels.size(0), data::DistributedSamplerOptions().shuffle(false)));
+    } else {
+      train_options.shuffle(true);
+    }
     data::DataLoader train_loader(
         std::make_shared<data::TensorDataset>(
             std::vector<Tensor>{to_sequences(train_set.images), train_set.labels}),
-        data::DataLoaderOptions().batch_size(batch_size).shuffle(true).drop_last(true)
-            .seed(seed).num_workers(workers));
+        train_options);
     data::DataLoader test_loader(
         std::make_shared<data::TensorDataset>(
             std::vector<Tensor>{to_sequences(test_set.images), test_set.labels}),
-        data::DataLoaderOptions().batch_size(1000).num_workers(workers));
+        test_options);
 
     nn::Sequential model = make_model(dropout);
     std::int64_t n_params = 0;
     for (const Tensor& p : model->parameters()) n_params += p.numel();
-    fmt::print("{} training, {} test images; {} parameters; {} threads, {} loader workers\n{}\n",
-               train_set.labels.size(0), test_set.labels.size(0), n_params, threads, workers,
-               model->pretty());
+    if (lead) {
+      fmt::print("{} training, {} test images; {} parameters; {} threads, {} loader workers{}\n{}\n",
+                 train_set.labels.size(0), test_set.labels.size(0), n_params, threads, workers,
+                 distributed ? fmt::format("; {} processes (MPI), batch {} per process", world, batch_size)
+                             : std::string(),
+                 model->pretty());
+    }
+    // Data-parallel: rank 0's weights and buffers everywhere, averaged gradients.
+    std::optional<nn::parallel::DistributedDataParallel<nn::Sequential>> ddp;
+    if (distributed) ddp.emplace(model);
 
     const std::int64_t steps_per_epoch = train_loader.size();
     optim::Adam optimizer(model->parameters(), optim::AdamOptions(lr));
@@ -166,18 +219,27 @@ int main(int argc, char** argv) {
       first_epoch = static_cast<int>(state.scalars.at("epoch")) + 1;
       samples = static_cast<std::int64_t>(state.scalars.at("samples"));
       train_seconds = state.scalars.at("train_seconds");
-      fmt::print("resumed from {}: {} epochs, {} steps done\n", resume, first_epoch - 1, step);
+      if (lead) fmt::print("resumed from {}: {} epochs, {} steps done\n", resume, first_epoch - 1, step);
     }
     const std::filesystem::path checkpoint_path = out / "checkpoint.safetensors";
 
-    examples::MetricsCsv csv(out / "metrics.csv",
-                             {"epoch", "train_loss", "train_acc", "test_loss", "test_acc",
-                              "lr", "samples_per_s", "epoch_s", "data_wait_pct"},
-                             /*append=*/!resume.empty());
+    std::optional<examples::MetricsCsv> csv;
+    if (lead) {
+      csv.emplace(out / "metrics.csv",
+                  std::vector<std::string>{"epoch", "train_loss", "train_acc", "test_loss", "test_acc",
+                                           "lr", "samples_per_s", "epoch_s", "data_wait_pct"},
+                  /*append=*/!resume.empty());
+    }
     examples::StepTimer total_timer;
     Evaluation test{0, 0};
     for (int epoch = first_epoch; epoch <= epochs; ++epoch) {
-      examples::ProgressBar bar(epoch, epochs, steps_per_epoch);
+      // Distributed: each process's dropout stream from (seed, rank, epoch), so the ranks' masks
+      // differ and a run resumed at an epoch boundary draws what the uninterrupted one drew.
+      if (distributed) {
+        manual_seed(seed + 1000003u * static_cast<std::uint64_t>(rank) +
+                    7919u * static_cast<std::uint64_t>(epoch));
+      }
+      examples::ProgressBar bar(epoch, epochs, steps_per_epoch, lead ? std::nullopt : std::optional<bool>(false));
       examples::StepTimer timer;
       double loss_sum = 0;
       std::int64_t correct = 0, seen = 0;
@@ -186,7 +248,7 @@ int main(int argc, char** argv) {
         timer.begin_step();
         const Tensor& x = batch[0];
         const Tensor& y = batch[1];
-        Tensor logits = model(x);
+        Tensor logits = ddp ? (*ddp)(x) : model(x);
         Tensor loss = F::cross_entropy(logits, y);
         optimizer.zero_grad();
         loss.backward();
@@ -208,21 +270,35 @@ int main(int argc, char** argv) {
       bar.stop();  // the epoch's time and samples/s are training only, not the evaluation
       const double epoch_seconds = bar.elapsed();
       train_seconds += epoch_seconds;
+      test = evaluate(model, test_loader, eval_batches, distributed);
+      if (distributed) {
+        // The epoch's training figures over all processes.
+        sum_over_processes(loss_sum, correct, seen);
+        bar.update(timer.steps(), loss_sum / static_cast<double>(seen),
+                   static_cast<double>(correct) / static_cast<double>(seen), seen);
+      }
       samples += seen;
-      test = evaluate(model, test_loader, eval_batches);
-      bar.finish(fmt::format("test loss {:.4f}  test acc {:.2f}%", test.loss, 100 * test.accuracy));
-      csv.row({static_cast<double>(epoch), loss_sum / static_cast<double>(seen),
-               static_cast<double>(correct) / static_cast<double>(seen), test.loss, test.accuracy,
-               scheduler.get_last_lr().front(), static_cast<double>(seen) / epoch_seconds,
-               epoch_seconds, timer.wait_percent()});
+      if (lead) {
+        bar.finish(fmt::format("test loss {:.4f}  test acc {:.2f}%", test.loss, 100 * test.accuracy));
+        csv->row({static_cast<double>(epoch), loss_sum / static_cast<double>(seen),
+                  static_cast<double>(correct) / static_cast<double>(seen), test.loss, test.accuracy,
+                  scheduler.get_last_lr().front(), static_cast<double>(seen) / epoch_seconds,
+                  epoch_seconds, timer.wait_percent()});
+      }
       total_timer.add(timer);
       state.step = step;
       state.scalars = {{"epoch", epoch}, {"samples", static_cast<double>(samples)},
                        {"train_seconds", train_seconds}};
-      serialize::save_checkpoint(checkpoint_path.string(), state);  // atomic: a kill leaves the last one
+      // Atomic: a kill leaves the last one. Rank 0's state is every rank's (the same weights,
+      // gradients and optimizer state), so rank 0 alone writes it.
+      if (lead) serialize::save_checkpoint(checkpoint_path.string(), state);
       if (max_steps > 0 && step >= max_steps) break;
     }
 
+    if (!lead) {
+      reel::distributed::destroy_process_group();
+      return 0;
+    }
     fmt::print("test accuracy {:.2f}%  training {:.1f} s  {:.0f} samples/s\n",
                100 * test.accuracy, train_seconds, static_cast<double>(samples) / train_seconds);
     fmt::print("{}\n", total_timer.report());
@@ -234,11 +310,11 @@ int main(int argc, char** argv) {
          {{"example", "fashion_mnist"}, {"epochs", std::to_string(epochs)},
           {"seed", std::to_string(seed)}, {"steps", std::to_string(step)},
           {"test_accuracy", fmt::format("{:.4f}", test.accuracy)}});
-    fmt::print("metrics:    {}\n", csv.path().string());
+    fmt::print("metrics:    {}\n", csv->path().string());
     if (no_plot) {
       fmt::print("plot:       skipped (--no-plot)\n");
     } else if (auto image = examples::plot_metrics(
-                   csv.path(), out / "metrics.svg", "Fashion-MNIST, Conv1d over rows (reel)",
+                   csv->path(), out / "metrics.svg", "Fashion-MNIST, Conv1d over rows (reel)",
                    {{"loss", {"train_loss", "test_loss"}}, {"accuracy", {"train_acc", "test_acc"}}})) {
       fmt::print("plot:       {}\n", image->string());
     } else {
@@ -247,6 +323,7 @@ int main(int argc, char** argv) {
     }
     fmt::print("weights:    {}\n", model_path.string());
     fmt::print("checkpoint: {} (--resume it to continue)\n", checkpoint_path.string());
+    if (distributed) reel::distributed::destroy_process_group();
   } catch (const std::exception& e) {
     fmt::print(stderr, "fashion_mnist: {}\n", e.what());
     return 1;

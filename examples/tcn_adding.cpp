@@ -23,6 +23,12 @@
 //   build/examples/tcn_adding                 # T = 200
 //   build/examples/tcn_adding --T 600 --levels 8 --epochs 10   # the paper's setting
 //   build/examples/tcn_adding --help
+//   mpirun -np 2 build/examples/tcn_adding --distributed --threads 1   # data-parallel (MPI)
+//
+// --distributed: each process trains on its shard of the training set (DistributedSampler,
+// in order: rank r takes sequences r, r + W, ...), --batch sequences per process, and
+// DistributedDataParallel averages the gradients, so W processes with --batch B compute what
+// one process computes with --batch W*B. Rank 0 alone prints, writes the CSV, plot and model.
 #include <reel/reel.hpp>
 
 #include <CLI/CLI.hpp>
@@ -133,13 +139,21 @@ struct Args {
   int threads = 0, workers = 0;
   std::int64_t max_steps = 0, log_interval = 100;
   std::string out = "runs/tcn_adding";
+  bool distributed = false;
 };
 
 int run(const Args& a) {
   if (a.threads > 0) set_num_threads(a.threads);
   manual_seed(a.seed);
+  int rank = 0, world = 1;
+  if (a.distributed) {
+    distributed::init_process_group(distributed::Backend::kMPI);
+    rank = distributed::get_rank();
+    world = distributed::get_world_size();
+  }
+  const bool lead = rank == 0;  // the one process that prints and writes files
   const std::int64_t rf = 1 + 2 * (a.k - 1) * ((std::int64_t{1} << a.levels) - 1);
-  fmt::print("tcn_adding: T {}, {} levels x {} channels, kernel {}: receptive field {}{}\n", a.T,
+  if (lead) fmt::print("tcn_adding: T {}, {} levels x {} channels, kernel {}: receptive field {}{}\n", a.T,
              a.levels, a.nhid, a.k, rf, rf >= a.T ? "" : " (shorter than T: it cannot solve it)");
 
   // Train and test sets from different seeds (adding_problem is a pure function of its seed).
@@ -149,12 +163,25 @@ int run(const Args& a) {
   TCN model(2, 1, a.levels, a.nhid, a.k, a.dropout);
   std::int64_t n_params = 0;
   for (const Tensor& p : model->parameters()) n_params += p.numel();
-  fmt::print("{} parameters, {} threads\n", n_params, get_num_threads());
+  if (lead) fmt::print("{} parameters, {} threads{}\n", n_params, get_num_threads(),
+      a.distributed ? fmt::format(", {} processes (MPI): batch {} per process, {} in all", world,
+                                  a.batch, a.batch * world)
+                    : std::string());
+  // Data-parallel: rank 0's weights everywhere, averaged gradients. Each rank's dropout draws
+  // its own stream (the same masks on every rank would make the ranks' batches less independent).
+  std::optional<nn::parallel::DistributedDataParallel<TCN>> ddp;
+  if (a.distributed) {
+    ddp.emplace(model);
+    manual_seed(a.seed + 1000003u * static_cast<std::uint64_t>(rank));
+  }
   optim::Adam optimizer(model->parameters(), optim::AdamOptions(a.lr));
 
   std::filesystem::create_directories(a.out);
-  examples::MetricsCsv csv(std::filesystem::path(a.out) / "metrics.csv",
-                           {"step", "epoch", "train_loss", "test_mse", "samples_per_s", "wall_s"});
+  std::optional<examples::MetricsCsv> csv;
+  if (lead) {
+    csv.emplace(std::filesystem::path(a.out) / "metrics.csv",
+                std::vector<std::string>{"step", "epoch", "train_loss", "test_mse", "samples_per_s", "wall_s"});
+  }
 
   const auto t0 = examples::Clock::now();
   examples::StepTimer timer;  // waiting for the next batch vs the step's compute
@@ -168,8 +195,9 @@ int run(const Args& a) {
     const double mse = test_mse(model, test.inputs, test.targets);
     if (!first_below && mse < 0.01) first_below = step;
     const double busy = timer.wait_seconds() + timer.compute_seconds();
-    const double rate = busy > 0 ? static_cast<double>(seen) / busy : 0.0;
-    csv.row({static_cast<double>(step), static_cast<double>(epoch), last_loss, mse, rate,
+    // Samples of all processes per second (they step together).
+    const double rate = busy > 0 ? static_cast<double>(seen * world) / busy : 0.0;
+    if (csv) csv->row({static_cast<double>(step), static_cast<double>(epoch), last_loss, mse, rate,
              examples::seconds_since(t0)});
     last_eval = std::pair{mse, rate};
     return last_eval;
@@ -180,7 +208,7 @@ int run(const Args& a) {
   auto train_step = [&](const Tensor& x, const Tensor& y) {
     timer.begin_step();  // the batch is here: what came before was the wait
     optimizer.zero_grad();
-    Tensor loss = F::mse_loss(model(x), y);
+    Tensor loss = F::mse_loss(ddp ? (*ddp)(x) : model(x), y);
     loss.backward();
     if (a.clip > 0) nn::utils::clip_grad_norm_(model->parameters(), a.clip);
     optimizer.step();
@@ -189,24 +217,31 @@ int run(const Args& a) {
     ++step;
     seen += x.size(0);
     if (!std::isfinite(last_loss)) {
-      fmt::print(stderr, "tcn_adding: the training loss is {} at step {}\n", last_loss, step);
+      fmt::print(stderr, "tcn_adding: the training loss is {} at step {} (rank {})\n", last_loss,
+                 step, rank);
       failed = true;
       return false;
     }
     if (step % a.log_interval == 0) {
       auto [mse, rate] = evaluate();
-      fmt::print("epoch {} step {} train {:.6f} test {:.6f} {:.0f} samples/s\n", epoch, step,
-                 last_loss, mse, rate);
+      if (lead) fmt::print("epoch {} step {} train {:.6f} test {:.6f} {:.0f} samples/s\n", epoch, step, last_loss,
+          mse, rate);
       std::fflush(stdout);
     }
     timer.start();  // the evaluations between steps count as neither wait nor compute
     return !(a.max_steps > 0 && step >= a.max_steps);
   };
-  // Batches in order, as the TCN repository (shuffle off), the last one partial.
+  // Batches in order, as the TCN repository (shuffle off), the last one partial; distributed,
+  // each rank its in-order shard.
+  data::DataLoaderOptions loader_options =
+      data::DataLoaderOptions().batch_size(a.batch).shuffle(false).seed(a.seed).num_workers(a.workers);
+  if (a.distributed) {
+    loader_options.sampler(std::make_shared<data::DistributedSampler>(
+        a.n_train, data::DistributedSamplerOptions().shuffle(false)));
+  }
   data::DataLoader loader(
       std::make_shared<data::TensorDataset>(std::vector<Tensor>{train.inputs, train.targets}),
-      data::DataLoaderOptions().batch_size(a.batch).shuffle(false).seed(a.seed).num_workers(
-          a.workers));
+      loader_options);
   bool go = true;
   for (epoch = 1; epoch <= a.epochs && go; ++epoch) {
     model->train();
@@ -220,14 +255,20 @@ int run(const Args& a) {
   // The last step's evaluation, unless the loop just did it.
   auto [mse, rate] = step % a.log_interval == 0 && step > 0 ? last_eval : evaluate();
   const double wall = examples::seconds_since(t0);
-  fmt::print(
-      "final test mse {:.6f} (predicting 1: ~0.167) steps {} wall {:.1f}s train samples/s {:.0f} "
-      "data wait {:.2f}% first step with test mse < 0.01: {}\n",
-      mse, step, wall, rate, timer.wait_percent(),
+  const double step_ms = step > 0 ? 1e3 * (timer.wait_seconds() + timer.compute_seconds()) /
+                                        static_cast<double>(step)
+                                  : 0.0;
+  if (lead) fmt::print("final test mse {:.6f} (predicting 1: ~0.167) steps {} wall {:.1f}s train samples/s {:.0f} "
+      "step {:.2f} ms data wait {:.2f}% first step with test mse < 0.01: {}\n",
+      mse, step, wall, rate, step_ms, timer.wait_percent(),
       first_below ? std::to_string(*first_below) : std::string("none"));
-  fmt::print("metrics: {}\n", csv.path().string());
+  if (!lead) {
+    distributed::destroy_process_group();
+    return std::isfinite(mse) ? 0 : 1;
+  }
+  fmt::print("metrics: {}\n", csv->path().string());
   const auto plot = examples::plot_metrics(
-      csv.path(), std::filesystem::path(a.out) / "metrics.svg", "TCN, adding problem",
+      csv->path(), std::filesystem::path(a.out) / "metrics.svg", "TCN, adding problem",
       {{"MSE", {"train_loss", "test_mse"}}});
   fmt::print("{}\n", plot ? "plot: " + plot->string() : std::string("plot: none (no gnuplot)"));
   // The weights with PyTorch's state_dict names (tcn.0.conv1.weight_g, ...) and the
@@ -239,6 +280,7 @@ int run(const Args& a) {
               {"k", std::to_string(a.k)}, {"dropout", std::to_string(a.dropout)},
               {"steps", std::to_string(step)}, {"test_mse", std::to_string(mse)}});
   fmt::print("model: {}\n", model_path);
+  if (a.distributed) distributed::destroy_process_group();
   return std::isfinite(mse) ? 0 : 1;
 }
 
@@ -269,6 +311,8 @@ int main(int argc, char** argv) {
   app.add_option("--log-interval", a.log_interval, "steps between test evaluations")
       ->check(CLI::PositiveNumber);
   app.add_option("--out", a.out, "output folder (metrics.csv)");
+  app.add_flag("--distributed", a.distributed,
+               "data-parallel over the processes of mpirun (MPI); --batch is per process");
   CLI11_PARSE(app, argc, argv);
   try {
     return run(a);

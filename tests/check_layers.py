@@ -37,11 +37,16 @@ LAYERS = {
     "data": ("data", ["contract", "core", "tape", "ops", "engine", "nn"]),
     # serialize/: safetensors files and training checkpoints (modules, optimizers, loaders).
     "serialize": ("serialize", ["contract", "core", "tape", "ops", "engine", "nn", "data"]),
+    # distributed/: process groups (MPI, NCCL), DistributedDataParallel, DistributedSampler
+    # (issue 12); above nn and data, whose modules and samplers it extends. The NCCL group
+    # enqueues on the CUDA backend's one stream, so it may include the cuda layer's runtime.
+    "distributed": ("distributed", ["contract", "core", "tape", "ops", "engine", "nn", "data",
+                                    "cuda"]),
     # Opt-in headers with an outside dependency: nothing in the library may include them.
     "interop": ("xtensor interop", ["contract", "core"]),
     # reel.hpp: the one-include API; never the backend internals or the opt-in interop.
     "umbrella": ("reel.hpp", ["contract", "core", "tape", "ops", "engine", "nn", "data",
-                              "serialize"]),
+                              "serialize", "distributed"]),
 }
 
 MAP = {
@@ -86,10 +91,11 @@ MAP = {
     "data/*": "data",
     "data/datasets/*": "data",
     "serialize/*": "serialize",
+    "distributed/*": "distributed",
     "reel.hpp": "umbrella",
 }
 
-SCANNED_DIRS = ("backends", "tensor", "autograd", "nn", "data", "serialize")
+SCANNED_DIRS = ("backends", "tensor", "autograd", "nn", "data", "serialize", "distributed")
 SCANNED_FILES = ("reel.hpp",)
 EXTENSIONS = (".hpp", ".cpp", ".cu", ".cuh", ".h")
 QUOTED = re.compile(r'^\s*#\s*include\s*"([^"]+)"')
