@@ -71,6 +71,14 @@ int main(int argc, char** argv) {
   const View vc = view(cond.data(), kBool);
   const View vs{&scalar, kFloat32, one, {1}};
   Backend& be = reference ? reference_backend() : cpu_backend();
+  // pow's exponent: a scalar broadcast (Tensor::pow(2) reaches the backend as this).
+  float two_value = 2.f;
+  const View two{&two_value, kFloat32, shape, {0}};
+  // argmax over rows of 1000 (a classifier's predictions, at bandwidth scale); indices only.
+  const std::int64_t classes = 1000;
+  std::vector<std::int64_t> arg_out(static_cast<std::size_t>(n / classes));
+  const View arg_in{a.data(), kFloat32, {n / classes, classes}, {classes, 1}};
+  const View arg_indices{arg_out.data(), kInt64, {n / classes, 1}, {1, 1}};
 
   AdamStepParams adam;
   adam.step_size = adam.lr / (1 - 0.9);
@@ -89,6 +97,12 @@ int main(int argc, char** argv) {
        [&] { be.binary(BinaryOp::Lt, view(cond.data(), kBool), va, vb); }},
       {"sum (all)", 4, [&] { be.reduce(ReduceOp::Sum, vs, va); }},
       {"max (all)", 4, [&] { be.reduce(ReduceOp::Max, vs, va); }},
+      {"gelu", 8, [&] { be.unary(UnaryOp::Gelu, vo, va); }},
+      {"gelu backward", 12, [&] { be.binary(BinaryOp::GeluBackward, vo, vb, va); }},
+      {"pow (x^2)", 8, [&] { be.binary(BinaryOp::Pow, vo, va, two); }},
+      {"sign", 8, [&] { be.unary(UnaryOp::Sign, vo, va); }},
+      {"argmax (rows of 1000)", 4,
+       [&] { be.arg_reduce(ArgReduceOp::Max, View{}, arg_indices, arg_in, 1); }},
       {"adam update", 28,
        [&] { be.adam_step(view(p.data()), view(g.data()), view(m.data()), view(v.data()), View{}, adam); }},
   };

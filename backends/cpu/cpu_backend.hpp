@@ -4,9 +4,13 @@
 // float64:
 //   copy / fill     every dtype: memcpy or typed loops over coalesced strided views, threaded
 //   unary / binary  SIMD over contiguous rows (a scalar side broadcasts; other strides go
-//                   through small gather buffers), threaded over rows
+//                   through small gather buffers), threaded over rows; issue 10 added gelu
+//                   (+ backward), erf, sin, cos, sign and pow (products for the exponents
+//                   PyTorch special-cases, else std::pow per element)
 //   reduce          Sum, Max and Min over the innermost contiguous range (row sums), over
-//                   outer dims with a contiguous inner one (column sums), and over everything
+//                   outer dims with a contiguous inner one (column sums), and over everything;
+//                   argmax/argmin along a contiguous innermost dim (issue 10: threaded rows,
+//                   the SIMD extreme then its first index)
 //   where, compare  issue 10: threaded rows (where: every dtype up to 8 bytes; eq/ne/lt/le/
 //                   gt/ge: float32/float64)
 //   adam / sgd      issue 10: SIMD updates of contiguous parameters, threaded (optim.cpp)
@@ -23,7 +27,7 @@
 //   bfloat16        matmul and conv1d natively (issue 9): the bf16 gemm (gemm_bf16.hpp, AVX-512
 //                   BF16 where the CPU has it), float32 accumulation, one rounding on store
 // It derives from the reference backend: everything without a fast path (other ops and dtypes,
-// arg_reduce, indexing, pad1d, nll_loss, RMSprop/Adagrad, and every shape error) is the reference's implementation,
+// other arg_reduce layouts, indexing, pad1d, nll_loss, RMSprop/Adagrad, and every shape error) is the reference's implementation,
 // inherited rather than forwarded, so it is right by construction and the two backends raise
 // the same errors. The shared checks (op table, dtypes) run once, in Backend's entry points.
 #include "backends/reference/reference_backend.hpp"
@@ -66,6 +70,8 @@ class CpuBackend final : public ReferenceBackend {
   void unary_impl(UnaryOp op, const View& out, const View& in) override;
   void binary_impl(BinaryOp op, const View& out, const View& a, const View& b) override;
   void reduce_impl(ReduceOp op, const View& out, const View& in) override;
+  void arg_reduce_impl(ArgReduceOp op, const View& values, const View& indices, const View& in,
+                       int dim) override;
   void matmul_impl(const View& out, const View& a, const View& b) override;
   void random_impl(const View& out, const RandomSpec& spec) override;
 

@@ -17,6 +17,8 @@
 #include "backends/cpu/cpu_backend.hpp"
 #include "backends/cpu/simd_kernels.hpp"
 #include "backends/cpu/thread_pool.hpp"
+#include "backends/dims.hpp"
+#include "backends/strided_loop.hpp"
 #include "backends/reference/reference_backend.hpp"
 
 namespace reel::backends {
@@ -207,6 +209,49 @@ bool sum_fast(ReduceOp op, const View& out, const View& in) {
 }
 
 }  // namespace
+// Issue 10: argmax/argmin along the innermost dim of contiguous float32/float64 (a classifier's
+// predictions over [N, classes]). Rows threaded; each row's extreme by the SIMD extreme kernel
+// (exact, NaN-propagating), then the first index holding it, or the first NaN when it is NaN:
+// the reference's answer (ties keep the first index; -0 and +0 tie). Other layouts, and every
+// shape error, are the reference's (false: not taken).
+template <class T>
+bool arg_rows(ArgReduceOp op, const View& values, const View& indices, const View& in, int dim) {
+  const int rank = in.shape.size();
+  if (rank == 0 || dim != rank - 1 || in.shape[dim] == 0 ||
+      !is_contiguous_layout(in.shape, in.strides)) {
+    return false;
+  }
+  const Shape out_shape = with_extent(in.shape, dim, 1);
+  const bool want_values = values.data != nullptr;
+  if (indices.shape != out_shape || !is_contiguous_layout(indices.shape, indices.strides) ||
+      (want_values && (values.shape != out_shape || values.dtype != in.dtype ||
+                       !is_contiguous_layout(values.shape, values.strides)))) {
+    return false;
+  }
+  const std::int64_t n = in.shape[dim];
+  const std::int64_t rows = in.numel() / n;
+  const TypedKernels<T>& kern = simd_kernels().get<T>();
+  const bool max = op == ArgReduceOp::Max;
+  const T* src = in.ptr<T>();
+  std::int64_t* idx = indices.ptr<std::int64_t>();
+  T* val = want_values ? values.ptr<T>() : nullptr;
+  parallel_for(0, rows, std::max<std::int64_t>(1, kGrain / n), [&](std::int64_t r0, std::int64_t r1) {
+    for (std::int64_t r = r0; r < r1; ++r) {
+      const T* row = src + r * n;
+      const T best = kern.extreme(max, n, row);
+      std::int64_t j = 0;
+      if (best != best) {
+        while (row[j] == row[j]) ++j;  // the first NaN
+      } else {
+        while (!(row[j] == best)) ++j;
+      }
+      idx[r] = j;
+      if (val != nullptr) val[r] = row[j];
+    }
+  });
+  return true;
+}
+
 }  // namespace cpu
 
 void CpuBackend::reduce_impl(ReduceOp op, const View& out, const View& in) {
@@ -225,6 +270,13 @@ void CpuBackend::reduce_impl(ReduceOp op, const View& out, const View& in) {
     return copy(out, in);
   }
   ReferenceBackend::reduce_impl(op, out, in);
+}
+
+void CpuBackend::arg_reduce_impl(ArgReduceOp op, const View& values, const View& indices,
+                                 const View& in, int dim) {
+  if (in.dtype == kFloat32 && cpu::arg_rows<float>(op, values, indices, in, dim)) return;
+  if (in.dtype == kFloat64 && cpu::arg_rows<double>(op, values, indices, in, dim)) return;
+  ReferenceBackend::arg_reduce_impl(op, values, indices, in, dim);
 }
 
 }  // namespace reel::backends

@@ -20,6 +20,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <type_traits>
 
 #include <immintrin.h>
@@ -36,6 +37,7 @@ constexpr bool simd_has_binary(BinaryOp op) {
     case BinaryOp::Add: case BinaryOp::Sub: case BinaryOp::Mul: case BinaryOp::Div:
     case BinaryOp::Maximum: case BinaryOp::Minimum: case BinaryOp::ReluBackward:
     case BinaryOp::SiluBackward: case BinaryOp::SigmoidBackward: case BinaryOp::TanhBackward:
+    case BinaryOp::GeluBackward: case BinaryOp::Pow:
       return true;
     default: return false;
   }
@@ -45,6 +47,7 @@ constexpr bool simd_has_unary(UnaryOp op) {
     case UnaryOp::Neg: case UnaryOp::Exp: case UnaryOp::Log: case UnaryOp::Sqrt:
     case UnaryOp::Tanh: case UnaryOp::Sigmoid: case UnaryOp::Relu: case UnaryOp::Silu:
     case UnaryOp::Abs: case UnaryOp::Reciprocal: case UnaryOp::Conj: case UnaryOp::Real:
+    case UnaryOp::Sin: case UnaryOp::Cos: case UnaryOp::Gelu: case UnaryOp::Erf: case UnaryOp::Sign:
       return true;
     default: return false;
   }
@@ -283,6 +286,67 @@ void map_unary(std::int64_t n, const T* in, T* out, F f) {
 // sigmoid(x) = 1 / (1 + e^-x): saturates to 0 (e^-x = inf) and 1 without NaN.
 template <class B>
 B sigmoid(B x) { return B(1) / (B(1) + xsimd::exp(-x)); }
+// erf for the exact GELU. PyTorch (and the reference, element_math.hpp) write Phi(x) as
+// (1 + erf(x / sqrt 2)) / 2, which cancels for x < -2: there an ulp of erf is a large relative
+// error of the result, so two good erf implementations (glibc's, xsimd's) give visibly different
+// GELUs in the tail, and float16/bfloat16 results (rounded from these) lose their match with
+// PyTorch. float32 therefore takes erf in double, rounded once to float: the correctly rounded
+// erf, which is what glibc's erff (the reference) and Sleef's (PyTorch) return almost always.
+// float64 takes xsimd's erf (its tail differences are far below float64's tolerances).
+template <class B>
+B erf_accurate(B x) {
+  using T = typename B::value_type;
+  if constexpr (std::is_same_v<T, float>) {
+    using A = typename B::arch_type;
+    using D = xsimd::batch<double, A>;
+    constexpr std::size_t W = B::size, H = D::size;
+    alignas(64) float f[W];
+    alignas(64) double d[W];
+    x.store_aligned(f);
+    for (std::size_t i = 0; i < W; ++i) d[i] = f[i];
+    for (std::size_t i = 0; i < W; i += H) xsimd::erf(D::load_aligned(d + i)).store_aligned(d + i);
+    for (std::size_t i = 0; i < W; ++i) f[i] = static_cast<float>(d[i]);
+    return B::load_aligned(f);
+  } else {
+    return xsimd::erf(x);
+  }
+}
+// The standard normal's CDF and density, in element_math.hpp's normal_cdf / normal_pdf order
+// of operations (exact GELU and its derivative).
+template <class B>
+B normal_cdf(B x) {
+  using T = typename B::value_type;
+  return B(T(0.5)) * (B(T(1)) + erf_accurate(x * B(T(0.70710678118654752440))));
+}
+template <class B>
+B normal_pdf(B x) {
+  using T = typename B::value_type;
+  return B(T(0.39894228040143267794)) * xsimd::exp(B(T(-0.5)) * x * x);
+}
+
+// pow(a, b). A scalar exponent PyTorch's pow_tensor_scalar special-cases (2, 3, -1, 0.5) is
+// products, a division or a square root; 2 and -1 are correctly rounded, as std::pow, so equal
+// to it; 3 is within an ulp or two. 0.5 keeps std::pow's answers where sqrt differs (-0 -> +0,
+// -inf -> +inf). Anything else is std::pow element by element (xsimd's exp(b log a) loses
+// |b log a| ulps), which is the reference's own arithmetic.
+template <class Arch, class T>
+void pow_kernel(std::int64_t n, const T* a, std::int64_t sa, const T* b, std::int64_t sb, T* out) {
+  using B = xsimd::batch<T, Arch>;
+  if (sb == 0 && sa == 1) {
+    const T e = *b;
+    auto run = [&](auto f) { map_unary<Arch>(n, a, out, f); };
+    if (e == T(2)) return run([](B x) { return x * x; });
+    if (e == T(3)) return run([](B x) { return x * x * x; });
+    if (e == T(-1)) return run([](B x) { return B(T(1)) / x; });
+    if (e == T(0.5)) {
+      const B inf(std::numeric_limits<T>::infinity());
+      return run([inf](B x) {
+        return xsimd::select(x == B(T(0)), B(T(0)), xsimd::select(x == -inf, inf, xsimd::sqrt(x)));
+      });
+    }
+  }
+  for (std::int64_t i = 0; i < n; ++i) out[i] = std::pow(a[i * sa], b[i * sb]);
+}
 
 }  // namespace simd_detail
 
@@ -312,6 +376,12 @@ void binary_kernel(BinaryOp op, std::int64_t n, const T* a, std::int64_t a_step,
       });
     case BinaryOp::SigmoidBackward: return run([](B x, B y) { return x * (y * (B(1) - y)); });
     case BinaryOp::TanhBackward: return run([](B x, B y) { return x * (B(1) - y * y); });
+    // d/dx [x Phi(x)] = Phi(x) + x phi(x), as the reference.
+    case BinaryOp::GeluBackward:
+      return run([](B g, B x) {
+        return g * (simd_detail::normal_cdf(x) + x * simd_detail::normal_pdf(x));
+      });
+    case BinaryOp::Pow: return simd_detail::pow_kernel<Arch>(n, a, a_step, b, b_step, out);
     default: return;  // the backend only sends simd_has_binary ops
   }
 }
@@ -337,6 +407,17 @@ void unary_kernel(UnaryOp op, std::int64_t n, const T* in, T* out) {
     case UnaryOp::Reciprocal: return run([](B x) { return B(1) / x; });
     case UnaryOp::Conj:
     case UnaryOp::Real: return run([](B x) { return x; });
+    case UnaryOp::Sin: return run([](B x) { return xsimd::sin(x); });
+    case UnaryOp::Cos: return run([](B x) { return xsimd::cos(x); });
+    case UnaryOp::Erf: return run([](B x) { return simd_detail::erf_accurate(x); });
+    // Exact GELU: x Phi(x), as the reference (nn.GELU's default approximate='none').
+    case UnaryOp::Gelu: return run([](B x) { return x * simd_detail::normal_cdf(x); });
+    // 1, -1; 0 for either zero (+0, as the reference's (x > 0) - (x < 0)); NaN stays NaN.
+    case UnaryOp::Sign:
+      return run([](B x) {
+        return xsimd::select(x > B(0), B(1),
+                             xsimd::select(x < B(0), B(-1), xsimd::select(xsimd::isnan(x), x, B(0))));
+      });
     default: return;
   }
 }

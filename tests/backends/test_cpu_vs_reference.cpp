@@ -210,6 +210,125 @@ TEST_CASE("cpu backend (issue 10): max/min reductions match the reference, NaN i
   }
 }
 
+TEST_CASE("cpu backend (issue 10): argmax/argmin rows equal the reference, ties and NaN included") {
+  std::mt19937 rng(11);
+  // Few distinct values, so rows have ties (the first index must win); -0 beside +0.
+  std::uniform_int_distribution<int> pick(-6, 6);
+  std::vector<Shape> shapes;
+  for (std::int64_t n : {1, 2, 7, 15, 16, 17, 33, 1000}) shapes.push_back({n});
+  shapes.push_back({37, 65});
+  shapes.push_back({2, 3, 17});
+  shapes.push_back({3000, 70});  // threaded rows
+  for (const Shape& shape : shapes) {
+    const std::int64_t n = numel_of(shape);
+    const std::int64_t row = shape[shape.size() - 1];
+    const int dim = static_cast<int>(shape.size()) - 1;
+    const Shape out_shape = [&] { Shape o = shape; o[dim] = 1; return o; }();
+    const std::int64_t m = n / row;
+    for (int nan_at : {-1, 0, 5, static_cast<int>(n - 1), static_cast<int>(n / 2)}) {
+      if (nan_at >= n) continue;
+      std::vector<double> x(static_cast<std::size_t>(n));
+      for (double& v : x) {
+        const int k = pick(rng);
+        v = k == 0 ? (rng() % 2 ? 0.0 : -0.0) : k * 0.25;
+      }
+      if (nan_at >= 0) x[static_cast<std::size_t>(nan_at)] = std::nan("");
+      if (n > 20) x[3] = std::numeric_limits<double>::infinity(), x[4] = -x[3];
+      for (DType t : {kFloat32, kFloat64}) {
+        std::vector<float> xf(x.begin(), x.end());
+        void* data = t == kFloat32 ? static_cast<void*>(xf.data()) : static_cast<void*>(x.data());
+        const View in{data, t, shape, contiguous_strides(shape)};
+        for (ArgReduceOp op : {ArgReduceOp::Max, ArgReduceOp::Min}) {
+          for (bool with_values : {true, false}) {
+            const std::string ctx = fmt::format("{} {} {} NaN at {} values {}", op_name(op), t,
+                                                shape, nan_at, with_values);
+            CAPTURE(ctx);
+            std::vector<std::int64_t> want_i(static_cast<std::size_t>(m)), got_i(want_i.size());
+            std::vector<double> want(want_i.size()), got(want_i.size());
+            std::vector<float> wantf(want_i.size()), gotf(want_i.size());
+            auto values = [&](std::vector<double>& d, std::vector<float>& f) {
+              if (!with_values) return View{nullptr, t, out_shape, contiguous_strides(out_shape)};
+              void* p = t == kFloat32 ? static_cast<void*>(f.data()) : static_cast<void*>(d.data());
+              return View{p, t, out_shape, contiguous_strides(out_shape)};
+            };
+            auto indices = [&](std::vector<std::int64_t>& v) {
+              return View{v.data(), kInt64, out_shape, contiguous_strides(out_shape)};
+            };
+            reference_backend().arg_reduce(op, values(want, wantf), indices(want_i), in, dim);
+            on_each_cpu_config([&](const std::string&) {
+              std::fill(got_i.begin(), got_i.end(), -1);
+              cpu_backend().arg_reduce(op, values(got, gotf), indices(got_i), in, dim);
+              CHECK(got_i == want_i);
+              for (std::size_t k = 0; with_values && k < want_i.size(); ++k) {
+                if (t == kFloat32) CHECK(std::memcmp(&gotf[k], &wantf[k], sizeof(float)) == 0);
+                else CHECK(std::memcmp(&got[k], &want[k], sizeof(double)) == 0);
+              }
+            });
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("cpu backend (issue 10): pow with the exponents PyTorch special-cases, and sign, match the reference") {
+  const double inf = std::numeric_limits<double>::infinity();
+  std::vector<double> x = {0.0, -0.0, 1.0, -1.0, 2.5, -2.5, 1e-3, 3e5, -7.0, inf, -inf, std::nan(""),
+                           0.1, 123.456, -1e-30, 1e30, 4.0, 9.0, -0.5, 0.75, 2.0, 1e-300};
+  const Shape shape{static_cast<std::int64_t>(x.size())};
+  for (DType t : {kFloat32, kFloat64}) {
+    std::vector<float> xf(x.begin(), x.end());
+    void* data = t == kFloat32 ? static_cast<void*>(xf.data()) : static_cast<void*>(x.data());
+    const View in{data, t, shape, {1}};
+    // 2 and -1 are correctly rounded either way (bitwise); 3 is two products (within 2 ulps);
+    // 0.5 is a square root with std::pow's answers at -0 and -inf (bitwise); 1.7 is std::pow.
+    for (double e : {2.0, 3.0, -1.0, 0.5, 1.7}) {
+      double ed = e;
+      float ef = static_cast<float>(e);
+      const View ev{t == kFloat32 ? static_cast<void*>(&ef) : static_cast<void*>(&ed), t, shape,
+                    {0}};
+      const std::string ctx = fmt::format("pow {} exponent {}", t, e);
+      CAPTURE(ctx);
+      std::vector<double> want(x.size()), got(x.size());
+      std::vector<float> wantf(x.size()), gotf(x.size());
+      auto out = [&](std::vector<double>& d, std::vector<float>& f) {
+        return View{t == kFloat32 ? static_cast<void*>(f.data()) : static_cast<void*>(d.data()), t,
+                    shape, {1}};
+      };
+      reference_backend().binary(BinaryOp::Pow, out(want, wantf), in, ev);
+      on_each_cpu_config([&](const std::string&) {
+        cpu_backend().binary(BinaryOp::Pow, out(got, gotf), in, ev);
+        for (std::size_t k = 0; k < x.size(); ++k) {
+          CAPTURE(x[k]);
+          if (e == 3.0) {
+            if (t == kFloat32) CHECK((same_value(gotf[k], wantf[k]) || std::abs(gotf[k] - wantf[k]) <= 2 * 1.2e-7 * std::abs(wantf[k])));
+            else CHECK((same_value(got[k], want[k]) || std::abs(got[k] - want[k]) <= 2 * 2.3e-16 * std::abs(want[k])));
+          } else if (t == kFloat32) {
+            CHECK(((std::isnan(gotf[k]) && std::isnan(wantf[k])) || std::memcmp(&gotf[k], &wantf[k], 4) == 0));
+          } else {
+            CHECK(((std::isnan(got[k]) && std::isnan(want[k])) || std::memcmp(&got[k], &want[k], 8) == 0));
+          }
+        }
+      });
+    }
+    std::vector<double> want(x.size()), got(x.size());
+    std::vector<float> wantf(x.size()), gotf(x.size());
+    auto out = [&](std::vector<double>& d, std::vector<float>& f) {
+      return View{t == kFloat32 ? static_cast<void*>(f.data()) : static_cast<void*>(d.data()), t,
+                  shape, {1}};
+    };
+    reference_backend().unary(UnaryOp::Sign, out(want, wantf), in);
+    on_each_cpu_config([&](const std::string&) {
+      cpu_backend().unary(UnaryOp::Sign, out(got, gotf), in);
+      for (std::size_t k = 0; k < x.size(); ++k) {
+        CAPTURE(x[k]);
+        if (t == kFloat32) CHECK(((std::isnan(gotf[k]) && std::isnan(wantf[k])) || std::memcmp(&gotf[k], &wantf[k], 4) == 0));
+        else CHECK(((std::isnan(got[k]) && std::isnan(want[k])) || std::memcmp(&got[k], &want[k], 8) == 0));
+      }
+    });
+  }
+}
+
 TEST_CASE("cpu backend (issue 10): where and comparisons match the reference, NaN included") {
   std::mt19937 rng(11);
   std::uniform_int_distribution<int> pick(0, 5);
