@@ -13,7 +13,8 @@
 //                   the SIMD extreme then its first index)
 //   where, compare  issue 10: threaded rows (where: every dtype up to 8 bytes; eq/ne/lt/le/
 //                   gt/ge: float32/float64)
-//   adam / sgd      issue 10: SIMD updates of contiguous parameters, threaded (optim.cpp)
+//   adam / sgd /    issue 10: SIMD updates of contiguous parameters, threaded (optim.cpp)
+//   rmsprop/adagrad
 //   norms           issue 10: SIMD rows over packed samples in double (norm.cpp), else as below
 //   max_pool1d,     issue 10: the reference's loops on raw unit-stride rows, threaded, bitwise
 //   adaptive_avg_   (pool.cpp), as is scatter_add along the last dim of [N, C, L] (MaxPool1d's
@@ -27,7 +28,7 @@
 //   bfloat16        matmul and conv1d natively (issue 9): the bf16 gemm (gemm_bf16.hpp, AVX-512
 //                   BF16 where the CPU has it), float32 accumulation, one rounding on store
 // It derives from the reference backend: everything without a fast path (other ops and dtypes,
-// other arg_reduce layouts, indexing, pad1d, nll_loss, RMSprop/Adagrad, and every shape error) is the reference's implementation,
+// other arg_reduce layouts, indexing, pad1d, nll_loss, and every shape error) is the reference's implementation,
 // inherited rather than forwarded, so it is right by construction and the two backends raise
 // the same errors. The shared checks (op table, dtypes) run once, in Backend's entry points.
 #include "backends/reference/reference_backend.hpp"
@@ -102,6 +103,11 @@ class CpuBackend final : public ReferenceBackend {
                       const AdamStepParams& p) override;
   void sgd_step_impl(const View& param, const View& grad, const View& momentum_buffer,
                      const SgdStepParams& p) override;
+  void rmsprop_step_impl(const View& param, const View& grad, const View& square_avg,
+                         const View& grad_avg, const View& momentum_buffer,
+                         const RmspropStepParams& p) override;
+  void adagrad_step_impl(const View& param, const View& grad, const View& sum,
+                         const AdagradStepParams& p) override;
   // threaded.cpp: the reference loops of the norms, poolings and cross-entropy, threaded over an
   // independent dim (bitwise the reference's results; no SIMD yet)
   void norm_stats_impl(const View& mean, const View& var, const View& in) override;

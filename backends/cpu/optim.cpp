@@ -2,8 +2,8 @@
 // float32/float64 parameters, the SIMD kernels of simd_kernels.hpp (adam_kernel, sgd_kernel)
 // over chunks shared out to the thread pool. Each element's update depends on that element
 // alone, so the result does not depend on the split; the per-lane arithmetic is the reference's
-// (backends/reference/optim.cpp), in the same order and with the same FMAs. Strided views, and
-// RMSprop / Adagrad, are the reference's loops.
+// (backends/reference/optim.cpp), in the same order and with the same FMAs. RMSprop and Adagrad
+// likewise (rmsprop_kernel, adagrad_kernel). Strided views are the reference's loops.
 #include "backends/coalesce.hpp"
 #include "backends/cpu/cpu_backend.hpp"
 #include "backends/cpu/simd_kernels.hpp"
@@ -90,6 +90,64 @@ void CpuBackend::sgd_step_impl(const View& param, const View& grad, const View& 
     T* pb = momentum ? ptr_or_null<T>(momentum_buffer) : nullptr;
     cpu::parallel_for(0, param.numel(), kOptimGrain * 2, [&](std::int64_t i0, std::int64_t i1) {
       kernel(i1 - i0, s, pp + i0, pg + i0, pb ? pb + i0 : nullptr);
+    });
+  };
+  if (param.dtype == kFloat32) run.template operator()<float>();
+  else run.template operator()<double>();
+}
+
+void CpuBackend::rmsprop_step_impl(const View& param, const View& grad, const View& square_avg,
+                                   const View& grad_avg, const View& momentum_buffer,
+                                   const RmspropStepParams& p) {
+  const bool momentum = p.momentum > 0.0;
+  const bool fast = is_float32_or_64(param.dtype) && flat(param) && flat(grad) &&
+                    square_avg.data != nullptr && flat(square_avg) &&
+                    (!p.centered || (grad_avg.data != nullptr && flat(grad_avg))) &&
+                    (!momentum || (momentum_buffer.data != nullptr && flat(momentum_buffer)));
+  if (!fast) {
+    return ReferenceBackend::rmsprop_step_impl(param, grad, square_avg, grad_avg, momentum_buffer, p);
+  }
+  auto run = [&]<class T>() {
+    const cpu::RmspropScalars<T> s{static_cast<T>(p.weight_decay),
+                                   static_cast<T>(p.alpha),
+                                   static_cast<T>(1.0 - p.alpha),
+                                   static_cast<T>(p.eps),
+                                   static_cast<T>(p.momentum),
+                                   static_cast<T>(-p.lr),
+                                   p.maximize,
+                                   p.weight_decay != 0.0,
+                                   p.centered,
+                                   momentum,
+                                   p.complex_param};
+    const auto kernel = cpu::simd_kernels().get<T>().rmsprop;
+    T* pp = param.ptr<T>();
+    const T* pg = grad.ptr<const T>();
+    T* ps = square_avg.ptr<T>();
+    T* pa = p.centered ? grad_avg.ptr<T>() : nullptr;
+    T* pb = momentum ? momentum_buffer.ptr<T>() : nullptr;
+    cpu::parallel_for(0, param.numel(), kOptimGrain, [&](std::int64_t i0, std::int64_t i1) {
+      kernel(i1 - i0, s, pp + i0, pg + i0, ps + i0, pa ? pa + i0 : nullptr, pb ? pb + i0 : nullptr);
+    });
+  };
+  if (param.dtype == kFloat32) run.template operator()<float>();
+  else run.template operator()<double>();
+}
+
+void CpuBackend::adagrad_step_impl(const View& param, const View& grad, const View& sum,
+                                   const AdagradStepParams& p) {
+  const bool fast = is_float32_or_64(param.dtype) && flat(param) && flat(grad) &&
+                    sum.data != nullptr && flat(sum);
+  if (!fast) return ReferenceBackend::adagrad_step_impl(param, grad, sum, p);
+  auto run = [&]<class T>() {
+    const cpu::AdagradScalars<T> s{static_cast<T>(p.weight_decay), static_cast<T>(p.eps),
+                                   static_cast<T>(-p.clr), p.maximize, p.weight_decay != 0.0,
+                                   p.complex_param};
+    const auto kernel = cpu::simd_kernels().get<T>().adagrad;
+    T* pp = param.ptr<T>();
+    const T* pg = grad.ptr<const T>();
+    T* ps = sum.ptr<T>();
+    cpu::parallel_for(0, param.numel(), kOptimGrain, [&](std::int64_t i0, std::int64_t i1) {
+      kernel(i1 - i0, s, pp + i0, pg + i0, ps + i0);
     });
   };
   if (param.dtype == kFloat32) run.template operator()<float>();

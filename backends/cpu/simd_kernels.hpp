@@ -18,6 +18,7 @@
 // go through a small zero-padded batch, not a scalar loop.
 #include <cstddef>
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -109,6 +110,23 @@ void adam_kernel(std::int64_t n, const AdamScalars<T>& s, T* param, const T* gra
                  T* vmax);
 template <class Arch, class T>
 void sgd_kernel(std::int64_t n, const SgdScalars<T>& s, T* param, const T* grad, T* buf);
+// RMSprop (square_avg; grad_avg when centered, buf with momentum, else null) and Adagrad (sum),
+// as adam_kernel: the reference's per-element arithmetic and FMAs (issue 10).
+template <class T>
+struct RmspropScalars {
+  T wd, alpha, one_minus_alpha, eps, momentum, neg_lr;
+  bool maximize, has_wd, centered, has_momentum, complex_param;
+};
+template <class T>
+struct AdagradScalars {
+  T wd, eps, neg_clr;
+  bool maximize, has_wd, complex_param;
+};
+template <class Arch, class T>
+void rmsprop_kernel(std::int64_t n, const RmspropScalars<T>& s, T* param, const T* grad,
+                    T* square_avg, T* grad_avg, T* buf);
+template <class Arch, class T>
+void adagrad_kernel(std::int64_t n, const AdagradScalars<T>& s, T* param, const T* grad, T* sum);
 // --- max/min reductions (issue 10) --- The maximum (max = true) or minimum of in[0..n), n >= 1,
 // with the reference's NaN rule: a NaN anywhere gives NaN. Exact (no rounding), so equal to the
 // reference up to the sign of a zero tie.
@@ -164,6 +182,8 @@ struct TypedKernels {
   int mr, nr;
   void (*adam)(std::int64_t, const AdamScalars<T>&, T*, const T*, T*, T*, T*);
   void (*sgd)(std::int64_t, const SgdScalars<T>&, T*, const T*, T*);
+  void (*rmsprop)(std::int64_t, const RmspropScalars<T>&, T*, const T*, T*, T*, T*);
+  void (*adagrad)(std::int64_t, const AdagradScalars<T>&, T*, const T*, T*);
   T (*extreme)(bool, std::int64_t, const T*);
   void (*uniform)(const RandomSpec&, std::uint64_t, std::int64_t, T*);
   void (*norm_sums)(std::int64_t, const T*, const double*, double*, double*);
@@ -189,7 +209,8 @@ constexpr TypedKernels<T> typed_kernels_for() {
   return {&binary_kernel<Arch, T>, &unary_kernel<Arch, T>, &sum_kernel<Arch, T>,
           &dot_kernel<Arch, T>,    &axpy_kernel<Arch, T>,  &gemm_kernel<Arch, T>,
           &taps_kernel<Arch, T>,   gemm_mr<Arch, T>(),     gemm_nr<Arch, T>(),
-          &adam_kernel<Arch, T>,   &sgd_kernel<Arch, T>,  &extreme_kernel<Arch, T>,
+          &adam_kernel<Arch, T>,   &sgd_kernel<Arch, T>,
+          &rmsprop_kernel<Arch, T>, &adagrad_kernel<Arch, T>, &extreme_kernel<Arch, T>,
           &uniform_kernel<Arch, T>, &norm_sums_kernel<Arch, T>,
           &norm_grad_sums_kernel<Arch, T>, &norm_apply_kernel<Arch, T>,
           &norm_grad_apply_kernel<Arch, T>};
@@ -662,6 +683,91 @@ void sgd_kernel(std::int64_t n, const SgdScalars<T>& s, T* param, const T* grad,
   }
 }
 
+namespace simd_detail {
+// An update of K contiguous arrays element by element: f(b) gets the K loaded batches (a null
+// array loads zeros) and changes them in place; the arrays with bit k of `written` set and not
+// null are stored back. The tail goes through zero-padded buffers, so every element takes the
+// same code path.
+template <class Arch, class T, std::size_t K, class F>
+void update_arrays(std::int64_t n, const std::array<T*, K>& a, unsigned written, F f) {
+  using B = xsimd::batch<T, Arch>;
+  constexpr std::int64_t W = B::size;
+  std::array<B, K> b;
+  std::int64_t i = 0;
+  for (; i + W <= n; i += W) {
+    for (std::size_t k = 0; k < K; ++k) b[k] = a[k] ? B::load_unaligned(a[k] + i) : B(T(0));
+    f(b);
+    for (std::size_t k = 0; k < K; ++k)
+      if (a[k] && (written >> k & 1u)) b[k].store_unaligned(a[k] + i);
+  }
+  if (i < n) {
+    alignas(64) T t[K][W] = {};
+    for (std::size_t k = 0; k < K; ++k)
+      for (std::int64_t j = 0; a[k] && i + j < n; ++j) t[k][j] = a[k][i + j];
+    for (std::size_t k = 0; k < K; ++k) b[k] = B::load_aligned(t[k]);
+    f(b);
+    for (std::size_t k = 0; k < K; ++k) {
+      if (!a[k] || !(written >> k & 1u)) continue;
+      b[k].store_aligned(t[k]);
+      for (std::int64_t j = 0; i + j < n; ++j) a[k][i + j] = t[k][j];
+    }
+  }
+}
+}  // namespace simd_detail
+
+// The reference's rmsprop_loop per lane (backends/reference/optim.cpp): addcmul(x, y, z, v) is
+// fma(v * y, z, x), add_alpha(x, y, a) fma(y, a, x).
+template <class Arch, class T>
+void rmsprop_kernel(std::int64_t n, const RmspropScalars<T>& s, T* param, const T* grad,
+                    T* square_avg, T* grad_avg, T* buf) {
+  using B = xsimd::batch<T, Arch>;
+  using simd_detail::fused;
+  using simd_detail::rounded;
+  const B wd(s.wd), alpha(s.alpha), oma(s.one_minus_alpha), eps(s.eps), momentum(s.momentum),
+      neg_lr(s.neg_lr);
+  const std::array<T*, 5> arrays{param, const_cast<T*>(grad), square_avg,
+                                 s.centered ? grad_avg : nullptr, s.has_momentum ? buf : nullptr};
+  simd_detail::update_arrays<Arch>(n, arrays, 0b11101u, [&](std::array<B, 5>& v) {
+    B& p = v[0];
+    B g = s.maximize ? -v[1] : v[1];
+    if (s.has_wd) g = simd_detail::add_alpha(g, p, wd, s.complex_param);
+    const B sq = fused(rounded(oma * g), g, rounded(v[2] * alpha));
+    v[2] = sq;
+    B avg;
+    if (s.centered) {
+      const B a = fused(g, oma, rounded(v[3] * alpha));
+      v[3] = a;
+      avg = xsimd::sqrt(fused(-a, a, sq));
+    } else {
+      avg = xsimd::sqrt(sq);
+    }
+    avg = avg + eps;
+    if (s.has_momentum) {
+      const B b = rounded(v[4] * momentum) + g / avg;
+      v[4] = b;
+      p = fused(b, neg_lr, p);
+    } else {
+      p = p + rounded(neg_lr * g) / avg;
+    }
+  });
+}
+
+// The reference's adagrad_loop per lane.
+template <class Arch, class T>
+void adagrad_kernel(std::int64_t n, const AdagradScalars<T>& s, T* param, const T* grad, T* sum) {
+  using B = xsimd::batch<T, Arch>;
+  const B wd(s.wd), eps(s.eps), neg_clr(s.neg_clr);
+  const std::array<T*, 3> arrays{param, const_cast<T*>(grad), sum};
+  simd_detail::update_arrays<Arch>(n, arrays, 0b101u, [&](std::array<B, 3>& v) {
+    B& p = v[0];
+    B g = s.maximize ? -v[1] : v[1];
+    if (s.has_wd) g = simd_detail::add_alpha(g, p, wd, s.complex_param);
+    const B sm = simd_detail::fused(g, g, v[2]);
+    v[2] = sm;
+    p = p + simd_detail::rounded(neg_clr * g) / (xsimd::sqrt(sm) + eps);
+  });
+}
+
 // --- max/min reductions (issue 10) ---
 template <class Arch, class T>
 T extreme_kernel(bool max, std::int64_t n, const T* in) {
@@ -912,6 +1018,15 @@ void norm_grad_apply_kernel(std::int64_t n, bool stats, const T* gy, const T* x,
                                                const float*, float*);                          \
   EXTERN template void sgd_kernel<ARCH, double>(std::int64_t, const SgdScalars<double>&,       \
                                                 double*, const double*, double*);              \
+  EXTERN template void rmsprop_kernel<ARCH, float>(std::int64_t, const RmspropScalars<float>&,  \
+                                                   float*, const float*, float*, float*, float*); \
+  EXTERN template void rmsprop_kernel<ARCH, double>(std::int64_t, const RmspropScalars<double>&, \
+                                                    double*, const double*, double*, double*,  \
+                                                    double*);                                  \
+  EXTERN template void adagrad_kernel<ARCH, float>(std::int64_t, const AdagradScalars<float>&,  \
+                                                   float*, const float*, float*);              \
+  EXTERN template void adagrad_kernel<ARCH, double>(std::int64_t, const AdagradScalars<double>&, \
+                                                    double*, const double*, double*);          \
   EXTERN template float extreme_kernel<ARCH, float>(bool, std::int64_t, const float*);         \
   EXTERN template double extreme_kernel<ARCH, double>(bool, std::int64_t, const double*);       \
   EXTERN template void uniform_kernel<ARCH, float>(const RandomSpec&, std::uint64_t,             \

@@ -440,6 +440,88 @@ TEST_CASE("cpu backend (issue 10): Adam and SGD updates equal the reference bit 
   }
 }
 
+TEST_CASE("cpu backend (issue 10): RMSprop and Adagrad updates equal the reference bit for bit with FMA") {
+  std::mt19937 rng(13);
+  std::uniform_real_distribution<float> dist(-1.f, 1.f);
+  for (DType t : {kFloat32, kFloat64}) {
+    for (std::int64_t n : {1, 5, 16, 17, 31, 70001}) {
+      const auto size = static_cast<std::size_t>(n);
+      std::vector<double> p0(size), g(size), s0(size), a0(size), b0(size);
+      for (std::size_t i = 0; i < size; ++i) {
+        p0[i] = dist(rng), g[i] = dist(rng), s0[i] = std::abs(dist(rng)) * 0.01;
+        a0[i] = dist(rng) * 0.01, b0[i] = dist(rng) * 0.1;
+      }
+      if (n > 3) g[2] = std::nan("");  // a NaN gradient poisons its own element only
+      const Shape shape{n};
+      // One array of the test's dtype: float32 copies of the double values, or the doubles.
+      struct Arr {
+        std::vector<double> d;
+        std::vector<float> f;
+      };
+      auto arr = [&](const std::vector<double>& v) { return Arr{v, std::vector<float>(v.begin(), v.end())}; };
+      auto view = [&](Arr& a) {
+        return View{t == kFloat32 ? static_cast<void*>(a.f.data()) : static_cast<void*>(a.d.data()), t, shape, {1}};
+      };
+      // Counts the elements that differ (one CHECK per array: 70001 elements each).
+      auto same = [&](Arr& got, Arr& want, const std::string& arch) {
+        std::int64_t bad = 0;
+        for (std::size_t i = 0; i < size; ++i) {
+          const double gv = t == kFloat32 ? got.f[i] : got.d[i];
+          const double wv = t == kFloat32 ? want.f[i] : want.d[i];
+          bool ok;
+          if (arch == "sse2") {  // no FMA: a product rounded before its add
+            ok = std::isnan(wv) ? std::isnan(gv)
+                                : std::abs(gv - wv) <= (t == kFloat32 ? 1e-5 : 1e-13) * (1 + std::abs(wv));
+          } else if (t == kFloat32) {
+            ok = same_value(got.f[i], want.f[i]);
+          } else {
+            ok = same_value(got.d[i], want.d[i]);
+          }
+          bad += ok ? 0 : 1;
+        }
+        CHECK(bad == 0);
+      };
+      Arr grad = arr(g);
+      const View none{};
+      for (int k = 0; k < 6; ++k) {
+        RmspropStepParams rp;
+        rp.weight_decay = k % 2 == 1 ? 0.05 : 0.0;
+        rp.centered = k >= 2 && k != 4;
+        rp.momentum = k >= 3 ? 0.9 : 0.0;
+        rp.maximize = k == 5;
+        rp.complex_param = k == 5;  // the weight decay's product rounded first
+        Arr pw = arr(p0), sw = arr(s0), aw = arr(a0), bw = arr(b0);
+        reference_backend().rmsprop_step(view(pw), view(grad), view(sw), rp.centered ? view(aw) : none,
+                                         rp.momentum > 0 ? view(bw) : none, rp);
+        on_each_cpu_config([&](const std::string& arch) {
+          Arr pc = arr(p0), sc = arr(s0), ac = arr(a0), bc = arr(b0);
+          cpu_backend().rmsprop_step(view(pc), view(grad), view(sc), rp.centered ? view(ac) : none,
+                                     rp.momentum > 0 ? view(bc) : none, rp);
+          const std::string ctx = fmt::format("rmsprop {} n={} case {}", t, n, k);
+          CAPTURE(ctx);
+          same(pc, pw, arch), same(sc, sw, arch), same(ac, aw, arch), same(bc, bw, arch);
+        });
+      }
+      for (int k = 0; k < 4; ++k) {
+        AdagradStepParams ap;
+        ap.clr = 0.01 / (1 + 2 * 0.001);
+        ap.weight_decay = k >= 1 ? 0.05 : 0.0;
+        ap.maximize = k == 2;
+        ap.complex_param = k == 3;
+        Arr pw = arr(p0), sw = arr(s0);
+        reference_backend().adagrad_step(view(pw), view(grad), view(sw), ap);
+        on_each_cpu_config([&](const std::string& arch) {
+          Arr pc = arr(p0), sc = arr(s0);
+          cpu_backend().adagrad_step(view(pc), view(grad), view(sc), ap);
+          const std::string ctx = fmt::format("adagrad {} n={} case {}", t, n, k);
+          CAPTURE(ctx);
+          same(pc, pw, arch), same(sc, sw, arch);
+        });
+      }
+    }
+  }
+}
+
 // The norms, poolings and cross-entropy run the reference loops on slices, one per thread
 // (backends/cpu/threaded.cpp): sizes above the split threshold, every result bitwise the
 // reference's at 1, 2 and 3 threads, strided inputs included; a shape error still raises.
