@@ -592,98 +592,6 @@ template <class B>
 B add_alpha(B x, B y, B alpha, bool complex_tensor) {
   return complex_tensor ? x + rounded(alpha * y) : fused(y, alpha, x);
 }
-}  // namespace simd_detail
-
-template <class Arch, class T>
-void adam_kernel(std::int64_t n, const AdamScalars<T>& s, T* param, const T* grad, T* m, T* v,
-                 T* vmax) {
-  using B = xsimd::batch<T, Arch>;
-  constexpr std::int64_t W = B::size;
-  const B wd(s.wd), decay(s.decay), beta1(s.beta1), omb1(s.one_minus_beta1), beta2(s.beta2),
-      omb2(s.one_minus_beta2), bc2(s.bc2_sqrt), eps(s.eps), neg_step(s.neg_step_size);
-  // One batch: p, g, m, v, vmax in; p, m, v, vmax out (the reference's adam_loop, per lane).
-  auto update = [&](B& p, B g, B& mv, B& vv, B& xv) {
-    if (s.maximize) g = -g;
-    B x = p;
-    if (s.decoupled) x = simd_detail::rounded(x * decay);
-    else if (s.has_wd) g = simd_detail::add_alpha(g, x, wd, s.complex_wd);
-    mv = simd_detail::fused(g, omb1, simd_detail::rounded(mv * beta1));
-    vv = simd_detail::fused(simd_detail::rounded(omb2 * g), g, simd_detail::rounded(vv * beta2));
-    B second = vv;
-    if (s.amsgrad) {  // torch.maximum: a NaN in either propagates
-      second = xsimd::select(xsimd::isnan(xv) | xsimd::isnan(vv), xv + vv,
-                             xsimd::select(xv < vv, vv, xv));
-      xv = second;
-    }
-    const B denom = xsimd::sqrt(second) / bc2 + eps;
-    p = x + neg_step * mv / denom;
-  };
-  std::int64_t i = 0;
-  for (; i + W <= n; i += W) {
-    B p = B::load_unaligned(param + i), mv = B::load_unaligned(m + i),
-      vv = B::load_unaligned(v + i), xv = vmax ? B::load_unaligned(vmax + i) : B(T(0));
-    update(p, B::load_unaligned(grad + i), mv, vv, xv);
-    p.store_unaligned(param + i);
-    mv.store_unaligned(m + i);
-    vv.store_unaligned(v + i);
-    if (vmax) xv.store_unaligned(vmax + i);
-  }
-  if (i < n) {  // the tail through zero-padded buffers: the same code path for every element
-    alignas(64) T tp[W] = {}, tg[W] = {}, tm[W] = {}, tv[W] = {}, tx[W] = {};
-    for (std::int64_t j = 0; i + j < n; ++j) {
-      tp[j] = param[i + j], tg[j] = grad[i + j], tm[j] = m[i + j], tv[j] = v[i + j];
-      if (vmax) tx[j] = vmax[i + j];
-    }
-    B p = B::load_aligned(tp), mv = B::load_aligned(tm), vv = B::load_aligned(tv),
-      xv = B::load_aligned(tx);
-    update(p, B::load_aligned(tg), mv, vv, xv);
-    p.store_aligned(tp), mv.store_aligned(tm), vv.store_aligned(tv), xv.store_aligned(tx);
-    for (std::int64_t j = 0; i + j < n; ++j) {
-      param[i + j] = tp[j], m[i + j] = tm[j], v[i + j] = tv[j];
-      if (vmax) vmax[i + j] = tx[j];
-    }
-  }
-}
-
-template <class Arch, class T>
-void sgd_kernel(std::int64_t n, const SgdScalars<T>& s, T* param, const T* grad, T* buf) {
-  using B = xsimd::batch<T, Arch>;
-  constexpr std::int64_t W = B::size;
-  const B wd(s.wd), momentum(s.momentum), omd(s.one_minus_dampening), neg_lr(s.neg_lr);
-  const bool c = s.complex_param;
-  auto update = [&](B& p, B d, B& bv) {  // the reference's sgd_loop, per lane
-    if (s.maximize) d = -d;
-    if (s.has_wd) d = simd_detail::add_alpha(d, p, wd, c);
-    if (s.has_momentum) {
-      bv = s.first_step ? d : simd_detail::add_alpha(simd_detail::rounded(bv * momentum), d, omd, c);
-      d = s.nesterov ? simd_detail::add_alpha(d, bv, momentum, c) : bv;
-    }
-    p = simd_detail::add_alpha(p, d, neg_lr, c);
-  };
-  std::int64_t i = 0;
-  for (; i + W <= n; i += W) {
-    B p = B::load_unaligned(param + i), bv = buf ? B::load_unaligned(buf + i) : B(T(0));
-    update(p, B::load_unaligned(grad + i), bv);
-    p.store_unaligned(param + i);
-    if (buf) bv.store_unaligned(buf + i);
-  }
-  if (i < n) {
-    alignas(64) T tp[W] = {}, tg[W] = {}, tb[W] = {};
-    for (std::int64_t j = 0; i + j < n; ++j) {
-      tp[j] = param[i + j], tg[j] = grad[i + j];
-      if (buf) tb[j] = buf[i + j];
-    }
-    B p = B::load_aligned(tp), bv = B::load_aligned(tb);
-    update(p, B::load_aligned(tg), bv);
-    p.store_aligned(tp), bv.store_aligned(tb);
-    for (std::int64_t j = 0; i + j < n; ++j) {
-      param[i + j] = tp[j];
-      if (buf) buf[i + j] = tb[j];
-    }
-  }
-}
-
-namespace simd_detail {
 // An update of K contiguous arrays element by element: f(b) gets the K loaded batches (a null
 // array loads zeros) and changes them in place; the arrays with bit k of `written` set and not
 // null are stored back. The tail goes through zero-padded buffers, so every element takes the
@@ -714,6 +622,58 @@ void update_arrays(std::int64_t n, const std::array<T*, K>& a, unsigned written,
   }
 }
 }  // namespace simd_detail
+
+template <class Arch, class T>
+void adam_kernel(std::int64_t n, const AdamScalars<T>& s, T* param, const T* grad, T* m, T* v,
+                 T* vmax) {
+  using B = xsimd::batch<T, Arch>;
+  const B wd(s.wd), decay(s.decay), beta1(s.beta1), omb1(s.one_minus_beta1), beta2(s.beta2),
+      omb2(s.one_minus_beta2), bc2(s.bc2_sqrt), eps(s.eps), neg_step(s.neg_step_size);
+  // p, g, m, v, vmax in; p, m, v, vmax out (the reference's adam_loop, per lane).
+  const std::array<T*, 5> arrays{param, const_cast<T*>(grad), m, v, vmax};
+  simd_detail::update_arrays<Arch>(n, arrays, 0b11101u, [&](std::array<B, 5>& a) {
+    B& p = a[0];
+    B g = a[1];
+    B& mv = a[2];
+    B& vv = a[3];
+    B& xv = a[4];
+    if (s.maximize) g = -g;
+    B x = p;
+    if (s.decoupled) x = simd_detail::rounded(x * decay);
+    else if (s.has_wd) g = simd_detail::add_alpha(g, x, wd, s.complex_wd);
+    mv = simd_detail::fused(g, omb1, simd_detail::rounded(mv * beta1));
+    vv = simd_detail::fused(simd_detail::rounded(omb2 * g), g, simd_detail::rounded(vv * beta2));
+    B second = vv;
+    if (s.amsgrad) {  // torch.maximum: a NaN in either propagates
+      second = xsimd::select(xsimd::isnan(xv) | xsimd::isnan(vv), xv + vv,
+                             xsimd::select(xv < vv, vv, xv));
+      xv = second;
+    }
+    const B denom = xsimd::sqrt(second) / bc2 + eps;
+    p = x + neg_step * mv / denom;
+  });
+}
+
+template <class Arch, class T>
+void sgd_kernel(std::int64_t n, const SgdScalars<T>& s, T* param, const T* grad, T* buf) {
+  using B = xsimd::batch<T, Arch>;
+  const B wd(s.wd), momentum(s.momentum), omd(s.one_minus_dampening), neg_lr(s.neg_lr);
+  const bool c = s.complex_param;
+  // p, d, buf in; p, buf out (the reference's sgd_loop, per lane).
+  const std::array<T*, 3> arrays{param, const_cast<T*>(grad), buf};
+  simd_detail::update_arrays<Arch>(n, arrays, 0b101u, [&](std::array<B, 3>& a) {
+    B& p = a[0];
+    B d = a[1];
+    B& bv = a[2];
+    if (s.maximize) d = -d;
+    if (s.has_wd) d = simd_detail::add_alpha(d, p, wd, c);
+    if (s.has_momentum) {
+      bv = s.first_step ? d : simd_detail::add_alpha(simd_detail::rounded(bv * momentum), d, omd, c);
+      d = s.nesterov ? simd_detail::add_alpha(d, bv, momentum, c) : bv;
+    }
+    p = simd_detail::add_alpha(p, d, neg_lr, c);
+  });
+}
 
 // The reference's rmsprop_loop per lane (backends/reference/optim.cpp): addcmul(x, y, z, v) is
 // fma(v * y, z, x), add_alpha(x, y, a) fma(y, a, x).
