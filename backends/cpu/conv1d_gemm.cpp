@@ -303,6 +303,14 @@ void conv1d_gemm_backward_weight(const Conv1dProblem& c, T* gw, T* gb, const T* 
   if (num_threads() > 1 && macs >= 4 * kTaskMacs)
     slots = std::min<std::int64_t>(num_threads(), ceil_div(total, kMinTile));
   CachedBuffer<T> partials((slots - 1) * cout * rows);
+  // grad_W (Cout/G x Cin/G*K) or its transpose, whichever pads less to the micro-kernel's
+  // mr x nr tiles (Fashion-MNIST's 28 -> 64, k 3: 64 x 84 pads to 72 x 96, 84 x 64 not at
+  // all); the transposed sum is accumulated aside and transposed once at the end.
+  const auto padded = [&](std::int64_t m, std::int64_t n) {
+    return round_up(m, kern.mr) * round_up(n, kern.nr);
+  };
+  const bool transposed = padded(rows, cout) < padded(cout, rows);
+  CachedBuffer<T> sums(transposed ? slots * cout * rows : 0);
 
   for (std::int64_t g = 0; g < c.groups; ++g) {
     T* gwg = gw + g * cout * rows;
@@ -316,13 +324,22 @@ void conv1d_gemm_backward_weight(const Conv1dProblem& c, T* gw, T* gb, const T* 
         T* col = scratch<T>(0, rows * width);
         T* gyb = scratch<T>(1, cout * width);
         T* product = scratch<T>(2, cout * rows);
+        T* sum = transposed ? sums.data + slot * cout * rows : acc;
         for (std::int64_t q0 = q_begin; q0 < q_end; q0 += width) {
           const std::int64_t q1 = std::min(q0 + width, q_end), ld = q1 - q0;
           stage_weight_chunk(c, xg, gyg, cout, q0, q1, col, gyb);
-          // grad_W (+)= gyb @ col^T: (Cout/G x ld) @ (ld x Cin/G*K).
+          // grad_W (+)= gyb @ col^T: (Cout/G x ld) @ (ld x Cin/G*K), or its transpose.
           const bool first = q0 == q_begin;
-          gemm<T>(cout, rows, ld, {gyb, ld, 1}, {col, 1, ld}, {first ? acc : product, rows, 1});
-          if (!first) kern.axpy(cout * rows, T(1), product, acc);
+          T* dst = first ? sum : product;
+          if (transposed)
+            gemm<T>(rows, cout, ld, {col, ld, 1}, {gyb, 1, ld}, {dst, cout, 1});
+          else
+            gemm<T>(cout, rows, ld, {gyb, ld, 1}, {col, 1, ld}, {dst, rows, 1});
+          if (!first) kern.axpy(cout * rows, T(1), product, sum);
+        }
+        if (transposed && q_begin < q_end) {
+          for (std::int64_t o = 0; o < cout; ++o)
+            for (std::int64_t r = 0; r < rows; ++r) acc[o * rows + r] = sum[r * cout + o];
         }
       }
     });
