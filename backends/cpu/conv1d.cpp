@@ -115,13 +115,12 @@ Conv1dAlgorithm choose(const Conv1dProblem& c, bool backward_weight = false) {
     return Conv1dAlgorithm::Fft;
   const bool thin_gemm = c.out_per_group < 16 || c.kernel < 16;
   if (c.in_per_group == 1 && thin_gemm) return Conv1dAlgorithm::Direct;
-  // --- short rows (issue 10) --- Rows of at most kShortRow outputs: one product per chunk of
+  // --- short rows (issue 10) --- Rows of at most kConv1dShortRows outputs: one product per chunk of
   // samples (GemmBatched) instead of one per sample, whose packing and edge panels dominate.
   // Threshold from bench_conv1d_short_rows' sweep of L at the Fashion-MNIST channel counts (one
   // thread, CPU time): forward 2.5-2.9x at L 7, 1.5x at 28, 1.1x at 64; backward_input
   // 1.6-1.8x at 7-28, 1.15-1.3x at 64; about even (1.0-1.15x) at 96-128.
-  constexpr std::int64_t kShortRow = 64;
-  if (c.batch > 1 && c.out_length <= kShortRow) return Conv1dAlgorithm::GemmBatched;
+  if (c.batch > 1 && c.out_length <= kConv1dShortRows) return Conv1dAlgorithm::GemmBatched;
   return Conv1dAlgorithm::Gemm;
 }
 
@@ -148,10 +147,17 @@ bool implicit_wgrad_wins(const Conv1dProblem& c, Conv1dAlgorithm algorithm) {
 // (channel, tap) in every build since the SIMD kernels call the FMA intrinsic themselves,
 // simd_detail::fused; before, the sanitizer build left xsimd's AVX-512 fma as a multiply and
 // an add, and the streaming test caught the difference.)
-Conv1dAlgorithm choose_wide(const Conv1dProblem& c, DType dtype) {
+//
+// Short rows too, where choose() says GemmBatched and the correlation has enough output channels
+// for the implicit gemm's transposed "rows" tiles (conv1d_implicit.cpp; `channels`: the forward's
+// Cout/G, backward_input's Cin/G): bench_conv1d_algorithms (2 threads) measured them 1.1-1.4x
+// GemmBatched on the Fashion-MNIST shapes' forward and 64/128-channel input gradients.
+Conv1dAlgorithm choose_wide(const Conv1dProblem& c, DType dtype, std::int64_t channels) {
   const Conv1dAlgorithm algorithm = choose(c);
-  if (algorithm == Conv1dAlgorithm::Gemm && g_forced.load(std::memory_order_relaxed) ==
-      Conv1dAlgorithm::Auto && dtype == kFloat32 && c.stride == 1 && conv1d_implicit_native() &&
+  const bool gemm = algorithm == Conv1dAlgorithm::Gemm ||
+                    (algorithm == Conv1dAlgorithm::GemmBatched && channels >= kConv1dRowsMinChannels);
+  if (gemm && g_forced.load(std::memory_order_relaxed) == Conv1dAlgorithm::Auto &&
+      dtype == kFloat32 && c.stride == 1 && conv1d_implicit_native() &&
       std::string_view(simd_kernels().arch_name) == "avx512bw")
     return Conv1dAlgorithm::Implicit;
   return algorithm;
@@ -172,7 +178,7 @@ Conv1dAlgorithm choose_wide(const Conv1dProblem& c, DType dtype) {
 // Under use_deterministic_algorithms, never: its sums run over (phase, tap) instead of (channel,
 // tap), a different rounding from the direct-summation algorithms.
 Conv1dAlgorithm choose_forward_float32(const Conv1dProblem& c) {
-  const Conv1dAlgorithm algorithm = choose_wide(c, kFloat32);
+  const Conv1dAlgorithm algorithm = choose_wide(c, kFloat32, c.out_per_group);
   if (g_forced.load(std::memory_order_relaxed) != Conv1dAlgorithm::Auto) return algorithm;
   if (deterministic_algorithms()) return algorithm;
   if (c.stride == 1 || c.out_per_group < 4 || c.kernel < 3 || !conv1d_implicit_native())
@@ -301,7 +307,7 @@ void CpuBackend::conv1d_forward_impl(const View& out, const View& in, const View
     return ReferenceBackend::conv1d_forward_impl(out, in, weight, bias, p);
   }
   const Conv1dAlgorithm algorithm =
-      in.dtype == kFloat32 ? choose_forward_float32(c) : choose_wide(c, in.dtype);
+      in.dtype == kFloat32 ? choose_forward_float32(c) : choose_wide(c, in.dtype, c.out_per_group);
   if (algorithm == Conv1dAlgorithm::Reference) {
     return ReferenceBackend::conv1d_forward_impl(out, in, weight, bias, p);
   }
@@ -353,7 +359,7 @@ void CpuBackend::conv1d_backward_input_impl(const View& grad_in, const View& gra
   if (!describe(grad_in, grad_out, &weight, p, c)) {
     return ReferenceBackend::conv1d_backward_input_impl(grad_in, grad_out, weight, p);
   }
-  const Conv1dAlgorithm algorithm = choose_wide(c, grad_in.dtype);
+  const Conv1dAlgorithm algorithm = choose_wide(c, grad_in.dtype, c.in_per_group);
   if (algorithm == Conv1dAlgorithm::Reference) {
     return ReferenceBackend::conv1d_backward_input_impl(grad_in, grad_out, weight, p);
   }

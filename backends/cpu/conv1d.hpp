@@ -161,6 +161,11 @@ template <class T>
 bool conv1d_implicit_forward(const Conv1dProblem& c, T* y, const T* x, const T* w, const T* b);
 template <class T>
 bool conv1d_implicit_backward_input(const Conv1dProblem& c, T* gx, const T* gy, const T* w);
+// Short rows (at most kConv1dShortRows outputs, batch > 1) with at least
+// kConv1dRowsMinChannels outputs per group of the correlation (the forward's output channels,
+// backward_input's input channels) run the transposed "rows" tiles where the AVX-512 kernel
+// runs, over (sample, position) pairs; others run the tiles per sample.
+constexpr std::int64_t kConv1dShortRows = 64, kConv1dRowsMinChannels = 48;
 // True when the AVX-512 micro-kernel runs (the CPU has AVX-512 F/BW/DQ/CD/VL and the hook below
 // is off); otherwise the implicit algorithm runs a portable micro-kernel (correct, slow).
 bool conv1d_implicit_native();

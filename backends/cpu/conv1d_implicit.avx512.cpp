@@ -39,6 +39,11 @@ void conv1d_implicit_kernel_8x48_avx512(std::int64_t depth, std::int64_t taps, s
                                         const float* wp, const float* xb, std::int64_t ldx,
                                         float* y, std::int64_t ldy, int rows, int cols,
                                         const float* bias);
+void conv1d_implicit_rows_kernel_6x64_avx512(std::int64_t depth, std::int64_t taps,
+                                             std::int64_t tap_step, const float* wp,
+                                             const float* const* x, float* const* y,
+                                             std::int64_t ldy, int rows, int cols,
+                                             const float* bias);
 
 namespace {
 
@@ -106,6 +111,66 @@ inline __attribute__((always_inline)) void kernel(std::int64_t depth, std::int64
   }
 }
 
+// The transposed tile for short rows (conv1d_implicit.cpp, "Short rows"): MR output
+// positions x 16 * NV output channels. Position r's inputs are a channels-last row: x[r][i] is
+// input channel i at the position of its tap 0, x[r][k * tap_step + i] at tap k. Per (i, k): NV
+// loads of packed weights (wp[(i * taps + k) * 16 * NV + c], output channel c), MR broadcasts,
+// MR * NV FMAs; the sum runs over (i, k) in the same order as kernel()'s, bias added last.
+// Output channel c of position r goes to y[r][c * ldy] (a scatter: the output is channels-first),
+// for r < rows and c < cols.
+template <int MR, int NV>
+inline __attribute__((always_inline)) void rows_kernel(std::int64_t depth, std::int64_t taps,
+                                                       std::int64_t tap_step, const float* wp,
+                                                       const float* const* x, float* const* y,
+                                                       std::int64_t ldy, int rows, int cols,
+                                                       const float* bias) {
+  __m512 acc[MR][NV];
+  const float* xr[MR];
+#pragma GCC unroll 16
+  for (int r = 0; r < MR; ++r) {
+    xr[r] = x[r < rows ? r : 0];
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_setzero_ps();
+  }
+  for (std::int64_t i = 0; i < depth; ++i) {
+    for (std::int64_t k = 0; k < taps; ++k) {
+      const std::int64_t off = k * tap_step + i;
+      __m512 w[NV];
+#pragma GCC unroll 8
+      for (int v = 0; v < NV; ++v) w[v] = _mm512_load_ps(wp + 16 * v);
+#pragma GCC unroll 16
+      for (int r = 0; r < MR; ++r) {
+        const __m512 a = _mm512_set1_ps(xr[r][off]);
+#pragma GCC unroll 8
+        for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_fmadd_ps(a, w[v], acc[r][v]);
+      }
+      wp += 16 * NV;
+    }
+  }
+  __m512 b[NV];
+  __mmask16 mask[NV];
+  const __m512i index = _mm512_mullo_epi32(
+      _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+      _mm512_set1_epi32(static_cast<int>(ldy)));
+#pragma GCC unroll 8
+  for (int v = 0; v < NV; ++v) {
+    const int n = cols - 16 * v;
+    mask[v] = n >= 16 ? static_cast<__mmask16>(0xffff)
+              : n <= 0 ? static_cast<__mmask16>(0)
+                       : static_cast<__mmask16>((1u << n) - 1u);
+    b[v] = bias != nullptr ? _mm512_maskz_loadu_ps(mask[v], bias + 16 * v) : _mm512_setzero_ps();
+  }
+#pragma GCC unroll 16
+  for (int r = 0; r < MR; ++r) {
+    if (r >= rows) break;
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) {
+      const __m512 out = bias != nullptr ? _mm512_add_ps(acc[r][v], b[v]) : acc[r][v];
+      _mm512_mask_i32scatter_ps(y[r] + 16 * v * ldy, mask[v], index, out, 4);
+    }
+  }
+}
+
 }  // namespace
 
 void conv1d_implicit_kernel_6x64_avx512(std::int64_t depth, std::int64_t taps, std::int64_t dil,
@@ -120,6 +185,18 @@ void conv1d_implicit_kernel_8x48_avx512(std::int64_t depth, std::int64_t taps, s
                                         float* y, std::int64_t ldy, int rows, int cols,
                                         const float* bias) {
   kernel<8, 3>(depth, taps, dil, wp, xb, ldx, y, ldy, rows, cols, bias);
+}
+
+}  // namespace reel::backends::cpu::detail
+
+namespace reel::backends::cpu::detail {
+
+void conv1d_implicit_rows_kernel_6x64_avx512(std::int64_t depth, std::int64_t taps,
+                                             std::int64_t tap_step, const float* wp,
+                                             const float* const* x, float* const* y,
+                                             std::int64_t ldy, int rows, int cols,
+                                             const float* bias) {
+  rows_kernel<6, 4>(depth, taps, tap_step, wp, x, y, ldy, rows, cols, bias);
 }
 
 }  // namespace reel::backends::cpu::detail

@@ -47,6 +47,11 @@ void conv1d_implicit_kernel_8x48_avx512(std::int64_t depth, std::int64_t taps, s
                                         const float* wp, const float* xb, std::int64_t ldx,
                                         float* y, std::int64_t ldy, int rows, int cols,
                                         const float* bias);
+void conv1d_implicit_rows_kernel_6x64_avx512(std::int64_t depth, std::int64_t taps,
+                                             std::int64_t tap_step, const float* wp,
+                                             const float* const* x, float* const* y,
+                                             std::int64_t ldy, int rows, int cols,
+                                             const float* bias);
 }  // namespace detail
 
 namespace {
@@ -99,19 +104,24 @@ void force_conv1d_implicit_portable(bool portable) {
 
 namespace {
 
-Kernel pick_kernel(std::int64_t out_per_group) {
+constexpr std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }
+
+// The kernel for `rows` output rows per group of `len` positions: the tile shape that computes
+// fewer padded elements (zero rows in the last panel, masked columns in the last tile); on a tie
+// 8 rows x 3 vectors where the rows divide by 8 and not by 6, else 6 x 4 (longer tiles: fewer
+// window edges, and the x loads amortized over 24 FMAs).
+Kernel pick_kernel(std::int64_t rows, std::int64_t len) {
   if (conv1d_implicit_native()) {
-    // 8 rows x 3 vectors where the rows divide evenly by 8 and not by 6 (no zero rows in the
-    // last panel), else 6 x 4 (longer tiles: fewer window edges, and the x loads amortized
-    // over 24 FMAs).
-    if (out_per_group % 8 == 0 && out_per_group % 6 != 0)
-      return {8, 48, detail::conv1d_implicit_kernel_8x48_avx512};
-    return {6, 64, detail::conv1d_implicit_kernel_6x64_avx512};
+    const Kernel k8{8, 48, detail::conv1d_implicit_kernel_8x48_avx512};
+    const Kernel k6{6, 64, detail::conv1d_implicit_kernel_6x64_avx512};
+    const auto padded = [&](const Kernel& k) {
+      return ceil_div(rows, k.mr) * k.mr * ceil_div(len, k.nr) * k.nr;
+    };
+    if (padded(k8) != padded(k6)) return padded(k8) < padded(k6) ? k8 : k6;
+    return rows % 8 == 0 && rows % 6 != 0 ? k8 : k6;
   }
   return {6, 64, kernel_portable<6, 64>};
 }
-
-constexpr std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }
 
 // A stride-1 correlation per (sample, group):
 //   out[n][g*cout + o][t] = bias[g*cout + o] + sum over i < cin, k < taps of
@@ -194,6 +204,94 @@ void correlate(const Correlation& p, const Kernel& kern, float* out, const float
   });
 }
 
+// Short rows (Fashion-MNIST's L 28/14/7): a row of a few dozen outputs is at most one partial
+// tile, so most of the kernel's columns would be masked and every tile an edge window. For
+// these the tile is transposed: 6 output positions x 64 output channels, positions broadcast
+// and weights loaded as vectors, so the tiles run over (sample, position) pairs with no padding
+// columns at all. The input is first copied channels-last, one block of S positions per sample:
+//
+//   xt[n * S + left + j][ch] = in[n][ch][j]   (j < len_in; zero rows where taps reach past the ends)
+//
+// with `left` and the right margin as wide as the taps reach outside [0, len_in), so a tap
+// never reads another sample. Weights are packed as for correlate() with 64-row panels (one
+// vector row of 64 output channels per (channel, tap)). Each output is the same FMA chain over
+// (channel, tap) as in correlate(), bias added last: the bits do not depend on the path.
+constexpr int kRowsMr = 6, kRowsPanel = 64;
+
+void correlate_rows(const Correlation& p, float* out, const float* in, const float* wp,
+                    const float* bias) {
+  const std::int64_t reach = (p.taps - 1) * p.dil;
+  const std::int64_t left = std::max<std::int64_t>(0, -p.off0);
+  const std::int64_t right = std::max<std::int64_t>(0, p.len_out + p.off0 + reach - p.len_in);
+  const std::int64_t span = left + p.len_in + right;  // positions per sample
+  const std::int64_t channels = p.groups * p.cin;
+  CachedBuffer<float> xt(p.batch * span * channels);
+  parallel_for(0, p.batch, std::max<std::int64_t>(1, 16384 / (span * channels + 1)),
+               [&](std::int64_t n0, std::int64_t n1) {
+    for (std::int64_t n = n0; n < n1; ++n) {
+      float* block = xt.data + n * span * channels;
+      std::fill(block, block + left * channels, 0.0f);
+      std::fill(block + (left + p.len_in) * channels, block + span * channels, 0.0f);
+      for (std::int64_t ch = 0; ch < channels; ++ch) {
+        const float* src = in + (n * channels + ch) * p.len_in;
+        float* dst = block + left * channels + ch;
+        for (std::int64_t j = 0; j < p.len_in; ++j) dst[j * channels] = src[j];
+      }
+    }
+  });
+  const std::int64_t panels = ceil_div(p.cout, kRowsPanel);
+  const std::int64_t panel_size = p.cin * p.taps * kRowsPanel;
+  const std::int64_t positions = p.batch * p.len_out;
+  const std::int64_t tiles = ceil_div(positions, kRowsMr);
+  const std::int64_t grain =
+      std::max<std::int64_t>(1, (std::int64_t{1} << 18) / (panel_size * kRowsMr));
+  parallel_for(0, p.groups * panels * tiles, grain, [&](std::int64_t u0, std::int64_t u1) {
+    for (std::int64_t u = u0; u < u1; ++u) {
+      const std::int64_t tile = u % tiles, pc = u / tiles % panels, g = u / (tiles * panels);
+      const std::int64_t q0 = tile * kRowsMr, co0 = pc * kRowsPanel;
+      const int rows = static_cast<int>(std::min<std::int64_t>(kRowsMr, positions - q0));
+      const float* x[kRowsMr];
+      float* y[kRowsMr];
+      for (int r = 0; r < rows; ++r) {
+        const std::int64_t n = (q0 + r) / p.len_out, t = (q0 + r) % p.len_out;
+        x[r] = xt.data + (n * span + left + t + p.off0) * channels + g * p.cin;
+        y[r] = out + ((n * p.groups + g) * p.cout + co0) * p.len_out + t;
+      }
+      detail::conv1d_implicit_rows_kernel_6x64_avx512(
+          p.cin, p.taps, p.dil * channels, wp + (g * panels + pc) * panel_size, x, y, p.len_out,
+          rows, static_cast<int>(std::min<std::int64_t>(kRowsPanel, p.cout - co0)),
+          bias != nullptr ? bias + g * p.cout + co0 : nullptr);
+    }
+  });
+}
+
+// Rows this short or shorter take correlate_rows (about one tile of correlate()'s kernels:
+// bench_conv1d's Fashion-MNIST rows, L 7-28) where the AVX-512 kernels run, with at least 48
+// output channels per group (at most a quarter of a 64-channel panel padding; conv1d.hpp).
+bool rows_path(const Correlation& p) {
+  return p.batch > 1 && p.len_out <= kConv1dShortRows && p.cout >= kConv1dRowsMinChannels &&
+         conv1d_implicit_native();
+}
+
+// Packs the weights (`get(g, o, i, k)`, as pack_weights) for the kernel that suits p and runs
+// the correlation.
+template <class Get>
+void run_correlation(const Correlation& p, float* out, const float* in, const float* bias,
+                     Get get) {
+  if (rows_path(p)) {
+    const Kernel panel{kRowsPanel, kRowsMr, nullptr};  // pack_weights' panel rows
+    CachedBuffer<float> wp(p.groups * ceil_div(p.cout, kRowsPanel) * kRowsPanel * p.cin *
+                           p.taps);
+    pack_weights(p, panel, wp.data, get);
+    correlate_rows(p, out, in, wp.data, bias);
+    return;
+  }
+  const Kernel kern = pick_kernel(p.cout, p.len_out);
+  CachedBuffer<float> wp(p.groups * ceil_div(p.cout, kern.mr) * kern.mr * p.cin * p.taps);
+  pack_weights(p, kern, wp.data, get);
+  correlate(p, kern, out, in, wp.data, bias);
+}
+
 }  // namespace
 
 template <class T>
@@ -202,16 +300,12 @@ bool conv1d_implicit_forward(const Conv1dProblem& c, T* y, const T* x, const T* 
     return false;
   } else {
     if (c.stride != 1) return false;
-    const Kernel kern = pick_kernel(c.out_per_group);
     const Correlation p{c.batch,      c.groups,  c.in_per_group, c.out_per_group, c.length,
                         c.out_length, c.kernel,  c.dilation,     -c.pad_left};
-    CachedBuffer<float> wp(p.groups * ceil_div(p.cout, kern.mr) * kern.mr * p.cin * p.taps);
     const std::int64_t rows = c.in_per_group * c.kernel;
-    pack_weights(p, kern, wp.data,
-                 [&](std::int64_t g, std::int64_t o, std::int64_t i, std::int64_t k) {
-                   return w[(g * c.out_per_group + o) * rows + i * c.kernel + k];
-                 });
-    correlate(p, kern, y, x, wp.data, b);
+    run_correlation(p, y, x, b, [&](std::int64_t g, std::int64_t o, std::int64_t i, std::int64_t k) {
+      return w[(g * c.out_per_group + o) * rows + i * c.kernel + k];
+    });
     return true;
   }
 }
@@ -222,19 +316,16 @@ bool conv1d_implicit_backward_input(const Conv1dProblem& c, T* gx, const T* gy, 
     return false;
   } else {
     if (c.stride != 1) return false;
-    const Kernel kern = pick_kernel(c.in_per_group);
     const Correlation p{c.batch,      c.groups, c.out_per_group, c.in_per_group,
                         c.out_length, c.length, c.kernel,        c.dilation,
                         c.pad_left - (c.kernel - 1) * c.dilation};
-    CachedBuffer<float> wp(p.groups * ceil_div(p.cout, kern.mr) * kern.mr * p.cin * p.taps);
     const std::int64_t rows = c.in_per_group * c.kernel;
     // Output channel ci of the correlation is the convolution's input channel, its input
     // channel co the convolution's output channel, and its tap k' the convolution's K-1-k'.
-    pack_weights(p, kern, wp.data,
-                 [&](std::int64_t g, std::int64_t ci, std::int64_t co, std::int64_t k) {
-                   return w[(g * c.out_per_group + co) * rows + ci * c.kernel + (c.kernel - 1 - k)];
-                 });
-    correlate(p, kern, gx, gy, wp.data, nullptr);
+    run_correlation(p, gx, gy, nullptr,
+                    [&](std::int64_t g, std::int64_t ci, std::int64_t co, std::int64_t k) {
+                      return w[(g * c.out_per_group + co) * rows + ci * c.kernel + (c.kernel - 1 - k)];
+                    });
     return true;
   }
 }

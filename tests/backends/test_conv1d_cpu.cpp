@@ -370,6 +370,71 @@ TEST_CASE("cpu conv1d: the implicit algorithm's edge cases match the reference")
   }
 }
 
+// The implicit algorithm's "rows" tiles for short rows (conv1d_implicit.cpp: batch > 1, at most
+// kConv1dShortRows outputs, at least kConv1dRowsMinChannels output channels of the correlation
+// per group; forward: Cout/G, backward_input: Cin/G), forced: L 1 and rows shorter than the
+// taps' reach, padding wider than the reach, causal, dilated, right padding only, 64 and 70
+// channels (a partial second panel), grouped, rows of exactly kConv1dShortRows, one sample per
+// tile boundary (positions not a multiple of 6). Then the same FMA chains as the per-sample
+// tiles: a batch equals its samples run one at a time (batch 1 takes the per-sample tiles), bit
+// for bit, forward and backward_input.
+TEST_CASE("cpu conv1d: the implicit algorithm's short-row tiles match the reference") {
+  RestoreCpuSettings restore;
+  auto make = [](std::int64_t n, std::int64_t cin, std::int64_t cout, std::int64_t l,
+                 std::int64_t k, std::int64_t pl, std::int64_t pr, std::int64_t d,
+                 std::int64_t g) {
+    Config c;
+    c.dtype = kFloat32, c.n = n, c.cin = cin, c.cout = cout, c.length = l, c.kernel = k;
+    c.p = Conv1dParams{1, pl, pr, d, g};
+    return c;
+  };
+  const std::vector<Config> configs = {
+      make(5, 48, 64, 1, 3, 1, 1, 1, 1),       // L 1: only the centre tap is real
+      make(3, 50, 48, 3, 5, 4, 4, 2, 1),       // reach 8 over rows of 3
+      make(7, 64, 64, 7, 3, 5, 6, 1, 1),       // padding wider than the reach
+      make(4, 56, 70, 20, 3, 4, 0, 2, 1),      // causal, dilated; 70 channels: two panels
+      make(3, 70, 56, 9, 4, 0, 3, 1, 1),       // right padding only, even kernel
+      make(6, 96, 96, 14, 3, 1, 1, 1, 2),      // grouped, 48 per group
+      make(2, 64, 128, 64, 3, 1, 1, 1, 1),     // rows of exactly kConv1dShortRows
+      make(11, 28, 64, 28, 3, 1, 1, 1, 1),     // Fashion-MNIST conv1 (backward_input: 28 channels)
+      make(13, 128, 128, 7, 3, 1, 1, 1, 1),    // conv3, 91 positions
+  };
+  REQUIRE(cpu::kConv1dShortRows == 64);
+  for (int threads : {1, 2}) {
+    cpu::set_num_threads(threads);
+    for (const Config& c : configs) {
+      CAPTURE(threads);
+      run_config(c, {Conv1dAlgorithm::Implicit, Conv1dAlgorithm::Auto});
+    }
+  }
+
+  Backend& cpu_b = cpu_backend();
+  cpu::force_conv1d_algorithm(Conv1dAlgorithm::Implicit);
+  for (const Config& c : {configs[3], configs[5], configs[8]}) {
+    const std::int64_t lout = c.out_length(), cin_g = c.cin / c.p.groups;
+    Buffer<float> x({c.n, c.cin, c.length}, true), w({c.cout, cin_g, c.kernel}, true);
+    Buffer<float> b({c.cout}, true), gy({c.n, c.cout, lout}, true);
+    Buffer<float> y({c.n, c.cout, lout}, false), gx({c.n, c.cin, c.length}, false);
+    cpu_b.conv1d_forward(y.view(), x.view(), w.view(), b.view(), c.p);
+    cpu_b.conv1d_backward_input(gx.view(), gy.view(), w.view(), c.p);
+    for (std::int64_t n = 0; n < c.n; ++n) {
+      auto sample = [&](const Buffer<float>& full, std::int64_t rows, std::int64_t len) {
+        Buffer<float> one({1, rows, len}, false);
+        std::copy_n(full.data.begin() + n * rows * len, rows * len, one.data.begin());
+        return one;
+      };
+      Buffer<float> xn = sample(x, c.cin, c.length), gyn = sample(gy, c.cout, lout);
+      Buffer<float> yn({1, c.cout, lout}, false), gxn({1, c.cin, c.length}, false);
+      cpu_b.conv1d_forward(yn.view(), xn.view(), w.view(), b.view(), c.p);
+      cpu_b.conv1d_backward_input(gxn.view(), gyn.view(), w.view(), c.p);
+      CAPTURE(n);
+      INFO(c.str());
+      CHECK(yn.data == sample(y, c.cout, lout).data);
+      CHECK(gxn.data == sample(gx, c.cin, c.length).data);
+    }
+  }
+}
+
 // --- short rows (issue 10) ---
 // The batched gemm (GemmBatched, forced): rows of 1-5 outputs, batch 1, a batch that is not a
 // multiple of the chunk (the tile hook caps a chunk at 1, 2 or 3 samples' columns), padding,
