@@ -130,10 +130,16 @@ Conv1dAlgorithm choose(const Conv1dProblem& c, bool backward_weight = false) {
 // its vector steps and a block's x rows fit in L2 (bench_conv1d_algorithms, 2 threads: 1.8-4.2x
 // the Gemm grad_W on the dense 64/128, grouped, TCN and WaveNet shapes; 0.78x on 256 input
 // channels of 256 positions, which keeps Gemm).
+// Short rows (where choose() says GemmBatched) with at least kConv1dRowsMinChannels outputs per
+// group take its transposed short-row tiles (conv1d_wgrad.cpp): 1.1-1.3x the gemm's grad_W on
+// the Fashion-MNIST shapes (same benchmark).
 bool implicit_wgrad_wins(const Conv1dProblem& c, Conv1dAlgorithm algorithm) {
-  return algorithm == Conv1dAlgorithm::Gemm && g_forced.load(std::memory_order_relaxed) ==
-         Conv1dAlgorithm::Auto && c.stride == 1 && c.out_length >= 64 && c.in_per_group <= 128 &&
-         conv1d_implicit_native();
+  if (g_forced.load(std::memory_order_relaxed) != Conv1dAlgorithm::Auto || c.stride != 1 ||
+      !conv1d_implicit_native())
+    return false;
+  if (algorithm == Conv1dAlgorithm::GemmBatched)
+    return c.out_per_group >= kConv1dRowsMinChannels;
+  return algorithm == Conv1dAlgorithm::Gemm && c.out_length >= 64 && c.in_per_group <= 128;
 }
 
 // --- implicit gemm (issue 10, dense Conv1d kernel) --- The choice for float32/float64 forward

@@ -166,6 +166,11 @@ bool conv1d_implicit_backward_input(const Conv1dProblem& c, T* gx, const T* gy, 
 // backward_input's input channels) run the transposed "rows" tiles where the AVX-512 kernel
 // runs, over (sample, position) pairs; others run the tiles per sample.
 constexpr std::int64_t kConv1dShortRows = 64, kConv1dRowsMinChannels = 48;
+// The short-row tiles' input layout, channels-last with zero margins (threaded over samples):
+//   out[(n * (left + len + right) + left + j) * channels + ch] = in[(n * channels + ch) * len + j]
+// for j < len, and zero rows in each sample's `left` and `right` margins.
+void conv1d_channels_last(const float* in, std::int64_t batch, std::int64_t channels,
+                          std::int64_t len, std::int64_t left, std::int64_t right, float* out);
 // True when the AVX-512 micro-kernel runs (the CPU has AVX-512 F/BW/DQ/CD/VL and the hook below
 // is off); otherwise the implicit algorithm runs a portable micro-kernel (correct, slow).
 bool conv1d_implicit_native();

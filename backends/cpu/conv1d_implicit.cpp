@@ -226,19 +226,7 @@ void correlate_rows(const Correlation& p, float* out, const float* in, const flo
   const std::int64_t span = left + p.len_in + right;  // positions per sample
   const std::int64_t channels = p.groups * p.cin;
   CachedBuffer<float> xt(p.batch * span * channels);
-  parallel_for(0, p.batch, std::max<std::int64_t>(1, 16384 / (span * channels + 1)),
-               [&](std::int64_t n0, std::int64_t n1) {
-    for (std::int64_t n = n0; n < n1; ++n) {
-      float* block = xt.data + n * span * channels;
-      std::fill(block, block + left * channels, 0.0f);
-      std::fill(block + (left + p.len_in) * channels, block + span * channels, 0.0f);
-      for (std::int64_t ch = 0; ch < channels; ++ch) {
-        const float* src = in + (n * channels + ch) * p.len_in;
-        float* dst = block + left * channels + ch;
-        for (std::int64_t j = 0; j < p.len_in; ++j) dst[j * channels] = src[j];
-      }
-    }
-  });
+  conv1d_channels_last(in, p.batch, channels, p.len_in, left, right, xt.data);
   const std::int64_t panels = ceil_div(p.cout, kRowsPanel);
   const std::int64_t panel_size = p.cin * p.taps * kRowsPanel;
   const std::int64_t positions = p.batch * p.len_out;
@@ -293,6 +281,24 @@ void run_correlation(const Correlation& p, float* out, const float* in, const fl
 }
 
 }  // namespace
+
+void conv1d_channels_last(const float* in, std::int64_t batch, std::int64_t channels,
+                          std::int64_t len, std::int64_t left, std::int64_t right, float* out) {
+  const std::int64_t span = left + len + right;
+  parallel_for(0, batch, std::max<std::int64_t>(1, 16384 / (span * channels + 1)),
+               [&](std::int64_t n0, std::int64_t n1) {
+    for (std::int64_t n = n0; n < n1; ++n) {
+      float* block = out + n * span * channels;
+      std::fill(block, block + left * channels, 0.0f);
+      std::fill(block + (left + len) * channels, block + span * channels, 0.0f);
+      for (std::int64_t ch = 0; ch < channels; ++ch) {
+        const float* src = in + (n * channels + ch) * len;
+        float* dst = block + left * channels + ch;
+        for (std::int64_t j = 0; j < len; ++j) dst[j * channels] = src[j];
+      }
+    }
+  });
+}
 
 template <class T>
 bool conv1d_implicit_forward(const Conv1dProblem& c, T* y, const T* x, const T* w, const T* b) {

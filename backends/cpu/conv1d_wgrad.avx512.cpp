@@ -89,8 +89,55 @@ inline __attribute__((always_inline)) void kernel(const WgradTile& tile) {
   }
 }
 
+// The transposed tile for short rows: MR (channel, tap) pairs x 16 * NV output channels. Per
+// position: NV vector loads of grad_out (channels-last), MR broadcasts of x, MR * NV FMAs.
+template <int MR, int NV>
+inline __attribute__((always_inline)) void rows_kernel(const WgradRowsTile& tile) {
+  __mmask16 mask[NV];
+#pragma GCC unroll 8
+  for (int v = 0; v < NV; ++v) {
+    const int n = tile.cols - 16 * v;
+    mask[v] = n >= 16 ? static_cast<__mmask16>(0xffff)
+              : n <= 0 ? static_cast<__mmask16>(0)
+                       : static_cast<__mmask16>((1u << n) - 1u);
+  }
+  __m512 acc[MR][NV];
+  std::int64_t off[MR];
+#pragma GCC unroll 8
+  for (int r = 0; r < MR; ++r) {
+    off[r] = tile.off[r < tile.rows ? r : 0];
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v)
+      acc[r][v] = tile.accumulate ? _mm512_loadu_ps(tile.gwt + r * tile.ldgw + 16 * v)
+                                  : _mm512_setzero_ps();
+  }
+  const std::int64_t ldx = tile.ldx, ldgy = tile.ldgy;
+  for (std::int64_t s = 0; s < tile.segments; ++s) {
+    const WgradRowsSegment& seg = tile.segment[s];
+    const float* x = seg.x;
+    const float* gy = seg.gy;
+    for (std::int64_t j = 0; j < seg.count; ++j, x += ldx, gy += ldgy) {
+      __m512 g[NV];
+#pragma GCC unroll 8
+      for (int v = 0; v < NV; ++v) g[v] = _mm512_maskz_loadu_ps(mask[v], gy + 16 * v);
+#pragma GCC unroll 8
+      for (int r = 0; r < MR; ++r) {
+        const __m512 a = _mm512_set1_ps(x[off[r]]);
+#pragma GCC unroll 8
+        for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_fmadd_ps(a, g[v], acc[r][v]);
+      }
+    }
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < MR; ++r) {
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) _mm512_storeu_ps(tile.gwt + r * tile.ldgw + 16 * v, acc[r][v]);
+  }
+}
+
 }  // namespace
 
+void conv1d_wgrad_rows_kernel_6x64_avx512(const WgradRowsTile& tile) { rows_kernel<6, 4>(tile); }
 void conv1d_wgrad_kernel_4x6_avx512(const WgradTile& tile) { kernel<4, 6>(tile); }
 void conv1d_wgrad_kernel_3x7_avx512(const WgradTile& tile) { kernel<3, 7>(tile); }
 void conv1d_wgrad_kernel_3x8_avx512(const WgradTile& tile) { kernel<3, 8>(tile); }

@@ -147,6 +147,84 @@ void block_segments(const Conv1dProblem& c, std::int64_t g, std::int64_t q0, std
   }
 }
 
+// --- short rows (issue 10) --- With rows of 7-28 positions the 16-position vector steps above
+// would be mostly masked. As in the implicit forward's short-row tiles (conv1d_implicit.cpp),
+// the tile is transposed instead: both operands are copied channels-last (x with zero margins
+// as wide as the taps reach past the row, conv1d_channels_last), and a tile of 6 (input
+// channel, tap) pairs x 64 output channels steps over positions: one row of grad_out loaded as
+// 4 vectors, 6 values of x broadcast. The positions of the batch, q = n * Lout + t, are cut into
+// a fixed number of slots (from the shape alone) and each slot into blocks of kRowsBlock, whose
+// grad_out rows stay in L1 while every pair panel reads them; a unit is one (slot, group, panel
+// of 64 output channels) and keeps its transposed sums in its own buffer; the slots are added in
+// order at the end. As above, results are bitwise the same at any thread count.
+constexpr std::int64_t kRowsBlock = 64, kRowsMinUnits = 8;
+constexpr int kRowsPairs = 6, kRowsChannels = 64;
+
+void rows_weight_grad(const Conv1dProblem& c, float* gw, const float* gy, const float* x) {
+  const std::int64_t cin = c.in_per_group, cout = c.out_per_group, lout = c.out_length;
+  const std::int64_t reach = (c.kernel - 1) * c.dilation;
+  const std::int64_t left = c.pad_left;
+  const std::int64_t right = std::max<std::int64_t>(0, lout + reach - c.pad_left - c.length);
+  const std::int64_t span = left + c.length + right;
+  CachedBuffer<float> xt(c.batch * span * c.in_channels), gyt(c.batch * lout * c.out_channels);
+  conv1d_channels_last(x, c.batch, c.in_channels, c.length, left, right, xt.data);
+  conv1d_channels_last(gy, c.batch, c.out_channels, lout, 0, 0, gyt.data);
+
+  const std::int64_t pairs = cin * c.kernel;
+  const std::int64_t pair_panels = ceil_div(pairs, kRowsPairs);
+  const std::int64_t co_panels = ceil_div(cout, kRowsChannels);
+  const std::int64_t ldgw = co_panels * kRowsChannels;
+  CachedBuffer<std::int64_t> off(pair_panels * kRowsPairs);
+  for (std::int64_t j = 0; j < pair_panels * kRowsPairs; ++j)
+    off.data[j] = j < pairs ? j % c.kernel * c.dilation * c.in_channels + j / c.kernel : 0;
+  const std::int64_t total = c.batch * lout;
+  const std::int64_t slots = std::clamp<std::int64_t>(
+      ceil_div(kRowsMinUnits, c.groups * co_panels), 1, ceil_div(total, kRowsBlock));
+  const std::int64_t part = pair_panels * kRowsPairs * ldgw;  // one (slot, group)'s sums
+  CachedBuffer<float> sums(slots * c.groups * part);
+  const std::int64_t unit_macs = pairs * kRowsChannels * ceil_div(total, slots);
+  const std::int64_t grain = std::max<std::int64_t>(1, (std::int64_t{1} << 18) / unit_macs);
+  parallel_for(0, slots * c.groups * co_panels, grain, [&](std::int64_t u0, std::int64_t u1) {
+    detail::WgradRowsSegment seg[kRowsBlock];
+    for (std::int64_t u = u0; u < u1; ++u) {
+      const std::int64_t cp = u % co_panels, g = u / co_panels % c.groups;
+      const std::int64_t s = u / (co_panels * c.groups);
+      float* gwt = sums.data + (s * c.groups + g) * part + cp * kRowsChannels;
+      const std::int64_t q_begin = total * s / slots, q_end = total * (s + 1) / slots;
+      for (std::int64_t q0 = q_begin; q0 < q_end; q0 += kRowsBlock) {
+        const std::int64_t q1 = std::min(q0 + kRowsBlock, q_end);
+        std::int64_t segments = 0;
+        for (std::int64_t q = q0; q < q1;) {
+          const std::int64_t n = q / lout, t = q % lout, count = std::min(lout - t, q1 - q);
+          seg[segments++] = {xt.data + (n * span + t) * c.in_channels + g * cin,
+                             gyt.data + (n * lout + t) * c.out_channels + g * cout +
+                                 cp * kRowsChannels,
+                             count};
+          q += count;
+        }
+        for (std::int64_t pp = 0; pp < pair_panels; ++pp) {
+          const detail::WgradRowsTile tile{
+              seg, segments, c.in_channels, c.out_channels, off.data + pp * kRowsPairs,
+              gwt + pp * kRowsPairs * ldgw, ldgw,
+              static_cast<int>(std::min<std::int64_t>(kRowsPairs, pairs - pp * kRowsPairs)),
+              static_cast<int>(std::min<std::int64_t>(kRowsChannels, cout - cp * kRowsChannels)),
+              q0 != q_begin};
+          detail::conv1d_wgrad_rows_kernel_6x64_avx512(tile);
+        }
+      }
+    }
+  });
+  // grad_W[g * cout + o][pair] = the slots' transposed sums, added in slot order.
+  const TypedKernels<float>& kern = simd_kernels().get<float>();
+  const std::int64_t slot_size = c.groups * part;
+  for (std::int64_t s = 1; s < slots; ++s)
+    kern.axpy(slot_size, 1.0f, sums.data + s * slot_size, sums.data);
+  for (std::int64_t g = 0; g < c.groups; ++g)
+    for (std::int64_t j = 0; j < pairs; ++j)
+      for (std::int64_t o = 0; o < cout; ++o)
+        gw[(g * cout + o) * pairs + j] = sums.data[g * part + j * ldgw + o];
+}
+
 }  // namespace
 
 template <class T>
@@ -156,6 +234,12 @@ bool conv1d_implicit_backward_weight(const Conv1dProblem& c, T* gw, T* gb, const
     return false;
   } else {
     if (c.stride != 1) return false;
+    if (c.batch > 1 && c.out_length <= kConv1dShortRows &&
+        c.out_per_group >= kConv1dRowsMinChannels && conv1d_implicit_native()) {
+      rows_weight_grad(c, gw, gy, x);
+      if (gb != nullptr) conv1d_bias_grad<float>(c, gb, gy);
+      return true;
+    }
     const std::int64_t rows = c.out_per_group, cols = c.in_per_group * c.kernel;
     const TileShape shape = pick_tile(rows, cols);
     const std::int64_t panels = ceil_div(rows, shape.mr), colblocks = ceil_div(cols, shape.nc);

@@ -30,6 +30,32 @@ struct WgradTile {
   int rows, cols;
 };
 
+// Short rows, transposed (conv1d_wgrad.cpp, "Short rows"): channels-last operands, a run of
+// `count` consecutive positions: x at the row of the first position's tap 0, channel 0 of the
+// group; gy at the row of the first position, the tile's first output channel.
+struct WgradRowsSegment {
+  const float* x;
+  const float* gy;
+  std::int64_t count;
+};
+
+// One tile of grad_W transposed: (input channel, tap) pairs by output channels,
+//   gwt[r * ldgw + c] (+)= sum over segments s, steps j < s.count of
+//                          s.x[j * ldx + off[r]] * s.gy[j * ldgy + c]
+// for r < rows, c < cols (the kernel stores whole 64-column rows of `kRows` pairs: gwt has
+// room for them); `accumulate` false starts from zero.
+struct WgradRowsTile {
+  const WgradRowsSegment* segment;
+  std::int64_t segments;
+  std::int64_t ldx, ldgy;
+  const std::int64_t* off;
+  float* gwt;
+  std::int64_t ldgw;
+  int rows, cols;
+  bool accumulate;
+};
+
+void conv1d_wgrad_rows_kernel_6x64_avx512(const WgradRowsTile& tile);
 void conv1d_wgrad_kernel_4x6_avx512(const WgradTile& tile);
 void conv1d_wgrad_kernel_3x7_avx512(const WgradTile& tile);
 void conv1d_wgrad_kernel_3x8_avx512(const WgradTile& tile);

@@ -375,9 +375,11 @@ TEST_CASE("cpu conv1d: the implicit algorithm's edge cases match the reference")
 // per group; forward: Cout/G, backward_input: Cin/G), forced: L 1 and rows shorter than the
 // taps' reach, padding wider than the reach, causal, dilated, right padding only, 64 and 70
 // channels (a partial second panel), grouped, rows of exactly kConv1dShortRows, one sample per
-// tile boundary (positions not a multiple of 6). Then the same FMA chains as the per-sample
+// tile boundary (positions not a multiple of 6); backward_weight's transposed tiles on the same
+// shapes (at least 48 output channels per group). Then the same FMA chains as the per-sample
 // tiles: a batch equals its samples run one at a time (batch 1 takes the per-sample tiles), bit
-// for bit, forward and backward_input.
+// for bit, forward and backward_input; and the weight gradient is bitwise the same at 1 and 2
+// threads.
 TEST_CASE("cpu conv1d: the implicit algorithm's short-row tiles match the reference") {
   RestoreCpuSettings restore;
   auto make = [](std::int64_t n, std::int64_t cin, std::int64_t cout, std::int64_t l,
@@ -432,6 +434,15 @@ TEST_CASE("cpu conv1d: the implicit algorithm's short-row tiles match the refere
       CHECK(yn.data == sample(y, c.cout, lout).data);
       CHECK(gxn.data == sample(gx, c.cin, c.length).data);
     }
+    std::vector<float> grads[2];
+    for (int threads : {1, 2}) {
+      cpu::set_num_threads(threads);
+      Buffer<float> gw({c.cout, cin_g, c.kernel}, false), gb({c.cout}, false);
+      cpu_b.conv1d_backward_weight(gw.view(), gb.view(), gy.view(), x.view(), c.p);
+      grads[threads - 1] = gw.data;
+    }
+    INFO(c.str());
+    CHECK(grads[0] == grads[1]);
   }
 }
 
