@@ -21,6 +21,8 @@
 //   pool1d (+bwd)   backward); other layouts as below
 //   pooling,        issue 10: the reference loops on independent slices, threaded
 //   cross_entropy   (threaded.cpp; no SIMD yet)
+//   index_select,   issue 10: along dim 0 of contiguous views (indexing.cpp): slab copies and
+//   index_add       SIMD row adds in index order, threaded, bitwise the reference
 //   matmul          packed, blocked gemm (backends/cpu/gemm.hpp)
 //   conv1d          an algorithm per case: im2col + gemm, or direct for depthwise (conv1d.hpp);
 //                   complex dtypes and pad1d are the reference loops
@@ -28,7 +30,7 @@
 //   bfloat16        matmul and conv1d natively (issue 9): the bf16 gemm (gemm_bf16.hpp, AVX-512
 //                   BF16 where the CPU has it), float32 accumulation, one rounding on store
 // It derives from the reference backend: everything without a fast path (other ops and dtypes,
-// other arg_reduce layouts, indexing, pad1d, nll_loss, and every shape error) is the reference's implementation,
+// other arg_reduce layouts, other indexing, pad1d, nll_loss, and every shape error) is the reference's implementation,
 // inherited rather than forwarded, so it is right by construction and the two backends raise
 // the same errors. The shared checks (op table, dtypes) run once, in Backend's entry points.
 #include "backends/reference/reference_backend.hpp"
@@ -121,6 +123,7 @@ class CpuBackend final : public ReferenceBackend {
   void scatter_add_impl(const View& out, int dim, const View& index, const View& src) override;
   // indexing.cpp: index_select along dim 0 of contiguous views (batches, Embedding)
   void index_select_impl(const View& out, const View& in, int dim, const View& index) override;
+  void index_add_impl(const View& out, int dim, const View& index, const View& src) override;
   void avg_pool1d_impl(const View& out, const View& in, const Pool1dParams& p) override;
   void avg_pool1d_backward_impl(const View& grad_in, const View& grad_out,
                                 const Pool1dParams& p) override;

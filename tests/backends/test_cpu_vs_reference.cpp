@@ -940,6 +940,55 @@ TEST_CASE("cpu backend (issue 10): adaptive_avg_pool1d rows equal the reference"
   }
 }
 
+// index_add along dim 0 of contiguous float32/float64 views (backends/cpu/indexing.cpp:
+// Embedding's backward): bitwise the reference, repeated indices added in index order, rows
+// wider than one column block (300), empty rows and indices, a 0-d index, at every thread count;
+// an index out of range raises the reference's error.
+TEST_CASE("cpu backend (issue 10): index_add along dim 0 equals the reference") {
+  std::mt19937 rng(17);
+  for (DType t : {kFloat32, kFloat64}) {
+    for (const Shape& shape : {Shape{50, 7, 3}, Shape{9}, Shape{20, 300}, Shape{4, 0}}) {
+      for (std::int64_t count : {0, 1, 5, 300}) {
+        const std::string ctx = fmt::format("{} {} count {}", t, shape, count);
+        CAPTURE(ctx);
+        std::vector<std::int64_t> idx(static_cast<std::size_t>(count));
+        for (std::int64_t& v : idx) v = std::uniform_int_distribution<std::int64_t>(0, shape[0] - 1)(rng);
+        const View iv{idx.data(), kInt64, {count}, {1}};
+        Shape ss = shape;
+        ss[0] = count;
+        Operand src = make_operand(t, ss, Layout::Contiguous);
+        src.rebase();
+        Operand target = make_operand(t, shape, Layout::Contiguous);
+        target.rebase();
+        Operand want = target.clone();
+        reference_backend().index_add(want.view, 0, iv, src.view);
+        on_each_cpu_config([&](const std::string&) {
+          Operand got = target.clone();
+          cpu_backend().index_add(got.view, 0, iv, src.view);
+          check_close(got, want, 0.0, 0.0);
+        });
+        if (count > 0) {
+          idx[static_cast<std::size_t>(count - 1)] = -1;  // out of range
+          Operand got = target.clone();
+          CHECK_THROWS_WITH_AS(cpu_backend().index_add(got.view, 0, iv, src.view),
+                               doctest::Contains("out of bounds"), reel::Error);
+        }
+      }
+      std::int64_t one = shape[0] - 1;  // a 0-d index
+      Shape ss = shape;
+      ss[0] = 1;
+      Operand src = make_operand(t, ss, Layout::Contiguous);
+      src.rebase();
+      Operand want = make_operand(t, shape, Layout::Contiguous);
+      want.rebase();
+      Operand got = want.clone();
+      reference_backend().index_add(want.view, 0, View{&one, kInt64, {}, {}}, src.view);
+      cpu_backend().index_add(got.view, 0, View{&one, kInt64, {}, {}}, src.view);
+      check_close(got, want, 0.0, 0.0);
+    }
+  }
+}
+
 // index_select along dim 0 of contiguous views (backends/cpu/indexing.cpp: the DataLoader's
 // batches, Embedding): slab copies, bitwise the reference, repeated and empty indices, a 0-d
 // index; an index out of range raises the reference's error; other dims take the reference.
