@@ -80,6 +80,24 @@ int main(int argc, char** argv) {
   const View arg_in{a.data(), kFloat32, {n / classes, classes}, {classes, 1}};
   const View arg_indices{arg_out.data(), kInt64, {n / classes, 1}, {1, 1}};
 
+  // cross_entropy over the tensor as logits: char_lm's layout ([N, 96 classes, 256 positions])
+  // and a classifier's ([N, 1000 classes, 1]); the outputs are per position (small).
+  auto ce_views = [&](std::int64_t classes_n, std::int64_t len) {
+    const std::int64_t samples = n / (classes_n * len);
+    return std::make_pair(View{a.data(), kFloat32, {samples, classes_n, len},
+                               {classes_n * len, len, 1}},
+                          Shape{samples, len});
+  };
+  const auto [ce_seq, ce_seq_pos] = ce_views(96, 256);
+  const auto [ce_cls, ce_cls_pos] = ce_views(1000, 1);
+  std::vector<std::int64_t> ce_target(static_cast<std::size_t>(n / 96));
+  for (std::size_t i = 0; i < ce_target.size(); ++i) ce_target[i] = static_cast<std::int64_t>(i * 7 % 96);
+  std::vector<float> ce_loss(ce_target.size()), ce_lse(ce_target.size()), ce_g(ce_target.size(), 1.f);
+  auto positions = [&](void* data, const Shape& pos, DType t = kFloat32) {
+    return View{data, t, pos, {pos[1], 1}};
+  };
+  const CrossEntropyParams ce_params;
+
   AdamStepParams adam;
   adam.step_size = adam.lr / (1 - 0.9);
   adam.bias_correction2_sqrt = std::sqrt(1 - 0.999);
@@ -103,6 +121,26 @@ int main(int argc, char** argv) {
       {"sign", 8, [&] { be.unary(UnaryOp::Sign, vo, va); }},
       {"argmax (rows of 1000)", 4,
        [&] { be.arg_reduce(ArgReduceOp::Max, View{}, arg_indices, arg_in, 1); }},
+      {"cross_entropy, [N, 96, 256] logits", 4,
+       [&] {
+         be.cross_entropy(positions(ce_loss.data(), ce_seq_pos), positions(ce_lse.data(), ce_seq_pos),
+                          View{}, ce_seq, positions(ce_target.data(), ce_seq_pos, kInt64), View{},
+                          ce_params);
+       }},
+      {"cross_entropy backward, [N, 96, 256]", 8,
+       [&] {
+         be.cross_entropy_backward(View{out.data(), kFloat32, ce_seq.shape, ce_seq.strides},
+                                   positions(ce_g.data(), ce_seq_pos), ce_seq,
+                                   positions(ce_lse.data(), ce_seq_pos),
+                                   positions(ce_target.data(), ce_seq_pos, kInt64), View{},
+                                   ce_params);
+       }},
+      {"cross_entropy, [N, 1000, 1] logits", 4,
+       [&] {
+         be.cross_entropy(positions(ce_loss.data(), ce_cls_pos), positions(ce_lse.data(), ce_cls_pos),
+                          View{}, ce_cls, positions(ce_target.data(), ce_cls_pos, kInt64), View{},
+                          ce_params);
+       }},
       {"adam update", 28,
        [&] { be.adam_step(view(p.data()), view(g.data()), view(m.data()), view(v.data()), View{}, adam); }},
   };

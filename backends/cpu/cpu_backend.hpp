@@ -20,7 +20,8 @@
 //   adaptive_avg_   (pool.cpp), as is scatter_add along the last dim of [N, C, L] (MaxPool1d's
 //   pool1d (+bwd)   backward); other layouts as below
 //   pooling,        issue 10: the reference loops on independent slices, threaded
-//   cross_entropy   (threaded.cpp; no SIMD yet)
+//   cross_entropy   (threaded.cpp); cross_entropy without weights or smoothing on packed
+//                   logits: SIMD exp in double (loss.cpp)
 //   index_select,   issue 10: along dim 0 of contiguous views (indexing.cpp): slab copies and
 //   index_add       SIMD row adds in index order, threaded, bitwise the reference
 //   matmul          packed, blocked gemm (backends/cpu/gemm.hpp)
@@ -51,6 +52,13 @@ bool max_pool1d_fast(const View& out, const View& indices, const View& in, const
 bool scatter_add_last_fast(const View& out, int dim, const View& index, const View& src);
 bool adaptive_avg_pool1d_fast(const View& out, const View& in);
 bool adaptive_avg_pool1d_backward_fast(const View& grad_in, const View& grad_out);
+// loss.cpp: cross-entropy over packed float32/float64 logits, no weight, no smoothing (SIMD exp).
+bool cross_entropy_fast(const View& losses, const View& lse, const View& target_weight,
+                        const View& in, const View& target, const View& weight,
+                        const CrossEntropyParams& p);
+bool cross_entropy_backward_fast(const View& grad_in, const View& grad_losses, const View& in,
+                                 const View& lse, const View& target, const View& weight,
+                                 const CrossEntropyParams& p);
 }  // namespace cpu
 
 class CpuBackend final : public ReferenceBackend {

@@ -162,6 +162,21 @@ void norm_grad_apply_kernel(std::int64_t n, bool stats, const T* gy, const T* x,
                             const double* r, const double* w, const double* md,
                             const double* mdx, T* gx);
 
+// --- cross-entropy rows (issue 10, backends/cpu/loss.cpp) --- exp in double over T data, as
+// the reference's loops (backends/reference/loss.cpp) compute it for float32 and float64:
+//   exp_sum:   returns sum over i < n of exp(x[i] - shift)
+//   exp_acc:   z[i] += exp(x[i] - shift[i])
+//   exp_scale: out[i] = T(g[i * gs] * exp(x[i] - shift[i * ss]))      (ss, gs: 0 or 1)
+// xsimd's exp, not glibc's: results agree with the reference to a few ulp of double (the sums'
+// order differs too), so float32 outputs are the reference's almost always bit for bit.
+template <class Arch, class T>
+double exp_sum_kernel(std::int64_t n, const T* x, double shift);
+template <class Arch, class T>
+void exp_acc_kernel(std::int64_t n, const T* x, const double* shift, double* z);
+template <class Arch, class T>
+void exp_scale_kernel(std::int64_t n, const T* x, const double* shift, std::int64_t ss,
+                      const double* g, std::int64_t gs, T* out);
+
 // Register blocking of the micro-kernel: nr = two vectors, mr rows. With 32 registers
 // (AVX-512) 12 x 2 accumulators fit beside the two B vectors and an A broadcast; with 16 (AVX2,
 // SSE2) 6 x 2 do (the classic Haswell 6x16 kernel).
@@ -192,6 +207,10 @@ struct TypedKernels {
                      const double*, T*);
   void (*norm_grad_apply)(std::int64_t, bool, const T*, const T*, const double*, const double*,
                           const double*, const double*, const double*, T*);
+  double (*exp_sum)(std::int64_t, const T*, double);
+  void (*exp_acc)(std::int64_t, const T*, const double*, double*);
+  void (*exp_scale)(std::int64_t, const T*, const double*, std::int64_t, const double*,
+                    std::int64_t, T*);
 };
 
 struct SimdKernels {
@@ -213,7 +232,8 @@ constexpr TypedKernels<T> typed_kernels_for() {
           &rmsprop_kernel<Arch, T>, &adagrad_kernel<Arch, T>, &extreme_kernel<Arch, T>,
           &uniform_kernel<Arch, T>, &norm_sums_kernel<Arch, T>,
           &norm_grad_sums_kernel<Arch, T>, &norm_apply_kernel<Arch, T>,
-          &norm_grad_apply_kernel<Arch, T>};
+          &norm_grad_apply_kernel<Arch, T>, &exp_sum_kernel<Arch, T>, &exp_acc_kernel<Arch, T>,
+          &exp_scale_kernel<Arch, T>};
 }
 template <class Arch>
 constexpr SimdKernels kernels_for() {
@@ -944,6 +964,78 @@ void norm_grad_apply_kernel(std::int64_t n, bool stats, const T* gy, const T* x,
   }
 }
 
+// --- cross-entropy rows (issue 10) ---
+namespace simd_detail {
+// The n < W trailing elements of x as a batch of doubles (the other lanes repeat x[0]).
+template <class Arch, class T>
+xsimd::batch<double, Arch> load_wide_tail(const T* x, std::int64_t n) {
+  constexpr std::int64_t W = xsimd::batch<double, Arch>::size;
+  alignas(64) T tmp[W];
+  for (std::int64_t i = 0; i < W; ++i) tmp[i] = x[i < n ? i : 0];
+  return load_wide<Arch>(tmp);
+}
+}  // namespace simd_detail
+
+template <class Arch, class T>
+double exp_sum_kernel(std::int64_t n, const T* x, double shift) {
+  using D = xsimd::batch<double, Arch>;
+  constexpr std::int64_t W = D::size;
+  const D s(shift);
+  D acc(0.0);
+  std::int64_t i = 0;
+  for (; i + W <= n; i += W) acc += xsimd::exp(simd_detail::load_wide<Arch>(x + i) - s);
+  double total = xsimd::hadd(acc);
+  if (i < n) {
+    alignas(64) double e[W];
+    xsimd::exp(simd_detail::load_wide_tail<Arch>(x + i, n - i) - s).store_aligned(e);
+    for (std::int64_t j = 0; j < n - i; ++j) total += e[j];
+  }
+  return total;
+}
+
+template <class Arch, class T>
+void exp_acc_kernel(std::int64_t n, const T* x, const double* shift, double* z) {
+  using D = xsimd::batch<double, Arch>;
+  constexpr std::int64_t W = D::size;
+  std::int64_t i = 0;
+  for (; i + W <= n; i += W) {
+    const D e = xsimd::exp(simd_detail::load_wide<Arch>(x + i) - D::load_unaligned(shift + i));
+    (D::load_unaligned(z + i) + e).store_unaligned(z + i);
+  }
+  if (i < n) {
+    alignas(64) double sh[W], e[W];
+    for (std::int64_t j = 0; j < W; ++j) sh[j] = shift[i + (j < n - i ? j : 0)];
+    xsimd::exp(simd_detail::load_wide_tail<Arch>(x + i, n - i) - D::load_aligned(sh)).store_aligned(e);
+    for (std::int64_t j = 0; j < n - i; ++j) z[i + j] += e[j];
+  }
+}
+
+template <class Arch, class T>
+void exp_scale_kernel(std::int64_t n, const T* x, const double* shift, std::int64_t ss,
+                      const double* g, std::int64_t gs, T* out) {
+  using D = xsimd::batch<double, Arch>;
+  constexpr std::int64_t W = D::size;
+  auto at = [](const double* p, std::int64_t stride, std::int64_t i) {
+    return stride == 0 ? D(*p) : D::load_unaligned(p + i);
+  };
+  std::int64_t i = 0;
+  for (; i + W <= n; i += W) {
+    const D e = xsimd::exp(simd_detail::load_wide<Arch>(x + i) - at(shift, ss, i));
+    simd_detail::store_narrow<Arch>(out + i, at(g, gs, i) * e);
+  }
+  if (i < n) {
+    alignas(64) double sh[W], gv[W], e[W];
+    for (std::int64_t j = 0; j < W; ++j) {
+      const std::int64_t k = i + (j < n - i ? j : 0);
+      sh[j] = shift[k * ss];
+      gv[j] = g[k * gs];
+    }
+    (D::load_aligned(gv) * xsimd::exp(simd_detail::load_wide_tail<Arch>(x + i, n - i) -
+                                      D::load_aligned(sh))).store_aligned(e);
+    for (std::int64_t j = 0; j < n - i; ++j) out[i + j] = static_cast<T>(e[j]);
+  }
+}
+
 #define REEL_SIMD_KERNELS(EXTERN, ARCH)                                                        \
   EXTERN template void binary_kernel<ARCH, float>(BinaryOp, std::int64_t, const float*,       \
                                                   std::int64_t, const float*, std::int64_t,   \
@@ -1017,7 +1109,19 @@ void norm_grad_apply_kernel(std::int64_t n, bool stats, const T* gy, const T* x,
                                                             const double*, const double*,        \
                                                             const double*, const double*,        \
                                                             const double*, const double*,        \
-                                                            double*);
+                                                            double*);                      \
+  EXTERN template double exp_sum_kernel<ARCH, float>(std::int64_t, const float*, double);       \
+  EXTERN template double exp_sum_kernel<ARCH, double>(std::int64_t, const double*, double);     \
+  EXTERN template void exp_acc_kernel<ARCH, float>(std::int64_t, const float*, const double*,   \
+                                                   double*);                                    \
+  EXTERN template void exp_acc_kernel<ARCH, double>(std::int64_t, const double*, const double*, \
+                                                    double*);                                   \
+  EXTERN template void exp_scale_kernel<ARCH, float>(std::int64_t, const float*, const double*, \
+                                                     std::int64_t, const double*, std::int64_t, \
+                                                     float*);                                   \
+  EXTERN template void exp_scale_kernel<ARCH, double>(std::int64_t, const double*,              \
+                                                      const double*, std::int64_t,              \
+                                                      const double*, std::int64_t, double*);
 
 REEL_SIMD_KERNELS(extern, xsimd::avx512bw)
 REEL_SIMD_KERNELS(extern, xsimd::fma3<xsimd::avx2>)

@@ -14,7 +14,8 @@
 // Issue 10 (Fashion-MNIST step): the common layouts take faster paths first and come here only
 // when those decline: norm.cpp (SIMD rows over packed samples, in double: the output bitwise,
 // the sums in another order) and pool.cpp (MaxPool1d, AdaptiveAvgPool1d and MaxPool1d's
-// scatter_add on unit-stride rows: the reference's loops on raw pointers, bitwise).
+// scatter_add on unit-stride rows: the reference's loops on raw pointers, bitwise), and
+// loss.cpp (cross_entropy without weights or smoothing on packed logits: SIMD exp).
 #include <algorithm>
 #include <initializer_list>
 
@@ -253,6 +254,7 @@ void CpuBackend::scatter_add_impl(const View& out, int dim, const View& index, c
 void CpuBackend::cross_entropy_impl(const View& losses, const View& lse, const View& target_weight,
                                     const View& in, const View& target, const View& weight,
                                     const CrossEntropyParams& p) {
+  if (cpu::cross_entropy_fast(losses, lse, target_weight, in, target, weight, p)) return;
   const std::int64_t n = in.shape.size() == 3 ? in.shape[0] : 0;
   if (in.shape.size() == 3 && target.shape.size() == 2 &&
       cuttable({{&losses, 0}, {&lse, 0}, {&target_weight, 0}, {&in, 0}, {&target, 0}}, n) &&
@@ -269,6 +271,7 @@ void CpuBackend::cross_entropy_impl(const View& losses, const View& lse, const V
 void CpuBackend::cross_entropy_backward_impl(const View& grad_in, const View& grad_losses,
                                              const View& in, const View& lse, const View& target,
                                              const View& weight, const CrossEntropyParams& p) {
+  if (cpu::cross_entropy_backward_fast(grad_in, grad_losses, in, lse, target, weight, p)) return;
   const std::int64_t n = in.shape.size() == 3 ? in.shape[0] : 0;
   if (in.shape.size() == 3 && grad_in.shape.size() == 3 && target.shape.size() == 2 &&
       cuttable({{&grad_in, 0}, {&grad_losses, 0}, {&in, 0}, {&lse, 0}, {&target, 0}}, n) &&

@@ -626,6 +626,72 @@ TEST_CASE("cpu backend (issue 10): threaded norms, poolings and cross-entropy eq
   }
 }
 
+// cross_entropy without weights or label smoothing on packed logits (backends/cpu/loss.cpp:
+// SIMD exp in double): the reference's losses, log-sum-exps, target weights and gradients to a
+// few ulp of double, for classes along a row (L 1) and for positions along it (L > 1), with
+// SIMD tails (C or L not a multiple of 8), one class, ignored targets, logits spread over
+// +-80 (exp would overflow unshifted), NaN and infinite logits, at each SIMD level and thread
+// count; an out-of-range target still raises the reference's error.
+TEST_CASE("cpu backend (issue 10): cross_entropy's SIMD path equals the reference") {
+  const std::vector<Shape> shapes = {{128, 10, 1}, {3, 95, 256}, {5, 37, 13}, {2, 1, 17},
+                                     {4, 1000, 1}, {1, 9, 3}};
+  for (DType t : {kFloat32, kFloat64}) {
+    const double rtol = t == kFloat32 ? 1e-6 : 1e-13;
+    for (const Shape& shape : shapes) {
+      const std::string ctx = fmt::format("{} {}", t, shape);
+      CAPTURE(ctx);
+      const std::int64_t n = shape[0], c = shape[1], l = shape[2];
+      CrossEntropyParams p;  // ignore_index -100, no smoothing
+      Operand x = make_operand(t, shape, Layout::Contiguous);
+      visit_dtype(t, [&]<typename T>() {
+        if constexpr (std::is_floating_point_v<T>) {
+          auto* xp = reinterpret_cast<T*>(x.storage.data());
+          for (std::int64_t i = 0; i < x.elements; ++i) xp[i] = static_cast<T>(xp[i] * 80);
+          if (c > 1) {  // a NaN logit, +inf and -inf ones: NaN or inf where the reference has them
+            xp[0] = std::numeric_limits<T>::quiet_NaN();
+            xp[x.elements - 1] = std::numeric_limits<T>::infinity();
+            xp[x.elements / 2] = -std::numeric_limits<T>::infinity();
+          }
+        }
+      });
+      x.rebase();
+      Operand target = make_operand(kInt64, {n, l}, Layout::Contiguous);
+      auto* tp = reinterpret_cast<std::int64_t*>(target.storage.data());
+      for (std::int64_t i = 0; i < target.elements; ++i)
+        tp[i] = i % 5 == 3 ? p.ignore_index : (i * 7 + 3) % c;
+      target.rebase();
+      auto positions = [&] {
+        Operand o = make_operand(t, {n, l}, Layout::Contiguous);
+        o.rebase();
+        return o;
+      };
+      Operand losses = positions(), lse = positions(), tw = positions();
+      reference_backend().cross_entropy(losses.view, lse.view, tw.view, x.view, target.view, View{}, p);
+      Operand g = positions();
+      Operand gx = make_operand(t, shape, Layout::Contiguous);
+      gx.rebase();
+      reference_backend().cross_entropy_backward(gx.view, g.view, x.view, lse.view, target.view, View{}, p);
+      on_each_cpu_config([&](const std::string&) {
+        Operand got_losses = positions(), got_lse = positions(), got_tw = positions();
+        cpu_backend().cross_entropy(got_losses.view, got_lse.view, got_tw.view, x.view, target.view,
+                                    View{}, p);
+        check_close(got_losses, losses, rtol, 0.0, &lse);
+        check_close(got_lse, lse, rtol, 0.0);
+        check_close(got_tw, tw, 0.0, 0.0);
+        Operand got_gx = gx.clone();
+        cpu_backend().cross_entropy_backward(got_gx.view, g.view, x.view, lse.view, target.view,
+                                             View{}, p);
+        check_close(got_gx, gx, rtol, 4 * rtol);  // |grad| <= |g| (random in [-1, 1))
+      });
+      tp[0] = c;  // out of range
+      Operand o1 = positions(), o2 = positions();
+      CHECK_THROWS_WITH_AS(cpu_backend().cross_entropy(o1.view, o2.view, View{}, x.view, target.view,
+                                                       View{}, p),
+                           doctest::Contains("is out of bounds"), reel::Error);
+    }
+  }
+}
+
 // Uniform float32/float64 fills of contiguous rows draw 16 Philox blocks at a time
 // (uniform_kernel): the same bits as the reference for every length, offset and seed (high
 // words included), at each SIMD level and thread count, degenerate intervals included.
