@@ -97,6 +97,11 @@ int main(int argc, char** argv) {
     return View{data, t, pos, {pos[1], 1}};
   };
   const CrossEntropyParams ce_params;
+  // index_add of the tensor's rows of 256 into a 1000-row table (Embedding's backward).
+  const std::int64_t ia_rows = n / 256;
+  std::vector<float> ia_table(1000 * 256, 0.f);
+  std::vector<std::int64_t> ia_index(static_cast<std::size_t>(ia_rows));
+  for (std::int64_t i = 0; i < ia_rows; ++i) ia_index[static_cast<std::size_t>(i)] = i * 7 % 1000;
 
   AdamStepParams adam;
   adam.step_size = adam.lr / (1 - 0.9);
@@ -140,6 +145,12 @@ int main(int argc, char** argv) {
          be.cross_entropy(positions(ce_loss.data(), ce_cls_pos), positions(ce_lse.data(), ce_cls_pos),
                           View{}, ce_cls, positions(ce_target.data(), ce_cls_pos, kInt64), View{},
                           ce_params);
+       }},
+      {"index_add (rows of 256 into 1000)", 4,
+       [&] {
+         be.index_add(View{ia_table.data(), kFloat32, {1000, 256}, {256, 1}}, 0,
+                      View{ia_index.data(), kInt64, {ia_rows}, {1}},
+                      View{a.data(), kFloat32, {ia_rows, 256}, {256, 1}});
        }},
       {"adam update", 28,
        [&] { be.adam_step(view(p.data()), view(g.data()), view(m.data()), view(v.data()), View{}, adam); }},

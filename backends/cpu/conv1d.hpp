@@ -16,7 +16,8 @@
 //              of output position t reads x[t + offset(k)], so the forward is a sum of K gemms
 //              over shifted views of x. The weights are packed once per call into panels of
 //              mr output channels ordered (input channel, tap); an AVX-512 micro-kernel
-//              (conv1d_implicit.avx512.cpp, 8 x 48 or 6 x 64 outputs in 24 zmm accumulators)
+//              (conv1d_implicit.avx512.cpp, 8 x 48 or 6 x 64 outputs in 24 zmm accumulators,
+//              whichever pads fewer rows and columns)
 //              loads its B operand straight from x's rows and broadcasts the weights, and adds
 //              the bias in its epilogue (after the sum, as Gemm does: the same FMA chain, bit
 //              for bit, where Gemm's sum is one kc block). A tile whose taps reach into the
@@ -25,9 +26,15 @@
 //              pad_left - (K-1) * dilation). Threads over (sample, group, tile of positions,
 //              chunk of panels): disjoint outputs, so as deterministic as the others.
 //              backward_weight (conv1d_wgrad.cpp) reads grad_out's rows and x's shifted rows
-//              along the positions into vector accumulators, no im2col either. float64 and
-//              strides > 1 run the Gemm algorithm; CPUs without AVX-512 run portable
-//              micro-kernels when the algorithm is forced.
+//              along the positions into vector accumulators, no im2col either. Short rows
+//              (batch > 1, at most kConv1dShortRows outputs, at least kConv1dRowsMinChannels
+//              output channels of the correlation per group) copy the operands channels-last
+//              and run transposed tiles (6 positions x 64 output channels; grad_weight: 6
+//              (channel, tap) pairs x 64 output channels) over (sample, position) pairs, so no
+//              tile column is padding; Auto takes them where it would take GemmBatched. The
+//              forward and grad_input keep the same FMA chains (bitwise the per-sample tiles).
+//              float64 and strides > 1 run the Gemm algorithm; CPUs without AVX-512 run
+//              portable micro-kernels when the algorithm is forced.
 //   Fft        (conv1d_fft.cpp, issue 10) overlap-save for long kernels, stride-1 float32 with
 //              any padding, dilation (the dense kernel (K-1)*d+1 long) and groups, all three
 //              passes. Rows are cut into blocks of B (a power of two >= 2 (K-1)d+2, chosen by a
