@@ -47,6 +47,18 @@ void conv1d_implicit_rows_kernel_6x64_avx512(std::int64_t depth, std::int64_t ta
 
 namespace {
 
+// mask[v]: the lanes of vector v (columns 16 v .. 16 v + 15) below `cols`.
+template <int NV>
+inline __attribute__((always_inline)) void column_masks(int cols, __mmask16* mask) {
+#pragma GCC unroll 8
+  for (int v = 0; v < NV; ++v) {
+    const int n = cols - 16 * v;
+    mask[v] = n >= 16 ? static_cast<__mmask16>(0xffff)
+              : n <= 0 ? static_cast<__mmask16>(0)
+                       : static_cast<__mmask16>((1u << n) - 1u);
+  }
+}
+
 template <int MR, int NV>
 inline __attribute__((always_inline)) void kernel(std::int64_t depth, std::int64_t taps,
                                                   std::int64_t dil, const float* wp,
@@ -96,13 +108,7 @@ inline __attribute__((always_inline)) void kernel(std::int64_t depth, std::int64
     return;
   }
   __mmask16 mask[NV];
-#pragma GCC unroll 8
-  for (int v = 0; v < NV; ++v) {
-    const int n = cols - 16 * v;
-    mask[v] = n >= 16 ? static_cast<__mmask16>(0xffff)
-              : n <= 0 ? static_cast<__mmask16>(0)
-                       : static_cast<__mmask16>((1u << n) - 1u);
-  }
+  column_masks<NV>(cols, mask);
 #pragma GCC unroll 16
   for (int r = 0; r < MR; ++r) {
     if (r >= rows) break;
@@ -152,14 +158,10 @@ inline __attribute__((always_inline)) void rows_kernel(std::int64_t depth, std::
   const __m512i index = _mm512_mullo_epi32(
       _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
       _mm512_set1_epi32(static_cast<int>(ldy)));
+  column_masks<NV>(cols, mask);
 #pragma GCC unroll 8
-  for (int v = 0; v < NV; ++v) {
-    const int n = cols - 16 * v;
-    mask[v] = n >= 16 ? static_cast<__mmask16>(0xffff)
-              : n <= 0 ? static_cast<__mmask16>(0)
-                       : static_cast<__mmask16>((1u << n) - 1u);
+  for (int v = 0; v < NV; ++v)
     b[v] = bias != nullptr ? _mm512_maskz_loadu_ps(mask[v], bias + 16 * v) : _mm512_setzero_ps();
-  }
 #pragma GCC unroll 16
   for (int r = 0; r < MR; ++r) {
     if (r >= rows) break;

@@ -269,6 +269,16 @@ struct RestoreCpuSettings {
   }
 };
 
+// A float32 stride-1 configuration (the implicit kernels' edge-case lists).
+Config stride1_config(std::int64_t n, std::int64_t cin, std::int64_t cout, std::int64_t l,
+                      std::int64_t k, std::int64_t pl, std::int64_t pr, std::int64_t d,
+                      std::int64_t g) {
+  Config c;
+  c.dtype = kFloat32, c.n = n, c.cin = cin, c.cout = cout, c.length = l, c.kernel = k;
+  c.p = Conv1dParams{1, pl, pr, d, g};
+  return c;
+}
+
 const std::vector<Conv1dAlgorithm> kAllAlgorithms = {Conv1dAlgorithm::Auto, Conv1dAlgorithm::Gemm,
                                                      Conv1dAlgorithm::Direct,
                                                      Conv1dAlgorithm::Implicit,
@@ -382,14 +392,7 @@ TEST_CASE("cpu conv1d: the implicit algorithm's edge cases match the reference")
 // threads.
 TEST_CASE("cpu conv1d: the implicit algorithm's short-row tiles match the reference") {
   RestoreCpuSettings restore;
-  auto make = [](std::int64_t n, std::int64_t cin, std::int64_t cout, std::int64_t l,
-                 std::int64_t k, std::int64_t pl, std::int64_t pr, std::int64_t d,
-                 std::int64_t g) {
-    Config c;
-    c.dtype = kFloat32, c.n = n, c.cin = cin, c.cout = cout, c.length = l, c.kernel = k;
-    c.p = Conv1dParams{1, pl, pr, d, g};
-    return c;
-  };
+  const auto make = stride1_config;
   const std::vector<Config> configs = {
       make(5, 48, 64, 1, 3, 1, 1, 1, 1),       // L 1: only the centre tap is real
       make(3, 50, 48, 3, 5, 4, 4, 2, 1),       // reach 8 over rows of 3
@@ -637,14 +640,7 @@ TEST_CASE("cpu conv1d: autograd runs no backward_input pass when the input needs
 // 2 threads. Then: grad_W is bitwise the same at 1, 2 and 3 threads.
 TEST_CASE("cpu conv1d: the implicit backward_weight's edge cases match the reference") {
   RestoreCpuSettings restore;
-  auto make = [](std::int64_t n, std::int64_t cin, std::int64_t cout, std::int64_t l,
-                 std::int64_t k, std::int64_t pl, std::int64_t pr, std::int64_t d,
-                 std::int64_t g) {
-    Config c;
-    c.dtype = kFloat32, c.n = n, c.cin = cin, c.cout = cout, c.length = l, c.kernel = k;
-    c.p = Conv1dParams{1, pl, pr, d, g};
-    return c;
-  };
+  const auto make = stride1_config;
   const std::vector<Config> configs = {
       make(1, 3, 5, 5000, 3, 1, 1, 1, 1),      // blocks crossed inside one row; 2 slots
       make(7, 4, 4, 700, 5, 4, 0, 1, 1),       // blocks across samples, causal
