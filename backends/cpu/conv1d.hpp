@@ -83,6 +83,7 @@
 //
 // A faster algorithm for some case (Winograd for small kernels) is a new enumerator and a line
 // in choose().
+#include <algorithm>
 #include <cstdint>
 
 #include "backends/backend.hpp"
@@ -176,8 +177,19 @@ constexpr std::int64_t kConv1dShortRows = 64, kConv1dRowsMinChannels = 48;
 // The short-row tiles' input layout, channels-last with zero margins (threaded over samples):
 //   out[(n * (left + len + right) + left + j) * channels + ch] = in[(n * channels + ch) * len + j]
 // for j < len, and zero rows in each sample's `left` and `right` margins.
+struct Conv1dMargins {
+  std::int64_t left, right;
+};
 void conv1d_channels_last(const float* in, std::int64_t batch, std::int64_t channels,
-                          std::int64_t len, std::int64_t left, std::int64_t right, float* out);
+                          std::int64_t len, Conv1dMargins margins, float* out);
+// The margins for a correlation whose output t (t < len_out) reads input positions
+// t + off0 .. t + off0 + reach of a row of len_in: as wide as those reads reach past the row,
+// so that a tap never reads another sample's block.
+inline Conv1dMargins conv1d_channels_last_margins(std::int64_t len_in, std::int64_t len_out,
+                                                  std::int64_t off0, std::int64_t reach) {
+  return {std::max<std::int64_t>(0, -off0),
+          std::max<std::int64_t>(0, len_out + off0 + reach - len_in)};
+}
 // True when the AVX-512 micro-kernel runs (the CPU has AVX-512 F/BW/DQ/CD/VL and the hook below
 // is off); otherwise the implicit algorithm runs a portable micro-kernel (correct, slow).
 bool conv1d_implicit_native();

@@ -132,17 +132,17 @@ struct Correlation {
 
 // Packed weights: [group][panel][i][k][mr], rows past cout zero. `get(g, o, i, k)`.
 template <class Get>
-void pack_weights(const Correlation& p, const Kernel& kern, float* wp, Get get) {
-  const std::int64_t panels = ceil_div(p.cout, kern.mr);
-  const std::int64_t panel_size = p.cin * p.taps * kern.mr;
+void pack_weights(const Correlation& p, int mr, float* wp, Get get) {
+  const std::int64_t panels = ceil_div(p.cout, mr);
+  const std::int64_t panel_size = p.cin * p.taps * mr;
   parallel_for(0, p.groups * panels, std::max<std::int64_t>(1, 16384 / panel_size),
                [&](std::int64_t u0, std::int64_t u1) {
     for (std::int64_t u = u0; u < u1; ++u) {
-      const std::int64_t g = u / panels, o0 = u % panels * kern.mr;
+      const std::int64_t g = u / panels, o0 = u % panels * mr;
       float* dst = wp + u * panel_size;
       for (std::int64_t i = 0; i < p.cin; ++i) {
         for (std::int64_t k = 0; k < p.taps; ++k) {
-          for (int r = 0; r < kern.mr; ++r)
+          for (int r = 0; r < mr; ++r)
             *dst++ = o0 + r < p.cout ? get(g, o0 + r, i, k) : 0.0f;
         }
       }
@@ -220,13 +220,12 @@ constexpr int kRowsMr = 6, kRowsPanel = 64;
 
 void correlate_rows(const Correlation& p, float* out, const float* in, const float* wp,
                     const float* bias) {
-  const std::int64_t reach = (p.taps - 1) * p.dil;
-  const std::int64_t left = std::max<std::int64_t>(0, -p.off0);
-  const std::int64_t right = std::max<std::int64_t>(0, p.len_out + p.off0 + reach - p.len_in);
-  const std::int64_t span = left + p.len_in + right;  // positions per sample
+  const Conv1dMargins m =
+      conv1d_channels_last_margins(p.len_in, p.len_out, p.off0, (p.taps - 1) * p.dil);
+  const std::int64_t span = m.left + p.len_in + m.right;  // positions per sample
   const std::int64_t channels = p.groups * p.cin;
   CachedBuffer<float> xt(p.batch * span * channels);
-  conv1d_channels_last(in, p.batch, channels, p.len_in, left, right, xt.data);
+  conv1d_channels_last(in, p.batch, channels, p.len_in, m, xt.data);
   const std::int64_t panels = ceil_div(p.cout, kRowsPanel);
   const std::int64_t panel_size = p.cin * p.taps * kRowsPanel;
   const std::int64_t positions = p.batch * p.len_out;
@@ -242,7 +241,7 @@ void correlate_rows(const Correlation& p, float* out, const float* in, const flo
       float* y[kRowsMr];
       for (int r = 0; r < rows; ++r) {
         const std::int64_t n = (q0 + r) / p.len_out, t = (q0 + r) % p.len_out;
-        x[r] = xt.data + (n * span + left + t + p.off0) * channels + g * p.cin;
+        x[r] = xt.data + (n * span + m.left + t + p.off0) * channels + g * p.cin;
         y[r] = out + ((n * p.groups + g) * p.cout + co0) * p.len_out + t;
       }
       detail::conv1d_implicit_rows_kernel_6x64_avx512(
@@ -266,25 +265,20 @@ bool rows_path(const Correlation& p) {
 template <class Get>
 void run_correlation(const Correlation& p, float* out, const float* in, const float* bias,
                      Get get) {
-  if (rows_path(p)) {
-    const Kernel panel{kRowsPanel, kRowsMr, nullptr};  // pack_weights' panel rows
-    CachedBuffer<float> wp(p.groups * ceil_div(p.cout, kRowsPanel) * kRowsPanel * p.cin *
-                           p.taps);
-    pack_weights(p, panel, wp.data, get);
-    correlate_rows(p, out, in, wp.data, bias);
-    return;
-  }
-  const Kernel kern = pick_kernel(p.cout, p.len_out);
-  CachedBuffer<float> wp(p.groups * ceil_div(p.cout, kern.mr) * kern.mr * p.cin * p.taps);
-  pack_weights(p, kern, wp.data, get);
-  correlate(p, kern, out, in, wp.data, bias);
+  const bool rows = rows_path(p);
+  const Kernel kern = rows ? Kernel{} : pick_kernel(p.cout, p.len_out);
+  const int mr = rows ? kRowsPanel : kern.mr;  // output channels per packed panel
+  CachedBuffer<float> wp(p.groups * ceil_div(p.cout, mr) * mr * p.cin * p.taps);
+  pack_weights(p, mr, wp.data, get);
+  if (rows) correlate_rows(p, out, in, wp.data, bias);
+  else correlate(p, kern, out, in, wp.data, bias);
 }
 
 }  // namespace
 
 void conv1d_channels_last(const float* in, std::int64_t batch, std::int64_t channels,
-                          std::int64_t len, std::int64_t left, std::int64_t right, float* out) {
-  const std::int64_t span = left + len + right;
+                          std::int64_t len, Conv1dMargins margins, float* out) {
+  const std::int64_t left = margins.left, span = left + len + margins.right;
   parallel_for(0, batch, std::max<std::int64_t>(1, 16384 / (span * channels + 1)),
                [&](std::int64_t n0, std::int64_t n1) {
     for (std::int64_t n = n0; n < n1; ++n) {

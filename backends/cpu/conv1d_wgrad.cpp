@@ -163,12 +163,12 @@ constexpr int kRowsPairs = 6, kRowsChannels = 64;
 void rows_weight_grad(const Conv1dProblem& c, float* gw, const float* gy, const float* x) {
   const std::int64_t cin = c.in_per_group, cout = c.out_per_group, lout = c.out_length;
   const std::int64_t reach = (c.kernel - 1) * c.dilation;
-  const std::int64_t left = c.pad_left;
-  const std::int64_t right = std::max<std::int64_t>(0, lout + reach - c.pad_left - c.length);
-  const std::int64_t span = left + c.length + right;
+  const Conv1dMargins m = conv1d_channels_last_margins(c.length, lout, c.offset(0), reach);
+  const std::int64_t span = m.left + c.length + m.right;
   CachedBuffer<float> xt(c.batch * span * c.in_channels), gyt(c.batch * lout * c.out_channels);
-  conv1d_channels_last(x, c.batch, c.in_channels, c.length, left, right, xt.data);
-  conv1d_channels_last(gy, c.batch, c.out_channels, lout, 0, 0, gyt.data);
+  conv1d_channels_last(x, c.batch, c.in_channels, c.length, m, xt.data);
+  conv1d_channels_last(gy, c.batch, c.out_channels, lout, {0, 0}, gyt.data);
+  const std::int64_t first = m.left + c.offset(0);  // a block's row read by output 0, tap 0
 
   const std::int64_t pairs = cin * c.kernel;
   const std::int64_t pair_panels = ceil_div(pairs, kRowsPairs);
@@ -196,7 +196,7 @@ void rows_weight_grad(const Conv1dProblem& c, float* gw, const float* gy, const 
         std::int64_t segments = 0;
         for (std::int64_t q = q0; q < q1;) {
           const std::int64_t n = q / lout, t = q % lout, count = std::min(lout - t, q1 - q);
-          seg[segments++] = {xt.data + (n * span + t) * c.in_channels + g * cin,
+          seg[segments++] = {xt.data + (n * span + first + t) * c.in_channels + g * cin,
                              gyt.data + (n * lout + t) * c.out_channels + g * cout +
                                  cp * kRowsChannels,
                              count};
