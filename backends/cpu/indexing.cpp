@@ -19,6 +19,19 @@
 
 namespace reel::backends {
 
+namespace {
+
+// True when every index of the 0- or 1-d int64 view is in [0, rows).
+bool indices_in_range(const View& index, std::int64_t rows) {
+  const std::int64_t istride = index.shape.size() == 1 ? index.strides[0] : 0;
+  const std::int64_t* ix = index.ptr<const std::int64_t>();
+  for (std::int64_t i = 0; i < index.numel(); ++i)
+    if (ix[i * istride] < 0 || ix[i * istride] >= rows) return false;
+  return true;
+}
+
+}  // namespace
+
 void CpuBackend::index_select_impl(const View& out, const View& in, int dim, const View& index) {
   const bool fast = dim == 0 && in.shape.size() >= 1 && out.dtype == in.dtype &&
                     index.dtype == kInt64 && index.shape.size() <= 1 &&
@@ -27,13 +40,10 @@ void CpuBackend::index_select_impl(const View& out, const View& in, int dim, con
                     is_contiguous_layout(in.shape, in.strides) &&
                     is_contiguous_layout(out.shape, out.strides);
   if (fast) {
-    const std::int64_t rows = in.shape[0], count = index.numel();
+    const std::int64_t count = index.numel();
     const std::int64_t istride = index.shape.size() == 1 ? index.strides[0] : 0;
     const std::int64_t* ix = index.ptr<const std::int64_t>();
-    bool in_range = true;
-    for (std::int64_t i = 0; i < count && in_range; ++i)
-      in_range = ix[i * istride] >= 0 && ix[i * istride] < rows;
-    if (in_range) {
+    if (indices_in_range(index, in.shape[0])) {
       const std::size_t slab = element_size(in.dtype) * static_cast<std::size_t>(
                                    count > 0 ? out.numel() / count : 0);
       const char* src = static_cast<const char*>(in.data);
@@ -51,18 +61,6 @@ void CpuBackend::index_select_impl(const View& out, const View& in, int dim, con
   ReferenceBackend::index_select_impl(out, in, dim, index);
 }
 
-namespace {
-
-// True when every index of the 0- or 1-d int64 view is in [0, rows).
-bool indices_in_range(const View& index, std::int64_t rows) {
-  const std::int64_t istride = index.shape.size() == 1 ? index.strides[0] : 0;
-  const std::int64_t* ix = index.ptr<const std::int64_t>();
-  for (std::int64_t i = 0; i < index.numel(); ++i)
-    if (ix[i * istride] < 0 || ix[i * istride] >= rows) return false;
-  return true;
-}
-
-}  // namespace
 
 void CpuBackend::index_add_impl(const View& out, int dim, const View& index, const View& src) {
   const bool fast = dim == 0 && out.shape.size() >= 1 && out.dtype == src.dtype &&

@@ -22,6 +22,13 @@ bool flat(const View& v) {
   return v.data == nullptr || is_contiguous_layout(v.shape, v.strides);
 }
 
+// run.template operator()<T>() for the float32 or float64 `dtype` (the SIMD path's two).
+template <class F>
+void for_float_dtype(DType dtype, F&& run) {
+  if (dtype == kFloat32) run.template operator()<float>();
+  else run.template operator()<double>();
+}
+
 template <class T>
 T* ptr_or_null(const View& v) {
   return v.data == nullptr ? nullptr : v.ptr<T>();
@@ -63,8 +70,7 @@ void CpuBackend::adam_step_impl(const View& param, const View& grad, const View&
       kernel(i1 - i0, s, pp + i0, pg + i0, pm + i0, pv + i0, px ? px + i0 : nullptr);
     });
   };
-  if (param.dtype == kFloat32) run.template operator()<float>();
-  else run.template operator()<double>();
+  for_float_dtype(param.dtype, run);
 }
 
 void CpuBackend::sgd_step_impl(const View& param, const View& grad, const View& momentum_buffer,
@@ -92,8 +98,7 @@ void CpuBackend::sgd_step_impl(const View& param, const View& grad, const View& 
       kernel(i1 - i0, s, pp + i0, pg + i0, pb ? pb + i0 : nullptr);
     });
   };
-  if (param.dtype == kFloat32) run.template operator()<float>();
-  else run.template operator()<double>();
+  for_float_dtype(param.dtype, run);
 }
 
 void CpuBackend::rmsprop_step_impl(const View& param, const View& grad, const View& square_avg,
@@ -129,8 +134,7 @@ void CpuBackend::rmsprop_step_impl(const View& param, const View& grad, const Vi
       kernel(i1 - i0, s, pp + i0, pg + i0, ps + i0, pa ? pa + i0 : nullptr, pb ? pb + i0 : nullptr);
     });
   };
-  if (param.dtype == kFloat32) run.template operator()<float>();
-  else run.template operator()<double>();
+  for_float_dtype(param.dtype, run);
 }
 
 void CpuBackend::adagrad_step_impl(const View& param, const View& grad, const View& sum,
@@ -150,8 +154,7 @@ void CpuBackend::adagrad_step_impl(const View& param, const View& grad, const Vi
       kernel(i1 - i0, s, pp + i0, pg + i0, ps + i0);
     });
   };
-  if (param.dtype == kFloat32) run.template operator()<float>();
-  else run.template operator()<double>();
+  for_float_dtype(param.dtype, run);
 }
 
 }  // namespace reel::backends

@@ -209,6 +209,7 @@ bool sum_fast(ReduceOp op, const View& out, const View& in) {
 }
 
 }  // namespace
+
 // Issue 10: argmax/argmin along the innermost dim of contiguous float32/float64 (a classifier's
 // predictions over [N, classes]). Rows threaded; each row's extreme by the SIMD extreme kernel
 // (exact, NaN-propagating), then the first index holding it, or the first NaN when it is NaN:
