@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "backends/checked_math.hpp"
+#include "backends/strided_loop.hpp"
 
 namespace reel::backends {
 
@@ -197,10 +198,43 @@ void Backend::where(const View& out, const View& cond, const View& a, const View
       out, cond, a, b);
 }
 
+namespace {
+// The reductions' shapes: `out` has in's rank, and each dim is either kept (same extent) or
+// reduced (extent 1 in out).
+void check_reduction_shape(const char* name, const View& out, const View& in) {
+  check(out.shape.size() == in.shape.size(),
+        "{}: output rank {} must equal input rank {} (reduced dims have extent 1)", name,
+        out.shape.size(), in.shape.size());
+  for (int d = 0; d < in.shape.size(); ++d) {
+    const bool is_reduced = out.shape[d] == 1 && in.shape[d] != 1;
+    check(is_reduced || out.shape[d] == in.shape[d],
+          "{}: output shape {} is not a reduction of input shape {}", name, out.shape, in.shape);
+  }
+}
+
+// max/min of nothing has no value: PyTorch's messages.
+void check_not_empty(const char* name, const View& out, const Shape& reduced) {
+  if (numel_of(reduced) != 0 || numel_of(out.shape) == 0) return;
+  if (numel_of(out.shape) == 1) {
+    fail("{}(): Expected reduction dim to be specified for input.numel() == 0. Specify the "
+         "reduction dim with the 'dim' argument.", name);
+  }
+  int dim = 0;
+  while (reduced[dim] != 0) ++dim;
+  fail("{}(): Expected reduction dim {} to have non-zero size.", name, dim);
+}
+
+}  // namespace
+
 void Backend::reduce(ReduceOp op, const View& out, const View& in) {
   check_out_dtype(op, out, in.dtype);
   run(op, in.dtype, 0x1,
       [&](const View& out_, const View& in_) {
+        const char* name = op_name(op);
+        check_reduction_shape(name, out_, in_);
+        if (op == ReduceOp::Max || op == ReduceOp::Min) {
+          check_not_empty(name, out_, reduced_shape(out_.shape, in_.shape));
+        }
         reduce_impl(op, out_, in_);
       },
       out, in);
@@ -208,10 +242,22 @@ void Backend::reduce(ReduceOp op, const View& out, const View& in) {
 
 void Backend::arg_reduce(ArgReduceOp op, const View& values, const View& indices, const View& in,
                          int dim) {
-  check(indices.dtype == kInt64, "{}: expected int64 indices, got {}", op_name(op),
-        indices.dtype);
+  const char* name = op_name(op);
+  check(indices.dtype == kInt64, "{}: expected int64 indices, got {}", name, indices.dtype);
   run(op, in.dtype, 0x3,
       [&](const View& values_, const View& indices_, const View& in_) {
+        check(dim >= 0 && dim < in_.shape.size(), "{}: dim {} out of range for input of rank {}",
+              name, dim, in_.shape.size());
+        const Shape out_shape = with_extent(in_.shape, dim, 1);
+        check(indices_.shape == out_shape, "{}: expected indices of shape {}, got {}", name,
+              out_shape, indices_.shape);
+        // `values` may be a null view (data == nullptr) when only the indices are wanted.
+        check(values_.data == nullptr ||
+                  (values_.shape == out_shape && values_.dtype == in_.dtype),
+              "{}: expected values of shape {} and dtype {}, got {} and {}", name, out_shape,
+              in_.dtype, values_.shape, values_.dtype);
+        check(in_.shape[dim] > 0, "{}(): Expected reduction dim {} to have non-zero size.", name,
+              dim);
         arg_reduce_impl(op, values_, indices_, in_, dim);
       },
       values, indices, in);
@@ -221,6 +267,13 @@ void Backend::matmul(const View& out, const View& a, const View& b) {
   check(a.dtype == out.dtype && b.dtype == out.dtype,
         "matmul: expected a, b and out of one dtype, got {}, {} and {}", a.dtype, b.dtype,
         out.dtype);
+  check(out.shape.size() == 3 && a.shape.size() == 3 && b.shape.size() == 3,
+        "matmul: expected 3-d views [B, M, K] @ [B, K, N] -> [B, M, N], got {} @ {} -> {}",
+        a.shape, b.shape, out.shape);
+  const std::int64_t batch = out.shape[0], m = out.shape[1], n = out.shape[2], k = a.shape[2];
+  check(a.shape[0] == batch && b.shape[0] == batch && a.shape[1] == m && b.shape[1] == k &&
+            b.shape[2] == n,
+        "matmul: shapes do not match: {} @ {} -> {}", a.shape, b.shape, out.shape);
   run(KernelOp::Matmul, out.dtype, 0x1,
       [&](const View& out_, const View& a_, const View& b_) {
         matmul_impl(out_, a_, b_);
@@ -228,7 +281,30 @@ void Backend::matmul(const View& out, const View& a, const View& b) {
       out, a, b);
 }
 
+namespace {
+// The indexing primitives' dtypes and shapes (every backend checks the index values itself,
+// where it reads them).
+void check_dim(const char* name, int dim, const View& v) {
+  check(dim >= 0 && dim < v.shape.size(), "{}: dim {} out of range for a tensor of rank {}", name,
+        dim, v.shape.size());
+}
+
+void check_index(const char* name, const View& index, bool one_dim) {
+  check(index.dtype == kInt64, "{}: expected index of dtype int64, got {}", name, index.dtype);
+  check(!one_dim || index.shape.size() <= 1, "{}: expected a 1-d index, got shape {}", name,
+        index.shape);
+}
+}  // namespace
+
 void Backend::index_select(const View& out, const View& in, int dim, const View& index) {
+  const char* name = "index_select";
+  check_dim(name, dim, in);
+  check_index(name, index, true);
+  check(out.dtype == in.dtype, "{}: output dtype {} differs from input dtype {}", name, out.dtype,
+        in.dtype);
+  check(out.shape == with_extent(in.shape, dim, index.numel()),
+        "{}: output shape {} does not match input {} with dim {} of size {}", name, out.shape,
+        in.shape, dim, index.numel());
   run(KernelOp::IndexSelect, in.dtype, 0x1,
       [&](const View& out_, const View& in_, const View& index_) {
         index_select_impl(out_, in_, dim, index_);
@@ -237,6 +313,14 @@ void Backend::index_select(const View& out, const View& in, int dim, const View&
 }
 
 void Backend::index_add(const View& out, int dim, const View& index, const View& src) {
+  const char* name = "index_add";
+  check_dim(name, dim, out);
+  check_index(name, index, true);
+  check(out.dtype == src.dtype, "{}: source dtype {} differs from self dtype {}", name, src.dtype,
+        out.dtype);
+  check(src.shape == with_extent(out.shape, dim, index.numel()),
+        "{}: source shape {} does not match self {} with dim {} of size {}", name, src.shape,
+        out.shape, dim, index.numel());
   run(KernelOp::IndexAdd, out.dtype, 0x1,
       [&](const View& out_, const View& index_, const View& src_) {
         index_add_impl(out_, dim, index_, src_);
@@ -245,6 +329,20 @@ void Backend::index_add(const View& out, int dim, const View& index, const View&
 }
 
 void Backend::gather(const View& out, const View& in, int dim, const View& index) {
+  const char* name = "gather";
+  check_dim(name, dim, in);
+  check_index(name, index, false);
+  check(out.dtype == in.dtype, "{}: output dtype {} differs from input dtype {}", name, out.dtype,
+        in.dtype);
+  check(index.shape == out.shape, "{}: index shape {} must equal output shape {}", name,
+        index.shape, out.shape);
+  check(index.shape.size() == in.shape.size(), "{}: index rank {} must equal input rank {}", name,
+        index.shape.size(), in.shape.size());
+  for (int d = 0; d < in.shape.size(); ++d) {
+    check(d == dim || index.shape[d] <= in.shape[d],
+          "{}: Size does not match at dimension {} expected index {} to be smaller than self {} "
+          "apart from dimension {}", name, d, index.shape, in.shape, dim);
+  }
   run(KernelOp::Gather, in.dtype, 0x1,
       [&](const View& out_, const View& in_, const View& index_) {
         gather_impl(out_, in_, dim, index_);
@@ -253,6 +351,20 @@ void Backend::gather(const View& out, const View& in, int dim, const View& index
 }
 
 void Backend::scatter_add(const View& out, int dim, const View& index, const View& src) {
+  const char* name = "scatter_add";
+  check_dim(name, dim, out);
+  check_index(name, index, false);
+  check(out.dtype == src.dtype, "{}: source dtype {} differs from self dtype {}", name, src.dtype,
+        out.dtype);
+  check(index.shape == src.shape, "{}: index shape {} must equal source shape {}", name,
+        index.shape, src.shape);
+  check(index.shape.size() == out.shape.size(), "{}: index rank {} must equal self rank {}", name,
+        index.shape.size(), out.shape.size());
+  for (int d = 0; d < out.shape.size(); ++d) {
+    check(d == dim || index.shape[d] <= out.shape[d],
+          "{}: Expected index {} to be smaller than self {} apart from dimension {}", name,
+          index.shape, out.shape, dim);
+  }
   run(KernelOp::ScatterAdd, out.dtype, 0x1,
       [&](const View& out_, const View& index_, const View& src_) {
         scatter_add_impl(out_, dim, index_, src_);
@@ -260,9 +372,31 @@ void Backend::scatter_add(const View& out, int dim, const View& index, const Vie
       out, index, src);
 }
 
+namespace {
+// The draw's parameters against the dtype it fills (every backend's random_impl may rely on it).
+void check_random_spec(DType t, const RandomSpec& spec) {
+  if (spec.kind == RandomSpec::Kind::Integer) {
+    check(is_integral(t, /*include_bool=*/false) || is_floating(t),
+          "random: integer draws fill integer, float32 or float64 tensors, got {}", t);
+    check(spec.a < spec.b, "random: expected low < high, but got low={} and high={}", spec.a,
+          spec.b);
+  } else {
+    const char* kind = spec.kind == RandomSpec::Kind::Uniform ? "uniform" : "normal";
+    check(is_inexact(t), "random: {} draws fill floating or complex tensors, got {}", kind, t);
+    if (spec.kind == RandomSpec::Kind::Uniform) {
+      check(spec.a <= spec.b, "random: uniform expects from <= to, but got from={} and to={}",
+            spec.a, spec.b);
+    } else {
+      check(spec.b >= 0.0, "random: normal expects std >= 0.0, but got std={}", spec.b);
+    }
+  }
+}
+}  // namespace
+
 void Backend::random(const View& out, const RandomSpec& spec) {
   run(KernelOp::Random, out.dtype, 0x1,
       [&](const View& out_) {
+        check_random_spec(out_.dtype, spec);
         random_impl(out_, spec);
       },
       out);
@@ -307,10 +441,58 @@ void Backend::conv1d_backward(const View& grad_in, const View& grad_weight,
       grad_in, grad_weight, grad_bias, grad_out, in, weight);
 }
 
+namespace {
+// x is the unpadded [N, C, L] view, y the padded [N, C, L + left + right] one.
+void check_pad(const char* op, const View& x, const View& y, PadMode mode, std::int64_t left,
+               std::int64_t right) {
+  check(x.shape.size() == 3 && y.shape.size() == 3 && x.strides.size() == 3 &&
+            y.strides.size() == 3,
+        "{}: expected 3-d views [N, C, L], got input {} and output {}", op, x.shape, y.shape);
+  check(x.dtype == y.dtype, "{}: expected input and output of one dtype, got {} and {}", op,
+        x.dtype, y.dtype);
+  for (int d = 0; d < 3; ++d) {
+    check(x.strides[d] >= 0 && y.strides[d] >= 0, "{}: negative strides are not supported", op);
+  }
+  check(left >= 0 && right >= 0, "{}: negative padding is not supported, got ({}, {})", op, left,
+        right);
+  const std::int64_t length = x.shape[2];
+  std::optional<std::int64_t> padded = checked_add(length, left);
+  if (padded) padded = checked_add(*padded, right);
+  check(padded.has_value(), "{}: the padded length {} + {} + {} overflows int64", op, length,
+        left, right);
+  check(y.shape[0] == x.shape[0] && y.shape[1] == x.shape[1] && y.shape[2] == *padded,
+        "{}: expected the padded shape [{}, {}, {}] for input {} padded by ({}, {}), got {}", op,
+        x.shape[0], x.shape[1], *padded, x.shape, left, right, y.shape);
+  switch (mode) {
+    case PadMode::Zeros: break;
+    case PadMode::Reflect:
+      check((left == 0 || left < length) && (right == 0 || right < length),
+            "{}: padding size should be less than the corresponding input dimension, but got: "
+            "padding ({}, {}) at dimension 2 of input {} (mode reflect)",
+            op, left, right, x.shape);
+      break;
+    case PadMode::Replicate:
+      check((left == 0 && right == 0) || length > 0,
+            "{}: cannot replicate-pad an empty dimension: input {} padded by ({}, {})", op,
+            x.shape, left, right);
+      break;
+    case PadMode::Circular:
+      check(left <= length && right <= length,
+            "{}: padding value causes wrapping around more than once: padding ({}, {}) on a "
+            "dimension of size {} (mode circular)",
+            op, left, right, length);
+      break;
+    default: fail("{}: unknown padding mode {}", op, static_cast<int>(mode));
+  }
+}
+
+}  // namespace
+
 void Backend::pad1d(const View& out, const View& in, PadMode mode, std::int64_t left,
                     std::int64_t right) {
   run(KernelOp::Pad1d, in.dtype, 0x1,
       [&](const View& out_, const View& in_) {
+        check_pad("pad1d", in_, out_, mode, left, right);
         pad1d_impl(out_, in_, mode, left, right);
       },
       out, in);
@@ -320,6 +502,7 @@ void Backend::pad1d_backward(const View& grad_in, const View& grad_out, PadMode 
                              std::int64_t left, std::int64_t right) {
   run(KernelOp::Pad1dBackward, grad_out.dtype, 0x1,
       [&](const View& grad_in_, const View& grad_out_) {
+        check_pad("pad1d_backward", grad_in_, grad_out_, mode, left, right);
         pad1d_backward_impl(grad_in_, grad_out_, mode, left, right);
       },
       grad_in, grad_out);

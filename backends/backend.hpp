@@ -21,6 +21,7 @@
 #include "backends/dims.hpp"
 #include "backends/dtype.hpp"
 #include "backends/op_table.hpp"
+#include "backends/kernel_params.hpp"
 #include "backends/scalar.hpp"
 
 namespace reel::backends {
@@ -34,18 +35,6 @@ struct View {
   std::int64_t numel() const { return numel_of(shape); }
   template <typename T> T* ptr() const { return static_cast<T*>(data); }
 };
-
-// Random distributions. Values are a pure function of (seed, offset + element index), so a
-// draw is reproducible and identical on every backend (a counter-based generator, Philox).
-struct RandomSpec {
-  enum class Kind : std::uint8_t { Uniform, Normal, Integer } kind = Kind::Uniform;
-  double a = 0.0;  // uniform: low;  normal: mean;  integer: low (inclusive)
-  double b = 1.0;  // uniform: high; normal: std;   integer: high (exclusive)
-  std::uint64_t seed = 0;
-  std::uint64_t offset = 0;  // counter of the first element
-};
-
-enum class PadMode : std::uint8_t { Zeros, Reflect, Replicate, Circular };
 
 // --- softmax and losses (issue 7) ---
 // The options of cross_entropy / nll_loss over class indices (PyTorch's names).
@@ -438,6 +427,19 @@ Backend& cpu_backend();
 Backend& cuda_backend();
 bool cuda_available();
 int cuda_device_count();
+// The CUDA caching allocator's bytes: handed out to tensors (allocated) and held from CUDA
+// (reserved = allocated + cached free blocks). Both 0 without CUDA.
+struct CudaMemory {
+  std::size_t allocated = 0;
+  std::size_t reserved = 0;
+};
+CudaMemory cuda_memory();
+// Returns the cached free blocks to CUDA (no-op without CUDA or before the first allocation).
+void cuda_empty_cache();
+// Whether float32 matmul may use TF32 tensor cores (PyTorch's torch.backends.cuda.matmul.
+// allow_tf32; default false). Stored without CUDA too, so a program sets it unconditionally.
+void cuda_set_allow_tf32_matmul(bool allow);
+bool cuda_allow_tf32_matmul();
 
 // Which backend runs CPU tensors: the fast one (default) or the reference loops. Tests use
 // this to run one body on every backend.

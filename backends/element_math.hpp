@@ -227,7 +227,7 @@ REEL_HD UnaryOut<op, T> apply_unary_wide(T x) {
   } else if constexpr (op == UnaryOp::Sigmoid) {
     return T(1) / (T(1) + exp(-x));  // 1 / (1 + e^-x)
   } else if constexpr (op == UnaryOp::Relu) {
-    if constexpr (kIsBool<T>) return x;
+    if constexpr (kIsBool<T> || std::is_unsigned_v<T>) return x;
     else return x < T(0) ? T(0) : x;  // clamp_min(x, 0): NaN and -0.0 pass through, as PyTorch
   } else if constexpr (op == UnaryOp::Gelu) {  // exact GELU (Hendrycks & Gimpel): x Phi(x)
     return x * normal_cdf(x);
@@ -239,6 +239,7 @@ REEL_HD UnaryOut<op, T> apply_unary_wide(T x) {
     if constexpr (kIsComplex<T>) return x == T(0) ? T(0) : x / T(abs(x));  // torch.sgn: x / |x|
     else if constexpr (kIsBool<T>) return x;
     else if constexpr (kIsFloating<T>) return is_nan(x) ? x : T((x > 0) - (x < 0));  // sign(nan) = nan
+    else if constexpr (std::is_unsigned_v<T>) return T(x > 0);
     else return T((x > 0) - (x < 0));
   } else if constexpr (op == UnaryOp::Conj) {
     return conj(x);

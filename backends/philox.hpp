@@ -33,8 +33,9 @@
 #include <cmath>
 #include <cstdint>
 #include <type_traits>
+#include <utility>
 
-#include "backends/backend.hpp"
+#include "backends/kernel_params.hpp"
 
 #ifndef REEL_HOST_DEVICE
 #if defined(__CUDACC__)
@@ -134,11 +135,18 @@ REEL_HOST_DEVICE ComplexParts<R> random_complex_parts(const RandomSpec& spec, st
 
 namespace reel::backends {
 
-// Element i's value in a draw described by `spec`, for T = float, double, int64 (Integer
-// only), complex64 or complex128. A pure function of (spec.seed, spec.offset + i).
+// Element i's value in a draw described by `spec`, for T = float, double, an integer type
+// (Integer only), or a complex type of float or double (std::complex, cuda::std::complex). A pure function of (spec.seed, spec.offset + i).
+namespace philox {
+template <typename T, typename = void> struct is_complex : std::false_type {};
+template <typename T>
+struct is_complex<T, std::void_t<typename T::value_type, decltype(std::declval<T>().imag())>>
+    : std::true_type {};
+}  // namespace philox
+
 template <typename T>
 REEL_HOST_DEVICE T random_value(const RandomSpec& spec, std::uint64_t i) {
-  if constexpr (is_complex_v<T>) {
+  if constexpr (philox::is_complex<T>::value) {
     const auto parts = philox::random_complex_parts<typename T::value_type>(spec, i);
     return T(parts.re, parts.im);
   } else {

@@ -54,4 +54,14 @@ inline Shape with_extent(Shape shape, int dim, std::int64_t extent) {
   return shape;
 }
 
+// in's shape with every kept dim set to 1: the part of `in` that one element of a reduction's
+// output folds over (Backend::reduce has checked that each dim is kept or reduced).
+inline Shape reduced_shape(const Shape& out, const Shape& in) {
+  Shape reduced = in;
+  for (int d = 0; d < in.size(); ++d) {
+    if (!(out[d] == 1 && in[d] != 1)) reduced[d] = 1;
+  }
+  return reduced;
+}
+
 }  // namespace reel::backends

@@ -3,19 +3,15 @@
 //   index_add     out[.., index[i], ..] += src[.., i, ..]          (index_select's adjoint)
 //   gather        out[x]                = in[x with x[dim] = index[x]]      (index ~ out)
 //   scatter_add   out[x with x[dim] = index[x]] += src[x]                   (index ~ src)
-// The caller has bounds-checked the indices; we check again (a clear error, never a wild
-// write), which costs one compare per element.
+// Backend's entry points have checked the arguments' dtypes and shapes. The caller has
+// bounds-checked the index values; we check again (a clear error, never a wild write), which
+// costs one compare per element.
 #include "backends/reference/reference_backend.hpp"
 #include "backends/strided_loop.hpp"
 
 namespace reel::backends {
 
 namespace {
-
-void check_dim(const char* name, int dim, const View& v) {
-  check(dim >= 0 && dim < v.shape.size(), "{}: dim {} out of range for a tensor of rank {}", name,
-        dim, v.shape.size());
-}
 
 // Element i of a 1-d (or 0-d, one element) int64 index.
 std::int64_t index_at(const View& index, std::int64_t i) {
@@ -28,23 +24,10 @@ std::int64_t checked(const char* name, std::int64_t j, int dim, std::int64_t siz
   return j;
 }
 
-void check_index(const char* name, const View& index, bool one_dim) {
-  check(index.dtype == kInt64, "{}: expected index of dtype int64, got {}", name, index.dtype);
-  check(!one_dim || index.shape.size() <= 1, "{}: expected a 1-d index, got shape {}", name,
-        index.shape);
-}
-
 }  // namespace
 
 void ReferenceBackend::index_select_impl(const View& out, const View& in, int dim, const View& index) {
   const char* name = "index_select";
-  check_dim(name, dim, in);
-  check_index(name, index, true);
-  check(out.dtype == in.dtype, "{}: output dtype {} differs from input dtype {}", name, out.dtype,
-        in.dtype);
-  check(out.shape == with_extent(in.shape, dim, index.numel()),
-        "{}: output shape {} does not match input {} with dim {} of size {}", name, out.shape,
-        in.shape, dim, index.numel());
   // One slab per selected index: out's slab i is a copy of in's slab index[i].
   const Shape slab = with_extent(out.shape, dim, 1);
   visit_dtype(in.dtype, [&]<typename T>() {
@@ -61,13 +44,6 @@ void ReferenceBackend::index_select_impl(const View& out, const View& in, int di
 
 void ReferenceBackend::index_add_impl(const View& out, int dim, const View& index, const View& src) {
   const char* name = "index_add";
-  check_dim(name, dim, out);
-  check_index(name, index, true);
-  check(out.dtype == src.dtype, "{}: source dtype {} differs from self dtype {}", name, src.dtype,
-        out.dtype);
-  check(src.shape == with_extent(out.shape, dim, index.numel()),
-        "{}: source shape {} does not match self {} with dim {} of size {}", name, src.shape,
-        out.shape, dim, index.numel());
   // In index order, so repeated indices accumulate deterministically.
   const Shape slab = with_extent(src.shape, dim, 1);
   visit_wide_dtype(out.dtype, [&]<typename T>() {
@@ -87,19 +63,6 @@ void ReferenceBackend::index_add_impl(const View& out, int dim, const View& inde
 // index[x] * stride[dim] is added by hand.
 void ReferenceBackend::gather_impl(const View& out, const View& in, int dim, const View& index) {
   const char* name = "gather";
-  check_dim(name, dim, in);
-  check_index(name, index, false);
-  check(out.dtype == in.dtype, "{}: output dtype {} differs from input dtype {}", name, out.dtype,
-        in.dtype);
-  check(index.shape == out.shape, "{}: index shape {} must equal output shape {}", name,
-        index.shape, out.shape);
-  check(index.shape.size() == in.shape.size(), "{}: index rank {} must equal input rank {}", name,
-        index.shape.size(), in.shape.size());
-  for (int d = 0; d < in.shape.size(); ++d) {
-    check(d == dim || index.shape[d] <= in.shape[d],
-          "{}: Size does not match at dimension {} expected index {} to be smaller than self {} "
-          "apart from dimension {}", name, d, index.shape, in.shape, dim);
-  }
   const Strides in_rest = [&] { Strides s = in.strides; s[dim] = 0; return s; }();
   visit_dtype(in.dtype, [&]<typename T>() {
     const std::int64_t* pi = index.ptr<std::int64_t>();
@@ -117,19 +80,6 @@ void ReferenceBackend::gather_impl(const View& out, const View& in, int dim, con
 
 void ReferenceBackend::scatter_add_impl(const View& out, int dim, const View& index, const View& src) {
   const char* name = "scatter_add";
-  check_dim(name, dim, out);
-  check_index(name, index, false);
-  check(out.dtype == src.dtype, "{}: source dtype {} differs from self dtype {}", name, src.dtype,
-        out.dtype);
-  check(index.shape == src.shape, "{}: index shape {} must equal source shape {}", name,
-        index.shape, src.shape);
-  check(index.shape.size() == out.shape.size(), "{}: index rank {} must equal self rank {}", name,
-        index.shape.size(), out.shape.size());
-  for (int d = 0; d < out.shape.size(); ++d) {
-    check(d == dim || index.shape[d] <= out.shape[d],
-          "{}: Expected index {} to be smaller than self {} apart from dimension {}", name,
-          index.shape, out.shape, dim);
-  }
   const Strides out_rest = [&] { Strides s = out.strides; s[dim] = 0; return s; }();
   visit_wide_dtype(out.dtype, [&]<typename T>() {
     const std::int64_t* pi = index.ptr<std::int64_t>();

@@ -11,13 +11,8 @@ using reference::acc_t;
 using reference::cast_value;
 
 void ReferenceBackend::matmul_impl(const View& out, const View& a, const View& b) {
-  check(out.shape.size() == 3 && a.shape.size() == 3 && b.shape.size() == 3,
-        "matmul: expected 3-d views [B, M, K] @ [B, K, N] -> [B, M, N], got {} @ {} -> {}",
-        a.shape, b.shape, out.shape);
+  // Backend::matmul has checked the shapes: [B, M, K] @ [B, K, N] -> [B, M, N].
   const std::int64_t batch = out.shape[0], m = out.shape[1], n = out.shape[2], k = a.shape[2];
-  check(a.shape[0] == batch && b.shape[0] == batch && a.shape[1] == m && b.shape[1] == k &&
-            b.shape[2] == n,
-        "matmul: shapes do not match: {} @ {} -> {}", a.shape, b.shape, out.shape);
 
   visit_wide_dtype(out.dtype, [&]<typename T>() {
     using A = acc_t<T>;

@@ -18,21 +18,6 @@ using reference::is_nan;
 
 namespace {
 
-// in's shape with every kept dim set to 1: the part a single output element folds over.
-Shape reduced_shape(const char* name, const View& out, const View& in) {
-  check(out.shape.size() == in.shape.size(),
-        "{}: output rank {} must equal input rank {} (reduced dims have extent 1)", name,
-        out.shape.size(), in.shape.size());
-  Shape reduced = in.shape;
-  for (int d = 0; d < in.shape.size(); ++d) {
-    const bool is_reduced = out.shape[d] == 1 && in.shape[d] != 1;
-    check(is_reduced || out.shape[d] == in.shape[d],
-          "{}: output shape {} is not a reduction of input shape {}", name, out.shape, in.shape);
-    if (!is_reduced) reduced[d] = 1;
-  }
-  return reduced;
-}
-
 // Calls fold(out_offset, [&](auto visit) { ... }) once per output element; `visit(f)` calls
 // f(in_offset) for every input element that feeds it.
 template <typename Fold>
@@ -47,24 +32,10 @@ void for_each_reduction(const View& out, const View& in, const Shape& reduced, F
       out.strides, in.strides);
 }
 
-// max/min of nothing has no value: PyTorch's messages.
-void check_not_empty(const char* name, const View& out, const Shape& reduced) {
-  if (numel_of(reduced) != 0 || numel_of(out.shape) == 0) return;
-  if (numel_of(out.shape) == 1) {
-    fail("{}(): Expected reduction dim to be specified for input.numel() == 0. Specify the "
-         "reduction dim with the 'dim' argument.", name);
-  }
-  int dim = 0;
-  while (reduced[dim] != 0) ++dim;
-  fail("{}(): Expected reduction dim {} to have non-zero size.", name, dim);
-}
-
 }  // namespace
 
 void ReferenceBackend::reduce_impl(ReduceOp op, const View& out, const View& in) {
-  const char* name = op_name(op);
-  const Shape reduced = reduced_shape(name, out, in);
-  if (op == ReduceOp::Max || op == ReduceOp::Min) check_not_empty(name, out, reduced);
+  const Shape reduced = reduced_shape(out.shape, in.shape);
 
   visit_wide_dtype(in.dtype, [&]<typename T>() {
     const T* src = in.ptr<T>();
@@ -126,19 +97,9 @@ void ReferenceBackend::reduce_impl(ReduceOp op, const View& out, const View& in)
 
 void ReferenceBackend::arg_reduce_impl(ArgReduceOp op, const View& values, const View& indices,
                                   const View& in, int dim) {
-  const char* name = op_name(op);
-  check(dim >= 0 && dim < in.shape.size(), "{}: dim {} out of range for input of rank {}", name,
-        dim, in.shape.size());
   const Shape out_shape = with_extent(in.shape, dim, 1);
-  check(indices.shape == out_shape, "{}: expected indices of shape {}, got {}", name, out_shape,
-        indices.shape);
-  // `values` may be a null view (data == nullptr) when only the indices are wanted.
-  const bool want_values = values.data != nullptr;
-  check(!want_values || (values.shape == out_shape && values.dtype == in.dtype),
-        "{}: expected values of shape {} and dtype {}, got {} and {}", name, out_shape,
-        in.dtype, values.shape, values.dtype);
+  const bool want_values = values.data != nullptr;  // a null view: only the indices are wanted
   const std::int64_t n = in.shape[dim];
-  check(n > 0, "{}(): Expected reduction dim {} to have non-zero size.", name, dim);
   const std::int64_t step = in.strides[dim];
   const Strides& value_strides = want_values ? values.strides : indices.strides;
 

@@ -42,12 +42,13 @@ class ClaimingBackend final : public Backend {
 TEST_CASE("contract: every primitive of a backend without kernels raises the one wording") {
   EmptyBackend b;
   std::vector<float> data(16);
-  std::vector<std::int64_t> idx(4);
+  std::vector<std::int64_t> idx(16);
   std::vector<char> mask(16);
   const View v = test::view(data.data(), {4, 4});
   const View row = test::view(data.data(), {1, 4});
   const View i1 = test::view(idx.data(), {4});
   const View i2 = test::view(idx.data(), {1, 4});
+  const View i44 = test::view(idx.data(), {4, 4});  // gather / scatter_add: index ~ out / src
   View m = test::view(reinterpret_cast<bool*>(mask.data()), {4, 4});
   const View x3 = test::view(data.data(), {1, 2, 8});
   const View w3 = test::view(data.data(), {2, 2, 1});
@@ -61,11 +62,12 @@ TEST_CASE("contract: every primitive of a backend without kernels raises the one
   test::check_error([&] { b.where(v, m, v, v); }, {missing("where")});
   test::check_error([&] { b.reduce(ReduceOp::Sum, row, v); }, {missing("sum")});
   test::check_error([&] { b.arg_reduce(ArgReduceOp::Max, View{}, i2, v, 0); }, {missing("argmax")});
-  test::check_error([&] { b.matmul(x3, x3, x3); }, {missing("matmul")});
+  const View m3 = test::view(data.data(), {1, 4, 4});
+  test::check_error([&] { b.matmul(m3, m3, m3); }, {missing("matmul")});
   test::check_error([&] { b.index_select(v, v, 0, i1); }, {missing("index_select")});
   test::check_error([&] { b.index_add(v, 0, i1, v); }, {missing("index_add")});
-  test::check_error([&] { b.gather(v, v, 0, v); }, {missing("gather")});
-  test::check_error([&] { b.scatter_add(v, 0, v, v); }, {missing("scatter_add")});
+  test::check_error([&] { b.gather(v, v, 0, i44); }, {missing("gather")});
+  test::check_error([&] { b.scatter_add(v, 0, i44, v); }, {missing("scatter_add")});
   test::check_error([&] { b.random(v, RandomSpec{}); }, {missing("random")});
   test::check_error([&] { b.conv1d_forward(x3, x3, w3, View{}, {}); }, {missing("conv1d")});
   test::check_error([&] { b.conv1d_backward_input(x3, x3, w3, {}); }, {missing("conv1d_backward_input")});
