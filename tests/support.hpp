@@ -4,12 +4,38 @@
 
 #include <cmath>
 #include <initializer_list>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "reel.hpp"
 
 namespace reel::test {
+
+// --- CUDA work skipped without a GPU ---------------------------------------------------------
+// A test case that needs a GPU throughout carries this decorator, so doctest counts it as
+// skipped, not passed: TEST_CASE("..." * test::needs_gpu()).
+inline doctest::skip needs_gpu() { return doctest::skip(!cuda::is_available()); }
+
+// A case that runs on the CPU and also on CUDA when present calls skip_cuda() where it leaves
+// its CUDA part out. The first call in a test case says so in a MESSAGE; tests/main.cpp's
+// listener keeps the current case's name and prints, after the run, how many cases skipped
+// their CUDA part ("test cases with CUDA parts skipped, no GPU: N"), so a run without a GPU
+// says how much it did not check.
+struct CudaSkips {
+  std::string current_case;     // set by the listener at each test case's start
+  std::set<std::string> cases;  // the cases that skipped a CUDA part
+};
+inline CudaSkips& cuda_skips() {
+  static CudaSkips skips;
+  return skips;
+}
+inline void skip_cuda(const std::string& what) {
+  CudaSkips& s = cuda_skips();
+  if (s.cases.insert(s.current_case).second) {
+    MESSAGE("skipped on CUDA (no GPU is present): ", what);
+  }
+}
 
 // Runs `body` once per CPU backend (reference loops, then the fast kernels), restoring the fast
 // one afterwards, even when the body throws. (Suites move to on_devices as they are touched.)
@@ -32,7 +58,10 @@ void on_cpu_backends(F body) {
 template <typename F>
 void on_devices(std::initializer_list<backends::OpId> needs, DType dtype, F body) {
   on_cpu_backends([&] { body(Device(kCPU)); });
-  if (!backends::cuda_available()) return;
+  if (!backends::cuda_available()) {
+    skip_cuda("this case's CUDA run");
+    return;
+  }
   for (backends::OpId op : needs) {
     if (!backends::cuda_backend().supports(op, dtype)) {
       MESSAGE("not run on cuda: ", backends::op_name(op), " (", dtype_name(dtype),

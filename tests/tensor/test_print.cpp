@@ -10,6 +10,7 @@
 #include <doctest/doctest.h>
 
 #include "reel.hpp"
+#include "support.hpp"
 
 using namespace reel;
 
@@ -317,11 +318,7 @@ TEST_CASE("print: the same text on both CPU backends") {
   backends::set_cpu_backend(backends::Kind::Cpu);
 }
 
-TEST_CASE("print: CUDA tensors show their device") {
-  if (!cuda::is_available()) {
-    MESSAGE("CUDA not available: skipped");
-    return;
-  }
+TEST_CASE("print: CUDA tensors show their device" * test::needs_gpu()) {
   CHECK(tensor({1.f, 2.f}).cuda().str() == "tensor([1., 2.], device='cuda:0')");
   CHECK(tensor({0.5, 2.}).cuda().str() ==
         "tensor([0.5000, 2.0000], device='cuda:0', dtype=float64)");

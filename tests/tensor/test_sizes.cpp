@@ -291,11 +291,7 @@ TEST_CASE("split/chunk: huge split sizes and chunk counts don't overflow") {
   check_values(split(x, 2)[2], {4});
 }
 
-TEST_CASE("CUDA: a failed cudaMalloc is a reel::Error naming the bytes") {
-  if (!cuda::is_available()) {
-    MESSAGE("CUDA tests skipped: no GPU present (cuda::is_available() is false)");
-    return;
-  }
+TEST_CASE("CUDA: a failed cudaMalloc is a reel::Error naming the bytes" * test::needs_gpu()) {
   const TensorOptions on_gpu = TensorOptions(kFloat32).device(kCUDA);
   // 2^60 float32 = 4 EiB: no device has that; 2^61 would overflow the byte count itself.
   const std::int64_t n = std::int64_t{1} << 60;

@@ -182,6 +182,8 @@ TEST_CASE("xtensor interop errors") {
   check_error([&] { (void)to_xtensor<float>(Tensor()); }, {"to_xtensor", "undefined"});
   if (cuda::is_available()) {
     check_error([&] { (void)to_xtensor<float>(f.cuda()); }, {"to_xtensor", "CPU tensor", "cuda:0"});
+  } else {
+    test::skip_cuda("to_xtensor's error for a CUDA tensor");
   }
 
   // reel's rank limit is 8.
