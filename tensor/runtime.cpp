@@ -15,6 +15,11 @@ int device_count() { return backends::cuda_device_count(); }
 void synchronize() {
   if (is_available()) backends::cuda_backend().synchronize();
 }
+std::size_t memory_allocated() { return backends::cuda_memory().allocated; }
+std::size_t memory_reserved() { return backends::cuda_memory().reserved; }
+void empty_cache() { backends::cuda_empty_cache(); }
+void set_allow_tf32(bool allow) { backends::cuda_set_allow_tf32_matmul(allow); }
+bool allow_tf32() { return backends::cuda_allow_tf32_matmul(); }
 }  // namespace cuda
 
 }  // namespace reel

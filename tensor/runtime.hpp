@@ -1,5 +1,6 @@
 #pragma once
 // Process-wide settings: CPU threads, deterministic algorithms, CUDA presence.
+#include <cstddef>
 #include <cstdint>
 
 namespace reel {
@@ -23,6 +24,16 @@ namespace cuda {
 bool is_available();
 int device_count();
 void synchronize();
+// The caching allocator (torch.cuda.memory_allocated / memory_reserved / empty_cache): bytes
+// held by tensors, bytes held from CUDA (allocated + cached free blocks), and handing the
+// cached blocks back to CUDA. 0, 0 and a no-op without CUDA.
+std::size_t memory_allocated();
+std::size_t memory_reserved();
+void empty_cache();
+// torch.backends.cuda.matmul.allow_tf32: float32 matmul on TF32 tensor cores (10-bit mantissa
+// inputs, float32 accumulation). Off by default, as in PyTorch >= 1.12.
+void set_allow_tf32(bool allow);
+bool allow_tf32();
 }  // namespace cuda
 
 }  // namespace reel

@@ -53,6 +53,35 @@ class CachingAllocator {
 // The process-wide allocator (created on first use, never destroyed).
 CachingAllocator& device_allocator();
 
+// A block of device memory from device_allocator(), given back at scope exit: the kernels'
+// temporaries (matmul's copies, reductions' partial results, indexing's widened targets).
+// Giving it back before the kernels queued on it have run is safe, because all of reel's CUDA
+// work runs on one stream: a later owner of the block is queued after them (see above).
+class DeviceBuffer {
+ public:
+  DeviceBuffer() = default;
+  explicit DeviceBuffer(std::size_t nbytes)
+      : ptr_(nbytes == 0 ? nullptr : device_allocator().allocate(nbytes)) {}
+  ~DeviceBuffer() {
+    if (ptr_ != nullptr) device_allocator().deallocate(ptr_);
+  }
+  DeviceBuffer(DeviceBuffer&& other) noexcept : ptr_(other.ptr_) { other.ptr_ = nullptr; }
+  DeviceBuffer& operator=(DeviceBuffer&& other) noexcept {
+    if (this != &other) {
+      if (ptr_ != nullptr) device_allocator().deallocate(ptr_);
+      ptr_ = other.ptr_;
+      other.ptr_ = nullptr;
+    }
+    return *this;
+  }
+  DeviceBuffer(const DeviceBuffer&) = delete;
+  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+  void* get() const { return ptr_; }
+
+ private:
+  void* ptr_ = nullptr;
+};
+
 // Shorthands for device_allocator().stats() / .empty_cache().
 AllocatorStats allocator_stats();
 void empty_cache();

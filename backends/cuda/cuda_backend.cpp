@@ -1,6 +1,7 @@
 // The CUDA backend's host side: argument checks, the strided walk handed to each kernel,
 // fast paths (cudaMemset / cudaMemcpy for contiguous buffers), and the registry functions.
-// The kernels themselves live in fill_copy.cu and binary.cu.
+// The kernels themselves live in fill_copy.cu, unary.cu and binary.cu; the other families have
+// a .cpp (host side) and a .cu each: reduce, matmul, indexing.
 #include "backends/cuda/cuda_backend.hpp"
 
 #include <array>
@@ -8,70 +9,12 @@
 #include <cstring>
 #include <limits>
 
-#include "backends/coalesce.hpp"
+#include "backends/cuda/blas.hpp"
+#include "backends/cuda/host_utils.hpp"
 #include "backends/cuda/launch.hpp"
 #include "backends/cuda/runtime.hpp"
 
 namespace reel::backends {
-
-namespace {
-
-static_assert(cuda::kKernelMaxDims == kMaxDims);
-
-// Views arrive from reel's own Tensor layer, so these are cheap sanity checks that turn a
-// contract violation into an error instead of a wild device write.
-void check_view(const View& v, const char* op, const char* what) {
-  check(v.strides.size() == v.shape.size(), "{}: {} has {} strides for {} dimensions", op, what,
-        v.strides.size(), v.shape.size());
-  for (int d = 0; d < v.shape.size(); ++d) {
-    check(v.shape[d] >= 0 && v.strides[d] >= 0,
-          "{}: {} has shape {} and strides {}; expected non-negative sizes and strides", op,
-          what, v.shape, v.strides);
-  }
-  check(v.data != nullptr || v.numel() == 0, "{}: {} has no data (null pointer)", op, what);
-}
-
-// The kernels' strided walk over N operands of one shape (launch.hpp's Indexer), plus what the
-// host needs to pick a kernel: the element count and whether 32-bit indexing is enough.
-template <int N>
-struct Walk {
-  cuda::Indexer<N> ix;
-  std::int64_t numel = 0;
-  bool index32 = true;
-  // The operands are all dense buffers of numel elements (every contiguous view ends here).
-  bool contiguous() const {
-    if (ix.ndim != 1) return false;
-    for (int k = 0; k < N; ++k)
-      if (ix.strides[k][0] != 1 && numel > 1) return false;
-    return true;
-  }
-};
-
-// The kernels' Indexer from the shared coalescing rule (backends/coalesce.hpp): a contiguous
-// tensor of any rank becomes one flat dim, a transposed or broadcast one keeps only the dims it
-// needs. Fewer dims, fewer divisions per element. The kernels want the innermost dim first.
-template <int N>
-Walk<N> plan_walk(const Shape& shape, const std::array<const Strides*, N>& strides) {
-  Walk<N> w;
-  w.numel = numel_of(shape);
-  const Layout<N> l = coalesce<N>(shape, strides);
-  const int nd = l.ndim;
-  w.ix.ndim = nd;
-  for (int j = 0; j < nd; ++j) {
-    w.ix.sizes[j] = l.shape[nd - 1 - j];
-    for (int k = 0; k < N; ++k) w.ix.strides[k][j] = l.strides[k][nd - 1 - j];
-  }
-  constexpr std::int64_t kLimit = std::numeric_limits<std::int32_t>::max();
-  w.index32 = w.numel <= kLimit;
-  for (int k = 0; k < N; ++k) {
-    std::int64_t max_offset = 0;
-    for (int j = 0; j < nd; ++j) max_offset += (w.ix.sizes[j] - 1) * w.ix.strides[k][j];
-    if (max_offset > kLimit) w.index32 = false;
-  }
-  return w;
-}
-
-}  // namespace
 
 CudaBackend::CudaBackend() {
   (void)cuda::stream();  // create the stream now, so a broken setup fails here, loudly
@@ -109,15 +52,40 @@ void CudaBackend::copy_to_host(void* host_dst, const void* src, std::size_t nbyt
 void CudaBackend::synchronize() { cuda::synchronize(); }
 
 // --- elementwise ------------------------------------------------------------------------------
+// Every pair the op table accepts, natively (16-bit dtypes included), for the primitives below;
+// the rest raise Backend's "not implemented" until their kernels arrive.
 bool CudaBackend::supports(OpId op, DType t) const {
   if (!op_accepts(op, t)) return false;
-  return op.family == OpFamily::Binary || op == OpId(KernelOp::Copy) ||
-         op == OpId(KernelOp::Fill);
+  switch (op.family) {
+    case OpFamily::Unary:
+    case OpFamily::Binary:
+    case OpFamily::Reduce:
+    case OpFamily::ArgReduce: return true;
+    case OpFamily::Kernel: break;
+  }
+  switch (static_cast<KernelOp>(op.index)) {
+    case KernelOp::Copy:
+    case KernelOp::Fill:
+    case KernelOp::Where:
+    case KernelOp::Matmul:
+    case KernelOp::IndexSelect:
+    case KernelOp::IndexAdd:
+    case KernelOp::Gather:
+    case KernelOp::ScatterAdd: return true;
+    // 16-bit dtypes are drawn in float32 and rounded (Backend's widening), as on the reference
+    // backend, so every backend draws the same values.
+    case KernelOp::Random: return !is_reduced_float(t);
+    case KernelOp::Pad1d: return true;
+    // Sums in the reference's accumulation type, from float32 copies of 16-bit views (Backend's
+    // widening) as on the reference backend, so the two agree bit for bit.
+    case KernelOp::Pad1dBackward: return !is_reduced_float(t);
+    default: return false;
+  }
 }
 
 void CudaBackend::fill_impl(const View& out, Scalar value) {
-  check_view(out, "fill", "out");
-  auto w = plan_walk<1>(out.shape, {&out.strides});
+  cuda::check_view(out, "fill", "out");
+  auto w = cuda::plan_walk<1>(out.shape, {&out.strides});
   if (w.numel == 0) return;
 
   cuda::FillValue fv;
@@ -140,9 +108,9 @@ void CudaBackend::fill_impl(const View& out, Scalar value) {
 }
 
 void CudaBackend::copy_impl(const View& out, const View& in) {
-  check_view(out, "copy", "out");
-  check_view(in, "copy", "in");
-  auto w = plan_walk<2>(out.shape, {&out.strides, &in.strides});
+  cuda::check_view(out, "copy", "out");
+  cuda::check_view(in, "copy", "in");
+  auto w = cuda::plan_walk<2>(out.shape, {&out.strides, &in.strides});
   if (w.numel == 0) return;
 
   if (out.dtype == in.dtype && w.contiguous()) {
@@ -158,12 +126,68 @@ void CudaBackend::copy_impl(const View& out, const View& in) {
                    "copy (kernel launch)");
 }
 
+void CudaBackend::unary_impl(UnaryOp op, const View& out, const View& in) {
+  const char* name = op_name(op);
+  cuda::check_view(out, name, "out");
+  cuda::check_view(in, name, "the input");
+  auto w = cuda::plan_walk<2>(out.shape, {&out.strides, &in.strides});
+  if (w.numel == 0) return;
+  cuda::check_cuda(cuda::launch_unary(op, in.dtype, out.data, in.data, w.ix, w.numel, w.index32,
+                                      cuda::stream()),
+                   name);
+}
+
+void CudaBackend::where_impl(const View& out, const View& cond, const View& a, const View& b) {
+  cuda::check_view(out, "where", "out");
+  cuda::check_view(cond, "where", "the condition");
+  cuda::check_view(a, "where", "the first input");
+  cuda::check_view(b, "where", "the second input");
+  auto w = cuda::plan_walk<4>(out.shape, {&out.strides, &cond.strides, &a.strides, &b.strides});
+  if (w.numel == 0) return;
+  cuda::check_cuda(cuda::launch_where(out.dtype, out.data, cond.data, a.data, b.data, w.ix,
+                                      w.numel, w.index32, cuda::stream()),
+                   "where");
+}
+
+void CudaBackend::random_impl(const View& out, const RandomSpec& spec) {
+  cuda::check_view(out, "random", "out");
+  // The kernel's linear index is the row-major position the draw needs: coalescing drops
+  // size-1 dims and merges neighbours but never reorders dims.
+  auto w = cuda::plan_walk<1>(out.shape, {&out.strides});
+  if (w.numel == 0) return;
+  cuda::check_cuda(cuda::launch_random(out.dtype, out.data, w.ix, w.numel, spec, cuda::stream()),
+                   "random");
+}
+
+void CudaBackend::pad1d_impl(const View& out, const View& in, PadMode mode, std::int64_t left,
+                             std::int64_t /*right*/) {
+  cuda::check_view(out, "pad1d", "out");
+  cuda::check_view(in, "pad1d", "the input");
+  if (out.numel() == 0) return;
+  cuda::check_cuda(cuda::launch_pad1d(out.dtype, out.data, out.shape.data(), out.strides.data(),
+                                      in.data, in.strides.data(), in.shape[2], mode, left,
+                                      cuda::stream()),
+                   "pad1d");
+}
+
+void CudaBackend::pad1d_backward_impl(const View& grad_in, const View& grad_out, PadMode mode,
+                                      std::int64_t left, std::int64_t right) {
+  cuda::check_view(grad_in, "pad1d_backward", "grad_in");
+  cuda::check_view(grad_out, "pad1d_backward", "grad_out");
+  if (grad_in.numel() == 0) return;
+  cuda::check_cuda(cuda::launch_pad1d_backward(grad_in.dtype, grad_in.data, grad_in.shape.data(),
+                                               grad_in.strides.data(), grad_out.data,
+                                               grad_out.strides.data(), mode, left, right,
+                                               cuda::stream()),
+                   "pad1d_backward");
+}
+
 void CudaBackend::binary_impl(BinaryOp op, const View& out, const View& a, const View& b) {
   const char* name = op_name(op);
-  check_view(out, name, "out");
-  check_view(a, name, "the first input");
-  check_view(b, name, "the second input");
-  auto w = plan_walk<3>(out.shape, {&out.strides, &a.strides, &b.strides});
+  cuda::check_view(out, name, "out");
+  cuda::check_view(a, name, "the first input");
+  cuda::check_view(b, name, "the second input");
+  auto w = cuda::plan_walk<3>(out.shape, {&out.strides, &a.strides, &b.strides});
   if (w.numel == 0) return;
   cuda::check_cuda(cuda::launch_binary(op, a.dtype, out.data, a.data, b.data, w.ix, w.numel,
                                        w.index32, cuda::stream()),
@@ -174,6 +198,18 @@ void CudaBackend::binary_impl(BinaryOp op, const View& out, const View& a, const
 bool cuda_available() { return cuda::device_count() > 0; }
 
 int cuda_device_count() { return cuda::device_count(); }
+
+CudaMemory cuda_memory() {
+  const cuda::AllocatorStats s = cuda::allocator_stats();
+  return {s.in_use_bytes, s.in_use_bytes + s.cached_bytes};
+}
+
+void cuda_empty_cache() {
+  if (cuda_available()) cuda::empty_cache();
+}
+
+void cuda_set_allow_tf32_matmul(bool allow) { cuda::set_allow_tf32_matmul(allow); }
+bool cuda_allow_tf32_matmul() { return cuda::allow_tf32_matmul(); }
 
 Backend& cuda_backend() {
   if (!cuda_available()) {

@@ -32,13 +32,33 @@ class CudaBackend final : public Backend {
   void copy_to_host(void* host_dst, const void* src, std::size_t nbytes) override;
   void synchronize() override;
 
-  // fill, copy, and the binary ops.
+  // Which primitives have kernels (cuda_backend.cpp lists them).
   bool supports(OpId op, DType t) const override;
 
  protected:
+  // cuda_backend.cpp: elementwise (kernels in fill_copy.cu, binary.cu, unary.cu).
   void copy_impl(const View& out, const View& in) override;
   void fill_impl(const View& out, Scalar value) override;
+  void unary_impl(UnaryOp op, const View& out, const View& in) override;
   void binary_impl(BinaryOp op, const View& out, const View& a, const View& b) override;
+  void where_impl(const View& out, const View& cond, const View& a, const View& b) override;
+  void random_impl(const View& out, const RandomSpec& spec) override;  // kernel: random.cu
+  // Kernels in pad1d.cu.
+  void pad1d_impl(const View& out, const View& in, PadMode mode, std::int64_t left,
+                  std::int64_t right) override;
+  void pad1d_backward_impl(const View& grad_in, const View& grad_out, PadMode mode,
+                           std::int64_t left, std::int64_t right) override;
+  // reduce.cpp (kernels in reduce.cu).
+  void reduce_impl(ReduceOp op, const View& out, const View& in) override;
+  void arg_reduce_impl(ArgReduceOp op, const View& values, const View& indices, const View& in,
+                       int dim) override;
+  // matmul.cpp (cuBLAS; kernels in matmul.cu).
+  void matmul_impl(const View& out, const View& a, const View& b) override;
+  // indexing.cpp (kernels in indexing.cu).
+  void index_select_impl(const View& out, const View& in, int dim, const View& index) override;
+  void index_add_impl(const View& out, int dim, const View& index, const View& src) override;
+  void gather_impl(const View& out, const View& in, int dim, const View& index) override;
+  void scatter_add_impl(const View& out, int dim, const View& index, const View& src) override;
 };
 
 }  // namespace reel::backends

@@ -57,6 +57,18 @@ template <> struct DTypeOf<BFloat16> { static constexpr DType value = DType::BFl
 template <> struct DTypeOf<ch32> { static constexpr DType value = DType::Complex32; };
 template <typename T> inline constexpr DType kDTypeOf = DTypeOf<T>::value;
 
+// The type sums accumulate in, as the reference backend's acc_t (reference_backend.hpp) for
+// the device types: double for float32 (and for float16 / bfloat16, which the reference sums
+// as float32 copies), complex128 for complex64 and complex32, int64 for bool, else T itself.
+template <typename T> struct AccOf { using type = T; };
+template <> struct AccOf<bool> { using type = std::int64_t; };
+template <> struct AccOf<float> { using type = double; };
+template <> struct AccOf<c64> { using type = c128; };
+template <> struct AccOf<Half> { using type = double; };
+template <> struct AccOf<BFloat16> { using type = double; };
+template <> struct AccOf<ch32> { using type = c128; };
+template <typename T> using acc_t = typename AccOf<T>::type;
+
 // A type carried as a value, so a generic lambda can receive "a type" in C++17.
 template <typename T> struct Tag { using type = T; };
 

@@ -1,4 +1,4 @@
-// CUDA kernels for fill and copy (strided, with dtype conversion). The host side
+// CUDA kernels for fill, copy (strided, with dtype conversion) and where. The host side
 // (cuda_backend.cpp) has already validated the views, merged their dims into an Indexer and
 // taken the cudaMemset / cudaMemcpy fast paths where the layout allows.
 #include <cstring>
@@ -24,6 +24,18 @@ __global__ void copy_kernel(Indexer<2> ix, Index n, To* out, const From* in) {
     Index off[2];
     offsets_of<2>(ix, i, off);
     out[off[0]] = math::cast_value<To>(in[off[1]]);
+  }
+}
+
+// out = cond ? a : b. Element types matter only for their size here (where moves bits), but
+// instantiating per dtype keeps the kernels as plain as the others.
+template <typename T, typename Index>
+__global__ void where_kernel(Indexer<4> ix, Index n, T* out, const bool* cond, const T* a,
+                             const T* b) {
+  for (Index i = grid_start<Index>(); i < n; i += grid_step<Index>()) {
+    Index off[4];
+    offsets_of<4>(ix, i, off);
+    out[off[0]] = cond[off[1]] ? a[off[2]] : b[off[3]];
   }
 }
 
@@ -65,6 +77,25 @@ cudaError_t launch_copy(DType to, void* out, DType from, const void* in,
       }
       return cudaGetLastError();
     });
+  });
+}
+
+cudaError_t launch_where(DType type, void* out, const void* cond, const void* a, const void* b,
+                         const Indexer<4>& ix, std::int64_t numel, bool index32,
+                         cudaStream_t stream) {
+  return visit_elem(type, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const dim3 grid = grid_for(numel);
+    if (index32) {
+      where_kernel<T, std::uint32_t><<<grid, kThreadsPerBlock, 0, stream>>>(
+          ix, static_cast<std::uint32_t>(numel), static_cast<T*>(out),
+          static_cast<const bool*>(cond), static_cast<const T*>(a), static_cast<const T*>(b));
+    } else {
+      where_kernel<T, std::int64_t><<<grid, kThreadsPerBlock, 0, stream>>>(
+          ix, numel, static_cast<T*>(out), static_cast<const bool*>(cond),
+          static_cast<const T*>(a), static_cast<const T*>(b));
+    }
+    return cudaGetLastError();
   });
 }
 

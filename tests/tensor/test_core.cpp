@@ -5,6 +5,7 @@
 #include <numeric>
 
 #include "reel.hpp"
+#include "support.hpp"
 
 using namespace reel;
 
@@ -220,11 +221,38 @@ TEST_CASE("random draws are identical on the reference and the fast CPU backend"
   CHECK(equal(fast, ref));
 }
 
+TEST_CASE("CUDA memory statistics, empty_cache and the TF32 switch") {
+  CHECK_FALSE(cuda::allow_tf32());  // PyTorch's default
+  cuda::set_allow_tf32(true);
+  CHECK(cuda::allow_tf32());
+  cuda::set_allow_tf32(false);
+  CHECK_FALSE(cuda::allow_tf32());
+  if (!cuda::is_available()) {
+    CHECK(cuda::memory_allocated() == 0);
+    CHECK(cuda::memory_reserved() == 0);
+    cuda::empty_cache();  // a no-op, not an error
+    test::skip_cuda("memory_allocated / memory_reserved with tensors on the GPU");
+    return;
+  }
+  cuda::empty_cache();
+  const std::size_t before = cuda::memory_allocated();
+  CHECK(cuda::memory_reserved() == before);  // nothing cached after empty_cache
+  {
+    Tensor t = zeros({1000}, TensorOptions(kFloat32).device(kCUDA));
+    CHECK(cuda::memory_allocated() >= before + 4000);
+    CHECK(cuda::memory_reserved() >= cuda::memory_allocated());
+  }
+  CHECK(cuda::memory_allocated() == before);
+  CHECK(cuda::memory_reserved() > before);  // the block is cached, not freed
+  cuda::empty_cache();
+  CHECK(cuda::memory_reserved() == before);
+}
+
 TEST_CASE("CUDA tensors: x.to(kCUDA) + y.to(kCUDA), or a clear error without a GPU") {
   Tensor x = tensor({1.0f, 2.0f, 3.0f});
   Tensor y = tensor({10.0f, 20.0f, 30.0f});
   if (!cuda::is_available()) {
-    MESSAGE("CUDA tests skipped: no GPU present (cuda::is_available() is false)");
+    test::skip_cuda("x.to(kCUDA) + y.to(kCUDA); checked instead: the error without a GPU");
     CHECK_THROWS_AS(x.to(kCUDA), reel::Error);
     return;
   }

@@ -1,0 +1,71 @@
+#pragma once
+// Host-side helpers shared by the CUDA backend's .cpp files (cuda_backend.cpp and the per-family
+// files beside it): view checks and the strided walk handed to the kernels. Plain C++ (the C++
+// compiler builds these files; nvcc never sees fmt).
+#include <array>
+#include <cstdint>
+#include <limits>
+
+#include "backends/backend.hpp"
+#include "backends/coalesce.hpp"
+#include "backends/cuda/launch.hpp"
+
+namespace reel::backends::cuda {
+
+static_assert(kKernelMaxDims == kMaxDims);
+
+// Views arrive from reel's own Tensor layer, so these are cheap sanity checks that turn a
+// contract violation into an error instead of a wild device write.
+inline void check_view(const View& v, const char* op, const char* what) {
+  check(v.strides.size() == v.shape.size(), "{}: {} has {} strides for {} dimensions", op, what,
+        v.strides.size(), v.shape.size());
+  for (int d = 0; d < v.shape.size(); ++d) {
+    check(v.shape[d] >= 0 && v.strides[d] >= 0,
+          "{}: {} has shape {} and strides {}; expected non-negative sizes and strides", op,
+          what, v.shape, v.strides);
+  }
+  check(v.data != nullptr || v.numel() == 0, "{}: {} has no data (null pointer)", op, what);
+}
+
+// The kernels' strided walk over N operands of one shape (launch.hpp's Indexer), plus what the
+// host needs to pick a kernel: the element count and whether 32-bit indexing is enough.
+template <int N>
+struct Walk {
+  Indexer<N> ix;
+  std::int64_t numel = 0;
+  bool index32 = true;
+  // The operands are all dense buffers of numel elements (every contiguous view ends here).
+  bool contiguous() const {
+    if (ix.ndim != 1) return false;
+    for (int k = 0; k < N; ++k)
+      if (ix.strides[k][0] != 1 && numel > 1) return false;
+    return true;
+  }
+};
+
+// The kernels' Indexer from the shared coalescing rule (backends/coalesce.hpp): a contiguous
+// tensor of any rank becomes one flat dim, a transposed or broadcast one keeps only the dims it
+// needs. Fewer dims, fewer divisions per element. The kernels want the innermost dim first.
+template <int N>
+Walk<N> plan_walk(const Shape& shape, const std::array<const Strides*, N>& strides) {
+  Walk<N> w;
+  w.numel = numel_of(shape);
+  const Layout<N> l = coalesce<N>(shape, strides);
+  const int nd = l.ndim;
+  w.ix.ndim = nd;
+  for (int j = 0; j < nd; ++j) {
+    w.ix.sizes[j] = l.shape[nd - 1 - j];
+    for (int k = 0; k < N; ++k) w.ix.strides[k][j] = l.strides[k][nd - 1 - j];
+  }
+  constexpr std::int64_t kLimit = std::numeric_limits<std::int32_t>::max();
+  w.index32 = w.numel <= kLimit;
+  for (int k = 0; k < N; ++k) {
+    std::int64_t max_offset = 0;
+    for (int j = 0; j < nd; ++j) max_offset += (w.ix.sizes[j] - 1) * w.ix.strides[k][j];
+    if (max_offset > kLimit) w.index32 = false;
+  }
+  return w;
+}
+
+
+}  // namespace reel::backends::cuda
