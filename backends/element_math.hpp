@@ -14,6 +14,9 @@
 #include <cstdint>
 #include <type_traits>
 #include <utility>
+#if !defined(__CUDACC__)
+#include <complex>  // opmath<ComplexHalf> names std::complex
+#endif
 
 #include "backends/half.hpp"
 #include "backends/op_table.hpp"
