@@ -745,8 +745,9 @@ void Backend::softmax_backward(const View& grad_in, const View& grad_out, const 
 void Backend::cross_entropy(const View& losses, const View& lse, const View& target_weight,
                             const View& in, const View& target, const View& weight,
                             const CrossEntropyParams& p) {
-  check(losses.data != nullptr && lse.data != nullptr,
-        "cross_entropy: losses and lse must be given");
+  // An empty view may have no data (the CUDA allocator gives none for 0 bytes): it is given.
+  const auto given = [](const View& v) { return v.data != nullptr || v.numel() == 0; };
+  check(given(losses) && given(lse), "cross_entropy: losses and lse must be given");
   check_class_views("cross_entropy", in, target, weight, {&losses, &lse, &target_weight});
   check_label_smoothing("cross_entropy", p.label_smoothing);
   run(KernelOp::CrossEntropy, in.dtype, 0x7,
@@ -773,7 +774,7 @@ void Backend::cross_entropy_backward(const View& grad_in, const View& grad_losse
 
 void Backend::nll_loss(const View& losses, const View& target_weight, const View& in,
                        const View& target, const View& weight, const CrossEntropyParams& p) {
-  check(losses.data != nullptr, "nll_loss: losses must be given");
+  check(losses.data != nullptr || losses.numel() == 0, "nll_loss: losses must be given");
   check_class_views("nll_loss", in, target, weight, {&losses, &target_weight});
   check(p.label_smoothing == 0.0, "nll_loss: label_smoothing is cross_entropy's, got {}",
         p.label_smoothing);

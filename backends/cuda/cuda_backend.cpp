@@ -79,6 +79,22 @@ bool CudaBackend::supports(OpId op, DType t) const {
     // Sums in the reference's accumulation type, from float32 copies of 16-bit views (Backend's
     // widening) as on the reference backend, so the two agree bit for bit.
     case KernelOp::Pad1dBackward: return !is_reduced_float(t);
+    // 16-bit natively: widened exactly to double and rounded through float32, which is what
+    // the reference's float32 copies give (softmax.cu).
+    case KernelOp::Softmax:
+    case KernelOp::LogSoftmax:
+    case KernelOp::SoftmaxBackward:
+    case KernelOp::LogSoftmaxBackward:
+    case KernelOp::CrossEntropy:
+    case KernelOp::CrossEntropyBackward:
+    case KernelOp::NllLoss:
+    case KernelOp::NllLossBackward: return true;
+    // The reference's per-element maths (backends/optim_math.hpp) on float32/float64; 16-bit
+    // parameters are updated as float32 copies (Backend's widening), as on the reference.
+    case KernelOp::SgdStep:
+    case KernelOp::AdamStep:
+    case KernelOp::RmspropStep:
+    case KernelOp::AdagradStep: return !is_reduced_float(t);
     default: return false;
   }
 }

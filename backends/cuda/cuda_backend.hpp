@@ -4,9 +4,9 @@
 //
 // Everything runs on one non-blocking stream (runtime.hpp), in order; copy_to_host and
 // copy_from_host wait for it, so host code always sees finished results. Memory comes from
-// a caching allocator (allocator.hpp). Kernels so far: fill, copy with dtype conversion, and
-// the binary ops (every pair the op table accepts); supports() says so, and every other
-// primitive raises Backend's "<op> is not implemented on the cuda backend".
+// a caching allocator (allocator.hpp). The primitives with kernels are listed by supports()
+// (docs/cuda.md); every other one raises Backend's "<op> is not implemented on the cuda
+// backend".
 //
 // Reading order: this class (validation, dim merging, fast paths) in cuda_backend.cpp, then
 // the kernels in fill_copy.cu and binary.cu, which share device_utils.cuh.
@@ -59,6 +59,32 @@ class CudaBackend final : public Backend {
   void index_add_impl(const View& out, int dim, const View& index, const View& src) override;
   void gather_impl(const View& out, const View& in, int dim, const View& index) override;
   void scatter_add_impl(const View& out, int dim, const View& index, const View& src) override;
+  // softmax.cpp (kernels in softmax.cu): softmax and the class-index losses.
+  void softmax_impl(const View& out, const View& in, int dim, bool log) override;
+  void softmax_backward_impl(const View& grad_in, const View& grad_out, const View& out, int dim,
+                             bool log) override;
+  void cross_entropy_impl(const View& losses, const View& lse, const View& target_weight,
+                          const View& in, const View& target, const View& weight,
+                          const CrossEntropyParams& p) override;
+  void cross_entropy_backward_impl(const View& grad_in, const View& grad_losses, const View& in,
+                                   const View& lse, const View& target, const View& weight,
+                                   const CrossEntropyParams& p) override;
+  void nll_loss_impl(const View& losses, const View& target_weight, const View& in,
+                     const View& target, const View& weight,
+                     const CrossEntropyParams& p) override;
+  void nll_loss_backward_impl(const View& grad_in, const View& grad_losses, const View& target,
+                              const View& weight, const CrossEntropyParams& p) override;
+  // optim.cpp (kernels in optim.cu): the fused optimizer updates.
+  void sgd_step_impl(const View& param, const View& grad, const View& momentum_buffer,
+                     const SgdStepParams& p) override;
+  void adam_step_impl(const View& param, const View& grad, const View& exp_avg,
+                      const View& exp_avg_sq, const View& max_exp_avg_sq,
+                      const AdamStepParams& p) override;
+  void rmsprop_step_impl(const View& param, const View& grad, const View& square_avg,
+                         const View& grad_avg, const View& momentum_buffer,
+                         const RmspropStepParams& p) override;
+  void adagrad_step_impl(const View& param, const View& grad, const View& sum,
+                         const AdagradStepParams& p) override;
 };
 
 }  // namespace reel::backends

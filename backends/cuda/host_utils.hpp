@@ -5,10 +5,15 @@
 #include <array>
 #include <cstdint>
 #include <limits>
+#include <optional>
+
+#include <cuda_runtime_api.h>
 
 #include "backends/backend.hpp"
 #include "backends/coalesce.hpp"
+#include "backends/cuda/allocator.hpp"
 #include "backends/cuda/launch.hpp"
+#include "backends/cuda/runtime.hpp"
 
 namespace reel::backends::cuda {
 
@@ -67,5 +72,39 @@ Walk<N> plan_walk(const Shape& shape, const std::array<const Strides*, N>& strid
   return w;
 }
 
+
+// One int64 read back from device memory: waits for the stream (the value must be there).
+inline std::int64_t read_int64(const void* device_ptr, const char* what) {
+  std::int64_t value = 0;
+  check_cuda(cudaMemcpyAsync(&value, device_ptr, sizeof value, cudaMemcpyDeviceToHost, stream()),
+             what);
+  synchronize();
+  return value;
+}
+
+// For the checks of int64 values that live on the device (indices, class targets): `launch`
+// (ix, numel, flag) queues a kernel that writes into *flag the row-major position of the first
+// element of `v` failing its test, leaving UINT64_MAX when none does. Returns that element's
+// value, or nullopt. The host must see the values to word the error, so this waits for the
+// stream: one synchronisation per checked call, the price of a clear reel::Error instead of a
+// wild read or write.
+template <typename Launch>
+std::optional<std::int64_t> first_bad_value(const char* what, const View& v, Launch launch) {
+  if (v.numel() == 0) return std::nullopt;
+  const auto w = plan_walk<1>(v.shape, {&v.strides});
+  DeviceBuffer flag(sizeof(unsigned long long));
+  auto* first_bad = static_cast<unsigned long long*>(flag.get());
+  check_cuda(launch(w.ix, w.numel, first_bad), what);
+  const auto position = static_cast<std::uint64_t>(read_int64(first_bad, what));
+  if (position == std::numeric_limits<std::uint64_t>::max()) return std::nullopt;
+  // Unravel the position over v's shape to find the element.
+  auto rest = static_cast<std::int64_t>(position);
+  std::int64_t offset = 0;
+  for (int d = v.shape.size() - 1; d >= 0; --d) {
+    offset += (rest % v.shape[d]) * v.strides[d];
+    rest /= v.shape[d];
+  }
+  return read_int64(v.ptr<const std::int64_t>() + offset, what);
+}
 
 }  // namespace reel::backends::cuda

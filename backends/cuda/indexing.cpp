@@ -19,7 +19,6 @@
 //   ordered (bool, uint8, int8, int16, and every dtype in deterministic mode): one thread per
 //     target element adds its sources in index order, bitwise the reference.
 #include <cstdint>
-#include <limits>
 
 #include "backends/cuda/allocator.hpp"
 #include "backends/cuda/cuda_backend.hpp"
@@ -44,38 +43,16 @@ void copy_on_device(const View& to, const View& from, const char* what) {
                    what);
 }
 
-std::int64_t read_int64(const void* device_ptr, const char* what) {
-  std::int64_t value = 0;
-  cuda::check_cuda(cudaMemcpyAsync(&value, device_ptr, sizeof value, cudaMemcpyDeviceToHost,
-                                   cuda::stream()),
-                   what);
-  cuda::synchronize();
-  return value;
-}
-
-// Raises the reference's error when a value of `index` is outside [0, size): the first one in
-// row-major order, the one the reference's loop stops at. The host must see the index values
-// to raise it, so this waits for the stream (a host synchronisation per call: the price of a
-// clear error instead of a wild write).
+// Raises the reference's error for the first value of `index` outside [0, size), in row-major
+// order: the one the reference's loop stops at.
 void check_index_values(const char* name, const View& index, int dim, std::int64_t size) {
-  if (index.numel() == 0) return;
-  const auto w = cuda::plan_walk<1>(index.shape, {&index.strides});
-  DeviceBuffer flag(sizeof(unsigned long long));
-  auto* first_bad = static_cast<unsigned long long*>(flag.get());
-  cuda::check_cuda(cuda::launch_find_bad_index(index.ptr<const std::int64_t>(), w.ix, w.numel,
-                                               size, first_bad, cuda::stream()),
-                   name);
-  const auto position = static_cast<std::uint64_t>(read_int64(first_bad, name));
-  if (position == std::numeric_limits<std::uint64_t>::max()) return;
-  // The offending value, for the message: unravel the position over the index's shape.
-  auto rest = static_cast<std::int64_t>(position);
-  std::int64_t offset = 0;
-  for (int d = index.shape.size() - 1; d >= 0; --d) {
-    offset += (rest % index.shape[d]) * index.strides[d];
-    rest /= index.shape[d];
-  }
-  const std::int64_t value = read_int64(index.ptr<const std::int64_t>() + offset, name);
-  fail("{}: index {} is out of bounds for dimension {} with size {}", name, value, dim, size);
+  const auto bad = cuda::first_bad_value(
+      name, index, [&](const cuda::Indexer<1>& ix, std::int64_t n, unsigned long long* flag) {
+        return cuda::launch_find_bad_index(index.ptr<const std::int64_t>(), ix, n, size, flag,
+                                           cuda::stream());
+      });
+  if (bad) fail("{}: index {} is out of bounds for dimension {} with size {}", name, *bad, dim,
+                size);
 }
 
 // --- the two shapes of kernel -------------------------------------------------------------------
