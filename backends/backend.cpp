@@ -587,10 +587,52 @@ void Backend::norm_backward(const View& grad_in, const View& grad_weight, const 
 }
 
 // --- pooling (issue 7) ---
+namespace {
+// The pools' views: in [N, C, L] and out [N, C, Lout] (grad_in and grad_out for the backwards),
+// and indices, when not null, int64 of out's shape.
+void check_pool_rank3(const char* op, const char* name, const View& v) {
+  check(v.shape.size() == 3 && v.strides.size() == 3,
+        "{}: expected {} to be a 3-d view [N, C, L], got shape {}", op, name, v.shape);
+  for (int d = 0; d < 3; ++d) {
+    check(v.strides[d] >= 0, "{}: {} has a negative stride {}", op, name, v.strides);
+  }
+}
+
+void check_pool(const char* op, const View& in, const View& out, const View& indices) {
+  check_pool_rank3(op, "input", in);
+  check_pool_rank3(op, "output", out);
+  check(is_floating(in.dtype), "{}: expected a float32 or float64 dtype, got {}", op, in.dtype);
+  check(out.dtype == in.dtype, "{}: expected input and output of one dtype, got {} and {}", op,
+        in.dtype, out.dtype);
+  check(out.shape[0] == in.shape[0] && out.shape[1] == in.shape[1],
+        "{}: input {} and output {} differ in N or C", op, in.shape, out.shape);
+  if (indices.data != nullptr) {
+    check_pool_rank3(op, "indices", indices);
+    check(indices.dtype == kInt64 && indices.shape == out.shape,
+          "{}: expected int64 indices of shape {}, got {} of shape {}", op, out.shape,
+          indices.dtype, indices.shape);
+  }
+}
+
+void check_window_geometry(const char* op, const View& in, const View& out, const Pool1dParams& p) {
+  const std::int64_t expected = p.out_length(in.shape[2], op);
+  check(out.shape[2] == expected, "{}: expected output length {}, got output of shape {}", op,
+        expected, out.shape);
+}
+
+void check_adaptive(const char* op, const View& in, const View& out) {
+  check(out.shape[2] >= 0, "{}: negative output size {}", op, out.shape[2]);
+  check(in.shape[2] > 0 || out.numel() == 0,
+        "{}: an empty input length cannot give output size {}", op, out.shape[2]);
+}
+}  // namespace
+
 void Backend::max_pool1d(const View& out, const View& indices, const View& in,
                          const Pool1dParams& p) {
   run(KernelOp::MaxPool1d, in.dtype, 0x3,
       [&](const View& out_, const View& indices_, const View& in_) {
+        check_pool("max_pool1d", in_, out_, indices_);
+        check_window_geometry("max_pool1d", in_, out_, p);
         max_pool1d_impl(out_, indices_, in_, p);
       },
       out, indices, in);
@@ -598,6 +640,8 @@ void Backend::max_pool1d(const View& out, const View& indices, const View& in,
 void Backend::avg_pool1d(const View& out, const View& in, const Pool1dParams& p) {
   run(KernelOp::AvgPool1d, in.dtype, 0x1,
       [&](const View& out_, const View& in_) {
+        check_pool("avg_pool1d", in_, out_, View{});
+        check_window_geometry("avg_pool1d", in_, out_, p);
         avg_pool1d_impl(out_, in_, p);
       },
       out, in);
@@ -606,6 +650,8 @@ void Backend::avg_pool1d_backward(const View& grad_in, const View& grad_out,
                                   const Pool1dParams& p) {
   run(KernelOp::AvgPool1dBackward, grad_out.dtype, 0x1,
       [&](const View& grad_in_, const View& grad_out_) {
+        check_pool("avg_pool1d_backward", grad_in_, grad_out_, View{});
+        check_window_geometry("avg_pool1d_backward", grad_in_, grad_out_, p);
         avg_pool1d_backward_impl(grad_in_, grad_out_, p);
       },
       grad_in, grad_out);
@@ -613,6 +659,8 @@ void Backend::avg_pool1d_backward(const View& grad_in, const View& grad_out,
 void Backend::adaptive_max_pool1d(const View& out, const View& indices, const View& in) {
   run(KernelOp::AdaptiveMaxPool1d, in.dtype, 0x3,
       [&](const View& out_, const View& indices_, const View& in_) {
+        check_pool("adaptive_max_pool1d", in_, out_, indices_);
+        check_adaptive("adaptive_max_pool1d", in_, out_);
         adaptive_max_pool1d_impl(out_, indices_, in_);
       },
       out, indices, in);
@@ -620,6 +668,8 @@ void Backend::adaptive_max_pool1d(const View& out, const View& indices, const Vi
 void Backend::adaptive_avg_pool1d(const View& out, const View& in) {
   run(KernelOp::AdaptiveAvgPool1d, in.dtype, 0x1,
       [&](const View& out_, const View& in_) {
+        check_pool("adaptive_avg_pool1d", in_, out_, View{});
+        check_adaptive("adaptive_avg_pool1d", in_, out_);
         adaptive_avg_pool1d_impl(out_, in_);
       },
       out, in);
@@ -627,6 +677,8 @@ void Backend::adaptive_avg_pool1d(const View& out, const View& in) {
 void Backend::adaptive_avg_pool1d_backward(const View& grad_in, const View& grad_out) {
   run(KernelOp::AdaptiveAvgPool1dBackward, grad_out.dtype, 0x1,
       [&](const View& grad_in_, const View& grad_out_) {
+        check_pool("adaptive_avg_pool1d_backward", grad_in_, grad_out_, View{});
+        check_adaptive("adaptive_avg_pool1d_backward", grad_in_, grad_out_);
         adaptive_avg_pool1d_backward_impl(grad_in_, grad_out_);
       },
       grad_in, grad_out);

@@ -79,6 +79,14 @@ bool CudaBackend::supports(OpId op, DType t) const {
     // Sums in the reference's accumulation type, from float32 copies of 16-bit views (Backend's
     // widening) as on the reference backend, so the two agree bit for bit.
     case KernelOp::Pad1dBackward: return !is_reduced_float(t);
+    // 16-bit natively: max compares widened values (exact); the averages round through float32
+    // as the reference's widened copies do (pool.cu).
+    case KernelOp::MaxPool1d:
+    case KernelOp::AvgPool1d:
+    case KernelOp::AvgPool1dBackward:
+    case KernelOp::AdaptiveMaxPool1d:
+    case KernelOp::AdaptiveAvgPool1d:
+    case KernelOp::AdaptiveAvgPool1dBackward: return true;
     // 16-bit natively: widened exactly to double and rounded through float32, which is what
     // the reference's float32 copies give (softmax.cu).
     case KernelOp::Softmax:

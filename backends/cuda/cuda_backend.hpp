@@ -59,6 +59,15 @@ class CudaBackend final : public Backend {
   void index_add_impl(const View& out, int dim, const View& index, const View& src) override;
   void gather_impl(const View& out, const View& in, int dim, const View& index) override;
   void scatter_add_impl(const View& out, int dim, const View& index, const View& src) override;
+  // pool.cpp (kernels in pool.cu): the 1-D pools.
+  void max_pool1d_impl(const View& out, const View& indices, const View& in,
+                       const Pool1dParams& p) override;
+  void avg_pool1d_impl(const View& out, const View& in, const Pool1dParams& p) override;
+  void avg_pool1d_backward_impl(const View& grad_in, const View& grad_out,
+                                const Pool1dParams& p) override;
+  void adaptive_max_pool1d_impl(const View& out, const View& indices, const View& in) override;
+  void adaptive_avg_pool1d_impl(const View& out, const View& in) override;
+  void adaptive_avg_pool1d_backward_impl(const View& grad_in, const View& grad_out) override;
   // softmax.cpp (kernels in softmax.cu): softmax and the class-index losses.
   void softmax_impl(const View& out, const View& in, int dim, bool log) override;
   void softmax_backward_impl(const View& grad_in, const View& grad_out, const View& out, int dim,

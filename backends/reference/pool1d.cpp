@@ -29,33 +29,6 @@ using reference::cast_value;
 
 using reference::Array3;
 
-void check_rank3(const char* op, const char* name, const View& v) {
-  reference::check_rank3(op, name, v, "[N, C, L]");
-}
-
-// in [N, C, L] and out [N, C, Lout] (and indices, when not null, int64 of out's shape).
-void check_pool(const char* op, const View& in, const View& out, const View* indices) {
-  check_rank3(op, "input", in);
-  check_rank3(op, "output", out);
-  check(is_floating(in.dtype), "{}: expected a float32 or float64 dtype, got {}", op, in.dtype);
-  check(out.dtype == in.dtype, "{}: expected input and output of one dtype, got {} and {}", op,
-        in.dtype, out.dtype);
-  check(out.shape[0] == in.shape[0] && out.shape[1] == in.shape[1],
-        "{}: input {} and output {} differ in N or C", op, in.shape, out.shape);
-  if (indices != nullptr) {
-    check_rank3(op, "indices", *indices);
-    check(indices->dtype == kInt64 && indices->shape == out.shape,
-          "{}: expected int64 indices of shape {}, got {} of shape {}", op, out.shape,
-          indices->dtype, indices->shape);
-  }
-}
-
-void check_window_geometry(const char* op, const View& in, const View& out, const Pool1dParams& p) {
-  const std::int64_t expected = p.out_length(in.shape[2], op);
-  check(out.shape[2] == expected, "{}: expected output length {}, got output of shape {}", op,
-        expected, out.shape);
-}
-
 // Adaptive window bounds (PyTorch's start_index / end_index).
 std::int64_t adaptive_start(std::int64_t t, std::int64_t out, std::int64_t in) {
   return (t * in) / out;
@@ -220,52 +193,34 @@ void visit_floating(DType t, F&& f) {
   });
 }
 
-void check_adaptive(const char* op, const View& in, const View& out) {
-  check(out.shape[2] >= 0, "{}: negative output size {}", op, out.shape[2]);
-  check(in.shape[2] > 0 || out.numel() == 0,
-        "{}: an empty input length cannot give output size {}", op, out.shape[2]);
-}
-
 }  // namespace
 
 void ReferenceBackend::max_pool1d_impl(const View& out, const View& indices, const View& in,
                                        const Pool1dParams& p) {
-  check_pool("max_pool1d", in, out, indices.data != nullptr ? &indices : nullptr);
-  check_window_geometry("max_pool1d", in, out, p);
   visit_floating(in.dtype, [&]<typename T>() { max_pool_loops<T>(out, indices, in, p); });
 }
 
 void ReferenceBackend::avg_pool1d_impl(const View& out, const View& in, const Pool1dParams& p) {
-  check_pool("avg_pool1d", in, out, nullptr);
-  check_window_geometry("avg_pool1d", in, out, p);
   visit_floating(in.dtype, [&]<typename T>() { avg_pool_loops<T>(out, in, p); });
 }
 
 void ReferenceBackend::avg_pool1d_backward_impl(const View& grad_in, const View& grad_out,
                                                 const Pool1dParams& p) {
-  check_pool("avg_pool1d_backward", grad_in, grad_out, nullptr);
-  check_window_geometry("avg_pool1d_backward", grad_in, grad_out, p);
   visit_floating(grad_in.dtype,
                  [&]<typename T>() { avg_pool_backward_loops<T>(grad_in, grad_out, p); });
 }
 
 void ReferenceBackend::adaptive_max_pool1d_impl(const View& out, const View& indices,
                                                 const View& in) {
-  check_pool("adaptive_max_pool1d", in, out, indices.data != nullptr ? &indices : nullptr);
-  check_adaptive("adaptive_max_pool1d", in, out);
   visit_floating(in.dtype, [&]<typename T>() { adaptive_max_loops<T>(out, indices, in); });
 }
 
 void ReferenceBackend::adaptive_avg_pool1d_impl(const View& out, const View& in) {
-  check_pool("adaptive_avg_pool1d", in, out, nullptr);
-  check_adaptive("adaptive_avg_pool1d", in, out);
   visit_floating(in.dtype, [&]<typename T>() { adaptive_avg_loops<T>(out, in); });
 }
 
 void ReferenceBackend::adaptive_avg_pool1d_backward_impl(const View& grad_in,
                                                          const View& grad_out) {
-  check_pool("adaptive_avg_pool1d_backward", grad_in, grad_out, nullptr);
-  check_adaptive("adaptive_avg_pool1d_backward", grad_in, grad_out);
   visit_floating(grad_in.dtype,
                  [&]<typename T>() { adaptive_avg_backward_loops<T>(grad_in, grad_out); });
 }
