@@ -88,7 +88,10 @@ bool CudaBackend::supports(OpId op, DType t) const {
     case KernelOp::AdaptiveAvgPool1d:
     case KernelOp::AdaptiveAvgPool1dBackward: return true;
     // 16-bit natively: widened exactly to double and rounded through float32, which is what
-    // the reference's float32 copies give (softmax.cu).
+    // the reference's float32 copies give (norm.cu, softmax.cu).
+    case KernelOp::NormStats:
+    case KernelOp::NormForward:
+    case KernelOp::NormBackward:
     case KernelOp::Softmax:
     case KernelOp::LogSoftmax:
     case KernelOp::SoftmaxBackward:

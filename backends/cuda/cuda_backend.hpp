@@ -83,6 +83,13 @@ class CudaBackend final : public Backend {
                      const CrossEntropyParams& p) override;
   void nll_loss_backward_impl(const View& grad_in, const View& grad_losses, const View& target,
                               const View& weight, const CrossEntropyParams& p) override;
+  // norm.cpp (kernels in norm.cu): batch / instance / group / layer norm.
+  void norm_stats_impl(const View& mean, const View& var, const View& in) override;
+  void norm_forward_impl(const View& out, const View& in, const View& mean, const View& var,
+                         const View& weight, const View& bias, const NormParams& p) override;
+  void norm_backward_impl(const View& grad_in, const View& grad_weight, const View& grad_bias,
+                          const View& grad_out, const View& in, const View& mean,
+                          const View& var, const View& weight, const NormParams& p) override;
   // optim.cpp (kernels in optim.cu): the fused optimizer updates.
   void sgd_step_impl(const View& param, const View& grad, const View& momentum_buffer,
                      const SgdStepParams& p) override;

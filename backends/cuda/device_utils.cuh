@@ -93,6 +93,22 @@ cudaError_t visit_elem(DType t, F&& f) {
   return cudaErrorInvalidValue;
 }
 
+// Calls f(Tag<T>{}) for the floating dtypes `op` takes; cudaErrorNotSupported for the rest
+// (nothing is instantiated for them).
+template <typename F>
+cudaError_t visit_floating(KernelOp op, DType type, F&& f) {
+  return visit_elem(type, [&](auto tag) -> cudaError_t {
+    using T = typename decltype(tag)::type;
+    if constexpr (!math::kIsFloating<math::opmath_t<T>>) {
+      (void)op;
+      return cudaErrorNotSupported;
+    } else {
+      if (!op_accepts(op, kDTypeOf<T>)) return cudaErrorNotSupported;
+      return f(tag);
+    }
+  });
+}
+
 // The element offsets of linear index `i` (row-major over the shared shape) in each operand.
 // ix.ndim == 1 (every contiguous view, after the host merged its dims) needs no division.
 template <int N, typename Index>
@@ -137,6 +153,36 @@ __device__ __forceinline__ Index grid_start() {
 template <typename Index>
 __device__ __forceinline__ Index grid_step() {
   return static_cast<Index>(blockDim.x) * static_cast<Index>(gridDim.x);
+}
+
+// --- cooperative reductions -------------------------------------------------------------------
+// The shared-memory slot of one thread's partial in group_combine: room for any accumulator
+// (complex128, or a double pair). A kernel declares
+//   __shared__ __align__(16) unsigned char scratch[kThreadsPerBlock * kGroupSlotBytes];
+inline constexpr int kGroupSlotBytes = 16;
+
+// Combines the partials of each group of `group` threads (1, 32 or kThreadsPerBlock; groups
+// are consecutive threads) in a fixed tree order — slot t with slot t + half, for half =
+// group / 2, ..., 1 — and returns its group's result to every thread of the group. The order
+// depends on the group size only, so results are the same run to run. Every thread of the
+// block calls it with the same group (group 1: the partial is the result, no barrier).
+template <typename Acc, typename Combine>
+__device__ Acc group_combine(Acc acc, unsigned char* scratch, int group, Combine combine) {
+  static_assert(sizeof(Acc) <= kGroupSlotBytes && alignof(Acc) <= kGroupSlotBytes,
+                "a partial must fit one shared-memory slot");
+  if (group == 1) return acc;
+  Acc* slots = reinterpret_cast<Acc*>(scratch);
+  const int t = static_cast<int>(threadIdx.x);
+  const int lane = t % group;
+  slots[t] = acc;
+  __syncthreads();
+  for (int half = group / 2; half > 0; half /= 2) {
+    if (lane < half) slots[t] = combine(slots[t], slots[t + half]);
+    __syncthreads();
+  }
+  const Acc result = slots[t - lane];
+  __syncthreads();  // every thread has its result before the slots are written again
+  return result;
 }
 
 }  // namespace reel::backends::cuda

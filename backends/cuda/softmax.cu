@@ -37,9 +37,6 @@ static_assert(kSoftmaxBlockThreads == kThreadsPerBlock);
 namespace {
 
 // --- building blocks ----------------------------------------------------------------------------
-// Bytes of one shared-memory slot: the largest partial, a double and its int64 position.
-constexpr int kSlotBytes = 16;
-
 // Loads widen exactly to the accumulation type; stores round once (through float32 for the
 // 16-bit types).
 template <typename A, typename T>
@@ -81,29 +78,6 @@ struct Add {
     return a + b;
   }
 };
-
-// Combines the partials of each group of `group` threads in a fixed tree order (slot t with
-// slot t + half, for half = group / 2, ..., 1) and returns its group's result to every thread
-// of the group. Every thread of the block calls it with the same group (1: the partial is the
-// result, no barrier).
-template <typename Acc, typename Combine>
-__device__ Acc group_combine(Acc acc, unsigned char* scratch, int group, Combine combine) {
-  static_assert(sizeof(Acc) <= kSlotBytes && alignof(Acc) <= kSlotBytes,
-                "a partial must fit one shared-memory slot");
-  if (group == 1) return acc;
-  Acc* slots = reinterpret_cast<Acc*>(scratch);
-  const int t = static_cast<int>(threadIdx.x);
-  const int lane = t % group;
-  slots[t] = acc;
-  __syncthreads();
-  for (int half = group / 2; half > 0; half /= 2) {
-    if (lane < half) slots[t] = combine(slots[t], slots[t + half]);
-    __syncthreads();
-  }
-  const Acc result = slots[t - lane];
-  __syncthreads();  // every thread has its result before the slots are written again
-  return result;
-}
 
 // Calls body(active, lane, off) once per slice for each of the slice's `group` threads, off
 // holding the slice's first offset in each operand. Whole blocks advance together (a thread
@@ -158,7 +132,7 @@ __global__ void __launch_bounds__(kThreadsPerBlock)
     softmax_kernel(SliceWalk<2> w, T* out, const T* in, std::int64_t so, std::int64_t si,
                    bool is_log) {
   using A = acc_t<T>;
-  __shared__ __align__(16) unsigned char scratch[kThreadsPerBlock * kSlotBytes];
+  __shared__ __align__(16) unsigned char scratch[kThreadsPerBlock * kGroupSlotBytes];
   const std::int64_t n = w.length;
   const int group = w.group;
   for_each_slice(w, [&](bool active, int lane, const std::int64_t* off) {
@@ -193,7 +167,7 @@ __global__ void __launch_bounds__(kThreadsPerBlock)
     softmax_backward_kernel(SliceWalk<3> w, T* grad_in, const T* grad_out, const T* out,
                             std::int64_t sx, std::int64_t sg, std::int64_t sy, bool is_log) {
   using A = acc_t<T>;
-  __shared__ __align__(16) unsigned char scratch[kThreadsPerBlock * kSlotBytes];
+  __shared__ __align__(16) unsigned char scratch[kThreadsPerBlock * kGroupSlotBytes];
   const std::int64_t n = w.length;
   const int group = w.group;
   for_each_slice(w, [&](bool active, int lane, const std::int64_t* off) {
@@ -224,7 +198,7 @@ __global__ void __launch_bounds__(kThreadsPerBlock)
     cross_entropy_kernel(SliceWalk<5> w, ClassArgs a, T* losses, T* lse, T* target_weight,
                          const T* in, std::int64_t sc) {
   using A = acc_t<T>;
-  __shared__ __align__(16) unsigned char scratch[kThreadsPerBlock * kSlotBytes];
+  __shared__ __align__(16) unsigned char scratch[kThreadsPerBlock * kGroupSlotBytes];
   const std::int64_t classes = w.length;
   const int group = w.group;
   const A s = a.label_smoothing;
@@ -273,7 +247,7 @@ template <typename T>
 __global__ void __launch_bounds__(kThreadsPerBlock)
     weight_sum_kernel(ClassArgs a, std::int64_t classes, acc_t<T>* sum) {
   using A = acc_t<T>;
-  __shared__ __align__(16) unsigned char scratch[kThreadsPerBlock * kSlotBytes];
+  __shared__ __align__(16) unsigned char scratch[kThreadsPerBlock * kGroupSlotBytes];
   A acc = 0;
   for (std::int64_t c = threadIdx.x; c < classes; c += kThreadsPerBlock) {
     acc += weight_at<T, A>(a, c);
@@ -368,22 +342,6 @@ __global__ void find_bad_target_kernel(Indexer<1> ix, std::int64_t n, const std:
       atomicMin(first_bad, static_cast<unsigned long long>(i));
     }
   }
-}
-
-// Calls f(Tag<T>{}) for the floating dtypes `op` takes; cudaErrorNotSupported for the rest
-// (nothing is instantiated for them).
-template <typename F>
-cudaError_t visit_floating(KernelOp op, DType type, F&& f) {
-  return visit_elem(type, [&](auto tag) -> cudaError_t {
-    using T = typename decltype(tag)::type;
-    if constexpr (!math::kIsFloating<math::opmath_t<T>>) {
-      (void)op;
-      return cudaErrorNotSupported;
-    } else {
-      if (!op_accepts(op, kDTypeOf<T>)) return cudaErrorNotSupported;
-      return f(tag);
-    }
-  });
 }
 
 }  // namespace
