@@ -28,6 +28,14 @@ const char* category_word(DType t) {
 
 }  // namespace
 
+void check_rank3(const char* op, const char* name, const View& v, const char* layout) {
+  check(v.shape.size() == 3 && v.strides.size() == 3,
+        "{}: expected {} to be a 3-d view {}, got shape {}", op, name, layout, v.shape);
+  for (int d = 0; d < 3; ++d) {
+    check(v.strides[d] >= 0, "{}: {} has a negative stride {}", op, name, v.strides);
+  }
+}
+
 void check_supported(OpId op, DType t) {
   const OpInfo& info = op_info(op);
   if (info.dtypes.contains(t)) [[likely]] return;
@@ -590,24 +598,16 @@ void Backend::norm_backward(const View& grad_in, const View& grad_weight, const 
 namespace {
 // The pools' views: in [N, C, L] and out [N, C, Lout] (grad_in and grad_out for the backwards),
 // and indices, when not null, int64 of out's shape.
-void check_pool_rank3(const char* op, const char* name, const View& v) {
-  check(v.shape.size() == 3 && v.strides.size() == 3,
-        "{}: expected {} to be a 3-d view [N, C, L], got shape {}", op, name, v.shape);
-  for (int d = 0; d < 3; ++d) {
-    check(v.strides[d] >= 0, "{}: {} has a negative stride {}", op, name, v.strides);
-  }
-}
-
 void check_pool(const char* op, const View& in, const View& out, const View& indices) {
-  check_pool_rank3(op, "input", in);
-  check_pool_rank3(op, "output", out);
+  check_rank3(op, "input", in, "[N, C, L]");
+  check_rank3(op, "output", out, "[N, C, L]");
   check(is_floating(in.dtype), "{}: expected a float32 or float64 dtype, got {}", op, in.dtype);
   check(out.dtype == in.dtype, "{}: expected input and output of one dtype, got {} and {}", op,
         in.dtype, out.dtype);
   check(out.shape[0] == in.shape[0] && out.shape[1] == in.shape[1],
         "{}: input {} and output {} differ in N or C", op, in.shape, out.shape);
   if (indices.data != nullptr) {
-    check_pool_rank3(op, "indices", indices);
+    check_rank3(op, "indices", indices, "[N, C, L]");
     check(indices.dtype == kInt64 && indices.shape == out.shape,
           "{}: expected int64 indices of shape {}, got {} of shape {}", op, out.shape,
           indices.dtype, indices.shape);

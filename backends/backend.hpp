@@ -418,6 +418,10 @@ class Backend {
 // complex dtype complex64", with the row's hint where it has one.
 void check_supported(OpId op, DType t);
 
+// v is a 3-d view with non-negative strides; `layout` names its dims in the message
+// ("conv1d: expected input to be a 3-d view [N, C, L], got shape [2, 3]").
+void check_rank3(const char* op, const char* name, const View& v, const char* layout);
+
 // --- registry ---------------------------------------------------------------------------------
 enum class Kind : std::uint8_t { Reference, Cpu, Cuda };
 

@@ -19,13 +19,8 @@
 #endif
 
 #include "backends/half.hpp"
+#include "backends/host_device.hpp"
 #include "backends/op_table.hpp"
-
-#if defined(__CUDACC__)
-#define REEL_HD __host__ __device__
-#else
-#define REEL_HD
-#endif
 
 namespace reel::backends::math {
 

@@ -4,11 +4,7 @@
 // with the one rule of which input element a padded position reads.
 #include <cstdint>
 
-#if defined(__CUDACC__)
-#define REEL_PARAMS_HD __host__ __device__
-#else
-#define REEL_PARAMS_HD
-#endif
+#include "backends/host_device.hpp"
 
 namespace reel::backends {
 
@@ -33,7 +29,7 @@ enum class PadMode : std::uint8_t { Zeros, Reflect, Replicate, Circular };
 //   Circular   3 4 | 1 2 3 4 | 1      wrap around: x[-i] = x[L-i], x[L+i] = x[i]
 // The result is in [0, L) for the pads Backend::pad1d accepts (reflect: each pad < L; circular:
 // each pad <= L; replicate: L > 0).
-REEL_PARAMS_HD inline std::int64_t pad_source(PadMode mode, std::int64_t i, std::int64_t length) {
+REEL_HD inline std::int64_t pad_source(PadMode mode, std::int64_t i, std::int64_t length) {
   if (i >= 0 && i < length) return i;
   switch (mode) {
     case PadMode::Zeros: return -1;

@@ -57,7 +57,7 @@
 // Plain C++17 without fmt (nvcc includes it).
 #include <cmath>
 
-#include "backends/element_math.hpp"  // REEL_HD
+#include "backends/host_device.hpp"
 
 namespace reel::backends::optim_math {
 

@@ -33,17 +33,9 @@
 #include <cmath>
 #include <cstdint>
 #include <type_traits>
-#include <utility>
 
+#include "backends/element_math.hpp"  // math::kIsComplex, REEL_HD
 #include "backends/kernel_params.hpp"
-
-#ifndef REEL_HOST_DEVICE
-#if defined(__CUDACC__)
-#define REEL_HOST_DEVICE __host__ __device__
-#else
-#define REEL_HOST_DEVICE
-#endif
-#endif
 
 namespace reel::backends::philox {
 
@@ -55,7 +47,7 @@ struct Block {
 // Philox4x32 with 10 rounds. Each round multiplies two words by fixed odd constants, keeps both
 // halves of the 64-bit products and mixes them with the other two words and the key; the key
 // is bumped by Weyl constants (golden ratio, sqrt(3) - 1) between rounds.
-REEL_HOST_DEVICE inline Block philox4x32_10(Block c, std::uint32_t k0, std::uint32_t k1) {
+REEL_HD inline Block philox4x32_10(Block c, std::uint32_t k0, std::uint32_t k1) {
   constexpr std::uint32_t kMul0 = 0xD2511F53u, kMul1 = 0xCD9E8D57u;
   constexpr std::uint32_t kWeyl0 = 0x9E3779B9u, kWeyl1 = 0xBB67AE85u;
   for (int round = 0; round < 10; ++round) {
@@ -70,26 +62,26 @@ REEL_HOST_DEVICE inline Block philox4x32_10(Block c, std::uint32_t k0, std::uint
 }
 
 // The block of one counter under one seed (the layout described at the top).
-REEL_HOST_DEVICE inline Block block_at(std::uint64_t seed, std::uint64_t counter) {
+REEL_HD inline Block block_at(std::uint64_t seed, std::uint64_t counter) {
   return philox4x32_10(Block{{static_cast<std::uint32_t>(counter),
                               static_cast<std::uint32_t>(counter >> 32), 0u, 0u}},
                        static_cast<std::uint32_t>(seed), static_cast<std::uint32_t>(seed >> 32));
 }
 
-REEL_HOST_DEVICE inline std::uint64_t bits64(std::uint32_t hi, std::uint32_t lo) {
+REEL_HD inline std::uint64_t bits64(std::uint32_t hi, std::uint32_t lo) {
   return (static_cast<std::uint64_t>(hi) << 32) | lo;
 }
 // [0, 1) with 24 random bits (every such value is exact in float).
-REEL_HOST_DEVICE inline double uniform24(std::uint32_t w) { return (w >> 8) * 0x1p-24; }
+REEL_HD inline double uniform24(std::uint32_t w) { return (w >> 8) * 0x1p-24; }
 // [0, 1) with 53 random bits (every such value is exact in double).
-REEL_HOST_DEVICE inline double uniform53(std::uint32_t hi, std::uint32_t lo) {
+REEL_HD inline double uniform53(std::uint32_t hi, std::uint32_t lo) {
   return static_cast<double>(bits64(hi, lo) >> 11) * 0x1p-53;
 }
 
 // One real value of type R (float, double or int64) from `counter`; `stddev` replaces spec.b
 // for Normal (complex draws scale it by sqrt(1/2)).
 template <typename R>
-REEL_HOST_DEVICE R random_real(const RandomSpec& spec, double stddev, std::uint64_t counter) {
+REEL_HD R random_real(const RandomSpec& spec, double stddev, std::uint64_t counter) {
   const Block r = block_at(spec.seed, counter);
   if (std::is_integral_v<R> || spec.kind == RandomSpec::Kind::Integer) {
     // Integer types always draw integers (the backend rejects other kinds for them).
@@ -125,7 +117,7 @@ struct ComplexParts {
   R re, im;
 };
 template <typename R>
-REEL_HOST_DEVICE ComplexParts<R> random_complex_parts(const RandomSpec& spec, std::uint64_t i) {
+REEL_HD ComplexParts<R> random_complex_parts(const RandomSpec& spec, std::uint64_t i) {
   const double stddev = spec.b * 0.70710678118654752440;  // b * sqrt(1/2), used by Normal only
   const std::uint64_t counter = spec.offset + 2 * i;
   return {random_real<R>(spec, stddev, counter), random_real<R>(spec, stddev, counter + 1)};
@@ -136,17 +128,11 @@ REEL_HOST_DEVICE ComplexParts<R> random_complex_parts(const RandomSpec& spec, st
 namespace reel::backends {
 
 // Element i's value in a draw described by `spec`, for T = float, double, an integer type
-// (Integer only), or a complex type of float or double (std::complex, cuda::std::complex). A pure function of (spec.seed, spec.offset + i).
-namespace philox {
-template <typename T, typename = void> struct is_complex : std::false_type {};
+// (Integer only), or a complex type of float or double (std::complex, cuda::std::complex). A
+// pure function of (spec.seed, spec.offset + i).
 template <typename T>
-struct is_complex<T, std::void_t<typename T::value_type, decltype(std::declval<T>().imag())>>
-    : std::true_type {};
-}  // namespace philox
-
-template <typename T>
-REEL_HOST_DEVICE T random_value(const RandomSpec& spec, std::uint64_t i) {
-  if constexpr (philox::is_complex<T>::value) {
+REEL_HD T random_value(const RandomSpec& spec, std::uint64_t i) {
+  if constexpr (math::kIsComplex<T>) {
     const auto parts = philox::random_complex_parts<typename T::value_type>(spec, i);
     return T(parts.re, parts.im);
   } else {

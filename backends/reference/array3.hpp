@@ -19,13 +19,4 @@ struct Array3 {
   }
 };
 
-// v is a 3-d view with non-negative strides; `layout` names its dims in the message.
-inline void check_rank3(const char* op, const char* name, const View& v, const char* layout) {
-  check(v.shape.size() == 3 && v.strides.size() == 3,
-        "{}: expected {} to be a 3-d view {}, got shape {}", op, name, layout, v.shape);
-  for (int d = 0; d < 3; ++d) {
-    check(v.strides[d] >= 0, "{}: {} has a negative stride {}", op, name, v.strides);
-  }
-}
-
 }  // namespace reel::backends::reference

@@ -61,7 +61,7 @@ struct ConvGeometry {
 };
 
 void check_rank3(const char* op, const char* name, const View& v) {
-  reference::check_rank3(op, name, v, "[N, C, L] (or [Cout, Cin/groups, K])");
+  backends::check_rank3(op, name, v, "[N, C, L] (or [Cout, Cin/groups, K])");
 }
 
 // Validates every view and parameter so that the loops below can never index out of bounds.
