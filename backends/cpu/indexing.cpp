@@ -33,11 +33,8 @@ bool indices_in_range(const View& index, std::int64_t rows) {
 }  // namespace
 
 void CpuBackend::index_select_impl(const View& out, const View& in, int dim, const View& index) {
-  const bool fast = dim == 0 && in.shape.size() >= 1 && out.dtype == in.dtype &&
-                    index.dtype == kInt64 && index.shape.size() <= 1 &&
-                    out.shape.size() == in.shape.size() && out.shape[0] == index.numel() &&
-                    std::equal(out.shape.begin() + 1, out.shape.end(), in.shape.begin() + 1) &&
-                    is_contiguous_layout(in.shape, in.strides) &&
+  // Backend::index_select has checked the dtypes, the 0- or 1-d int64 index and the shapes.
+  const bool fast = dim == 0 && is_contiguous_layout(in.shape, in.strides) &&
                     is_contiguous_layout(out.shape, out.strides);
   if (fast) {
     const std::int64_t count = index.numel();
@@ -63,11 +60,8 @@ void CpuBackend::index_select_impl(const View& out, const View& in, int dim, con
 
 
 void CpuBackend::index_add_impl(const View& out, int dim, const View& index, const View& src) {
-  const bool fast = dim == 0 && out.shape.size() >= 1 && out.dtype == src.dtype &&
-                    (out.dtype == kFloat32 || out.dtype == kFloat64) && index.dtype == kInt64 &&
-                    index.shape.size() <= 1 && src.shape.size() == out.shape.size() &&
-                    src.shape[0] == index.numel() &&
-                    std::equal(src.shape.begin() + 1, src.shape.end(), out.shape.begin() + 1) &&
+  // Backend::index_add has checked the dtypes, the 0- or 1-d int64 index and the shapes.
+  const bool fast = dim == 0 && (out.dtype == kFloat32 || out.dtype == kFloat64) &&
                     is_contiguous_layout(out.shape, out.strides) &&
                     is_contiguous_layout(src.shape, src.strides) &&
                     indices_in_range(index, out.shape[0]);
@@ -85,7 +79,8 @@ void CpuBackend::index_add_impl(const View& out, int dim, const View& index, con
       // Column blocks of at least 256 elements (whole cache lines), enough work per task.
       constexpr std::int64_t kBlock = 256;
       const std::int64_t blocks = (row + kBlock - 1) / kBlock;
-      const std::int64_t grain = std::max<std::int64_t>(1, (std::int64_t{1} << 16) / (count * kBlock));
+      const std::int64_t grain =
+          std::max<std::int64_t>(1, (std::int64_t{1} << 16) / (count * kBlock));
       cpu::parallel_for(0, blocks, grain, [&](std::int64_t b0, std::int64_t b1) {
         const std::int64_t c0 = b0 * kBlock, c1 = std::min(row, b1 * kBlock);
         for (std::int64_t i = 0; i < count; ++i)

@@ -29,11 +29,6 @@ void for_float_dtype(DType dtype, F&& run) {
   else run.template operator()<double>();
 }
 
-template <class T>
-T* ptr_or_null(const View& v) {
-  return v.data == nullptr ? nullptr : v.ptr<T>();
-}
-
 }  // namespace
 
 void CpuBackend::adam_step_impl(const View& param, const View& grad, const View& exp_avg,
@@ -93,7 +88,7 @@ void CpuBackend::sgd_step_impl(const View& param, const View& grad, const View& 
     const auto kernel = cpu::simd_kernels().get<T>().sgd;
     T* pp = param.ptr<T>();
     const T* pg = grad.ptr<const T>();
-    T* pb = momentum ? ptr_or_null<T>(momentum_buffer) : nullptr;
+    T* pb = momentum ? momentum_buffer.ptr<T>() : nullptr;
     cpu::parallel_for(0, param.numel(), kOptimGrain * 2, [&](std::int64_t i0, std::int64_t i1) {
       kernel(i1 - i0, s, pp + i0, pg + i0, pb ? pb + i0 : nullptr);
     });

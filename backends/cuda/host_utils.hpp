@@ -32,6 +32,11 @@ inline void check_view(const View& v, const char* op, const char* what) {
   check(v.data != nullptr || v.numel() == 0, "{}: {} has no data (null pointer)", op, what);
 }
 
+// check_view for an optional view: a null one (data == nullptr: not given, not wanted) passes.
+inline void check_view_if_given(const View& v, const char* op, const char* what) {
+  if (v.data != nullptr) check_view(v, op, what);
+}
+
 // The kernels' strided walk over N operands of one shape (launch.hpp's Indexer), plus what the
 // host needs to pick a kernel: the element count and whether 32-bit indexing is enough.
 template <int N>

@@ -34,15 +34,6 @@ namespace {
 // --- device helpers -----------------------------------------------------------------------------
 using cuda::DeviceBuffer;
 
-// to = cast(from), elementwise over one shape (the copy kernel of fill_copy.cu).
-void copy_on_device(const View& to, const View& from, const char* what) {
-  const auto w = cuda::plan_walk<2>(to.shape, {&to.strides, &from.strides});
-  if (w.numel == 0) return;
-  cuda::check_cuda(cuda::launch_copy(to.dtype, to.data, from.dtype, from.data, w.ix, w.numel,
-                                     w.index32, cuda::stream()),
-                   what);
-}
-
 // Raises the reference's error for the first value of `index` outside [0, size), in row-major
 // order: the one the reference's loop stops at.
 void check_index_values(const char* name, const View& index, int dim, std::int64_t size) {
@@ -83,9 +74,10 @@ void gather_along(const char* name, const View& out, const View& in, int dim,
 }
 
 // out[x with x[dim] = index[x]] += src[x] over src's shape; index_strides has src's rank. The
-// index values are already validated.
-void scatter_add_along(const char* name, const View& out, int dim, const View& index,
-                       const Strides& index_strides, const View& src) {
+// index values are already validated. `backend` (the CUDA backend) casts out to and from the
+// float32 buffer of the 16-bit dtypes.
+void scatter_add_along(Backend& backend, const char* name, const View& out, int dim,
+                       const View& index, const Strides& index_strides, const View& src) {
   if (src.numel() == 0) return;
   const DType t = out.dtype;
   const auto* pi = index.ptr<const std::int64_t>();
@@ -102,7 +94,7 @@ void scatter_add_along(const char* name, const View& out, int dim, const View& i
     View target = out;
     if (widen) {
       target = View{wide.get(), opmath_dtype(t), out.shape, contiguous_strides(out.shape)};
-      copy_on_device(target, out, name);
+      backend.copy(target, out);
     }
     const Strides target_rest = without_dim(target.strides, dim);
     const auto w = cuda::plan_walk<3>(src.shape, {&target_rest, &index_strides, &src.strides});
@@ -111,7 +103,7 @@ void scatter_add_along(const char* name, const View& out, int dim, const View& i
                                           {out.shape[dim], target.strides[dim]},
                                           cuda::stream()),
         name);
-    if (widen) copy_on_device(out, target, name);
+    if (widen) backend.copy(out, target);
     return;
   }
 
@@ -144,7 +136,8 @@ void CudaBackend::index_add_impl(const View& out, int dim, const View& index, co
   cuda::check_view(index, name, "index");
   cuda::check_view(src, name, "src");
   check_index_values(name, index, dim, out.shape[dim]);
-  scatter_add_along(name, out, dim, index, spread_index(index, src.shape.size(), dim), src);
+  scatter_add_along(*this, name, out, dim, index, spread_index(index, src.shape.size(), dim),
+                    src);
 }
 
 void CudaBackend::gather_impl(const View& out, const View& in, int dim, const View& index) {
@@ -163,7 +156,7 @@ void CudaBackend::scatter_add_impl(const View& out, int dim, const View& index,
   cuda::check_view(index, name, "index");
   cuda::check_view(src, name, "src");
   check_index_values(name, index, dim, out.shape[dim]);
-  scatter_add_along(name, out, dim, index, index.strides, src);
+  scatter_add_along(*this, name, out, dim, index, index.strides, src);
 }
 
 }  // namespace reel::backends

@@ -57,11 +57,6 @@ cuda::NormArgs norm_args(const View& in, const View& mean, const View& var) {
 std::int64_t slots_of(const cuda::NormArgs& a) { return (a.shared ? 1 : a.n) * a.g; }
 std::int64_t slot_count(const cuda::NormArgs& a) { return (a.shared ? a.n : 1) * a.d * a.l; }
 
-// A [G, D] view that may be null (not given / not wanted).
-void check_optional(const View& v, const char* op, const char* what) {
-  if (v.data != nullptr) cuda::check_view(v, op, what);
-}
-
 }  // namespace
 
 void CudaBackend::norm_stats_impl(const View& mean, const View& var, const View& in) {
@@ -87,8 +82,8 @@ void CudaBackend::norm_forward_impl(const View& out, const View& in, const View&
   cuda::check_view(in, name, "the input");
   cuda::check_view(mean, name, "mean");
   cuda::check_view(var, name, "var");
-  check_optional(weight, name, "weight");
-  check_optional(bias, name, "bias");
+  cuda::check_view_if_given(weight, name, "weight");
+  cuda::check_view_if_given(bias, name, "bias");
   if (in.numel() == 0) return;
 
   cuda::NormArgs a = norm_args(in, mean, var);
@@ -107,14 +102,14 @@ void CudaBackend::norm_backward_impl(const View& grad_in, const View& grad_weigh
                                      const View& mean, const View& var, const View& weight,
                                      const NormParams& p) {
   const char* name = "norm_backward";
-  check_optional(grad_in, name, "grad_in");
-  check_optional(grad_weight, name, "grad_weight");
-  check_optional(grad_bias, name, "grad_bias");
+  cuda::check_view_if_given(grad_in, name, "grad_in");
+  cuda::check_view_if_given(grad_weight, name, "grad_weight");
+  cuda::check_view_if_given(grad_bias, name, "grad_bias");
   cuda::check_view(grad_out, name, "grad_out");
   cuda::check_view(in, name, "the input");
   cuda::check_view(mean, name, "mean");
   cuda::check_view(var, name, "var");
-  check_optional(weight, name, "weight");
+  cuda::check_view_if_given(weight, name, "weight");
 
   cuda::NormArgs a = norm_args(in, mean, var);
   a.eps = p.eps;

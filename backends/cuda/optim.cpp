@@ -23,14 +23,8 @@ namespace {
 // parameter's when absent (a null view; the kernel never reads it).
 const Strides& state_strides(const View& v, const View& param, const char* op,
                              const char* what) {
-  if (v.data == nullptr) return param.strides;
-  cuda::check_view(v, op, what);
-  return v.strides;
-}
-
-template <typename T>
-T* ptr_or_null(const View& v) {
-  return v.data == nullptr ? nullptr : v.ptr<T>();
+  cuda::check_view_if_given(v, op, what);
+  return v.data == nullptr ? param.strides : v.strides;
 }
 
 // Calls run.template operator()<T>() with T the element type of a float32 or float64 `dtype`;
@@ -60,7 +54,7 @@ void CudaBackend::sgd_step_impl(const View& param, const View& grad, const View&
   if (w.numel == 0) return;
   const bool ran = visit_float32_or_64(param.dtype, [&]<typename T>() {
     cuda::check_cuda(cuda::launch_sgd_step<T>(optim_math::sgd_coefs<T>(p), param.ptr<T>(),
-                                              grad.ptr<const T>(), ptr_or_null<T>(momentum_buffer),
+                                              grad.ptr<const T>(), momentum_buffer.ptr<T>(),
                                               w.ix, w.numel, cuda::stream()),
                      op);
   });
@@ -83,7 +77,7 @@ void CudaBackend::adam_step_impl(const View& param, const View& grad, const View
   const bool ran = visit_float32_or_64(param.dtype, [&]<typename T>() {
     cuda::check_cuda(cuda::launch_adam_step<T>(optim_math::adam_coefs<T>(p), param.ptr<T>(),
                                                grad.ptr<const T>(), exp_avg.ptr<T>(),
-                                               exp_avg_sq.ptr<T>(), ptr_or_null<T>(max_exp_avg_sq),
+                                               exp_avg_sq.ptr<T>(), max_exp_avg_sq.ptr<T>(),
                                                w.ix, w.numel, cuda::stream()),
                      op);
   });
@@ -106,7 +100,7 @@ void CudaBackend::rmsprop_step_impl(const View& param, const View& grad, const V
     cuda::check_cuda(
         cuda::launch_rmsprop_step<T>(optim_math::rmsprop_coefs<T>(p), param.ptr<T>(),
                                      grad.ptr<const T>(), square_avg.ptr<T>(),
-                                     ptr_or_null<T>(grad_avg), ptr_or_null<T>(momentum_buffer),
+                                     grad_avg.ptr<T>(), momentum_buffer.ptr<T>(),
                                      w.ix, w.numel, cuda::stream()),
         op);
   });

@@ -60,7 +60,7 @@ void max_pool(const char* name, const View& out, const View& indices, const View
               const cuda::PoolWindow& w) {
   cuda::check_view(out, name, "out");
   cuda::check_view(in, name, "the input");
-  if (indices.data != nullptr) cuda::check_view(indices, name, "indices");
+  cuda::check_view_if_given(indices, name, "indices");
   if (out.numel() == 0) return;
   cuda::check_cuda(
       cuda::launch_max_pool1d(in.dtype, out.data, indices.ptr<std::int64_t>(), in.data,

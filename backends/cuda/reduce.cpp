@@ -1,6 +1,7 @@
 // The CUDA backend's reductions, host side (Backend's entry points have checked the shapes, with
 // PyTorch's messages for max/min/argmax/argmin of nothing): the two walks handed to the
-// kernels, and how the work is split across threads. The kernels are in reduce.cu (reduce_launch.hpp is the seam).
+// kernels, and how the work is split across threads. The kernels are in reduce.cu
+// (reduce_launch.hpp is the seam).
 //
 // The walks are the reference's (backends/reference/reduce.cpp): the outer one over the output
 // (out's shape, with out's and in's strides), the inner one over the reduced part of in's shape
@@ -98,7 +99,7 @@ void CudaBackend::arg_reduce_impl(ArgReduceOp op, const View& values, const View
   const std::int64_t n = in.shape[dim];
   cuda::check_view(in, name, "the input");
   cuda::check_view(indices, name, "indices");
-  if (want_values) cuda::check_view(values, name, "values");
+  cuda::check_view_if_given(values, name, "values");
   const Strides& value_strides = want_values ? values.strides : indices.strides;
 
   cuda::ReduceGeometry g;

@@ -81,9 +81,9 @@ cuda::ClassArgs class_args(const View& target, const View& weight, const CrossEn
 }
 
 // The views every loss reads: target, and weight when given.
-void check_class_views(const char* name, const View& target, const View& weight) {
+void check_class_device_views(const char* name, const View& target, const View& weight) {
   cuda::check_view(target, name, "target");
-  if (weight.data != nullptr) cuda::check_view(weight, name, "weight");
+  cuda::check_view_if_given(weight, name, "weight");
 }
 
 }  // namespace
@@ -136,8 +136,8 @@ void CudaBackend::cross_entropy_impl(const View& losses, const View& lse,
   cuda::check_view(in, name, "the input");
   cuda::check_view(losses, name, "losses");
   cuda::check_view(lse, name, "lse");
-  if (target_weight.data != nullptr) cuda::check_view(target_weight, name, "target_weight");
-  check_class_views(name, target, weight);
+  cuda::check_view_if_given(target_weight, name, "target_weight");
+  check_class_device_views(name, target, weight);
   const Shape positions = positions_of(in);
   if (numel_of(positions) == 0) return;
   const std::int64_t classes = in.shape[1];
@@ -167,7 +167,7 @@ void CudaBackend::cross_entropy_backward_impl(const View& grad_in, const View& g
   cuda::check_view(grad_losses, name, "grad_losses");
   cuda::check_view(in, name, "the input");
   cuda::check_view(lse, name, "lse");
-  check_class_views(name, target, weight);
+  check_class_device_views(name, target, weight);
   const Shape positions = positions_of(in);
   if (numel_of(positions) == 0) return;
   const std::int64_t classes = in.shape[1];
@@ -201,8 +201,8 @@ void CudaBackend::nll_loss_impl(const View& losses, const View& target_weight, c
   const char* name = "nll_loss";
   cuda::check_view(in, name, "the input");
   cuda::check_view(losses, name, "losses");
-  if (target_weight.data != nullptr) cuda::check_view(target_weight, name, "target_weight");
-  check_class_views(name, target, weight);
+  cuda::check_view_if_given(target_weight, name, "target_weight");
+  check_class_device_views(name, target, weight);
   const Shape positions = positions_of(in);
   if (numel_of(positions) == 0) return;
   const std::int64_t classes = in.shape[1];
@@ -229,7 +229,7 @@ void CudaBackend::nll_loss_backward_impl(const View& grad_in, const View& grad_l
   const char* name = "nll_loss_backward";
   cuda::check_view(grad_in, name, "grad_in");
   cuda::check_view(grad_losses, name, "grad_losses");
-  check_class_views(name, target, weight);
+  check_class_device_views(name, target, weight);
   const Shape positions = positions_of(grad_in);
   if (numel_of(positions) == 0) return;
   const std::int64_t classes = grad_in.shape[1];
