@@ -36,6 +36,59 @@ void check_rank3(const char* op, const char* name, const View& v, const char* la
   }
 }
 
+Conv1dShape check_conv1d(const char* op, const View& x, const View& y, const View* w,
+                         const View* b, const Conv1dParams& p) {
+  constexpr const char* kLayout = "[N, C, L] (or [Cout, Cin/groups, K])";
+  check(p.stride >= 1, "{}: stride must be positive, got {}", op, p.stride);
+  check(p.dilation >= 1, "{}: dilation must be positive, got {}", op, p.dilation);
+  check(p.groups >= 1, "{}: groups must be positive, got {}", op, p.groups);
+  check(p.pad_left >= 0 && p.pad_right >= 0, "{}: negative padding is not supported, got ({}, {})",
+        op, p.pad_left, p.pad_right);
+  check(is_inexact(x.dtype), "{}: expected a floating or complex dtype, got {}", op, x.dtype);
+  check_rank3(op, "input", x, kLayout);
+  check_rank3(op, "output", y, kLayout);
+
+  Conv1dShape g;
+  g.batch = x.shape[0];
+  g.in_channels = x.shape[1];
+  g.length = x.shape[2];
+  g.out_channels = y.shape[1];
+  g.out_length = y.shape[2];
+  check(y.dtype == x.dtype, "{}: expected input and output of one dtype, got {} and {}", op,
+        x.dtype, y.dtype);
+  check(y.shape[0] == g.batch, "{}: batch sizes differ: input {} vs output {}", op, x.shape,
+        y.shape);
+  check(g.in_channels % p.groups == 0 && g.out_channels % p.groups == 0,
+        "{}: groups={} must divide in_channels={} and out_channels={}", op, p.groups,
+        g.in_channels, g.out_channels);
+  g.in_per_group = g.in_channels / p.groups;
+  g.out_per_group = g.out_channels / p.groups;
+
+  if (w != nullptr) {
+    check_rank3(op, "weight", *w, kLayout);
+    check(w->dtype == x.dtype, "{}: expected input and weight of one dtype, got {} and {}", op,
+          x.dtype, w->dtype);
+    check(w->shape[0] == g.out_channels && w->shape[1] == g.in_per_group,
+          "{}: expected weight of shape [{}, {}, K] (out_channels, in_channels/groups, K), got {}",
+          op, g.out_channels, g.in_per_group, w->shape);
+    g.kernel = w->shape[2];
+    check(g.kernel >= 1, "{}: kernel size must be positive, got {}", op, g.kernel);
+    // Checked (raises when the dilated kernel overflows or outgrows the padded input), so
+    // every kernel's index arithmetic stays in range.
+    const std::int64_t expected = p.out_length(g.length, g.kernel);
+    check(g.out_length == expected, "{}: expected output length {}, got output of shape {}", op,
+          expected, y.shape);
+  }
+  if (b != nullptr) {
+    check(b->dtype == x.dtype, "{}: expected input and bias of one dtype, got {} and {}", op,
+          x.dtype, b->dtype);
+    check(b->shape.size() == 1 && b->shape[0] == g.out_channels && b->strides.size() == 1 &&
+              b->strides[0] >= 0,
+          "{}: expected bias of shape [{}], got {}", op, g.out_channels, b->shape);
+  }
+  return g;
+}
+
 void check_supported(OpId op, DType t) {
   const OpInfo& info = op_info(op);
   if (info.dtypes.contains(t)) [[likely]] return;
@@ -412,6 +465,8 @@ void Backend::random(const View& out, const RandomSpec& spec) {
 
 void Backend::conv1d_forward(const View& out, const View& in, const View& weight,
                              const View& bias, const Conv1dParams& p) {
+  check(weight.data != nullptr || weight.numel() == 0, "conv1d: weight is required");
+  check_conv1d("conv1d", in, out, &weight, bias.data != nullptr ? &bias : nullptr, p);
   run(KernelOp::Conv1dForward, in.dtype, 0x1,
       [&](const View& out_, const View& in_, const View& weight_, const View& bias_) {
         conv1d_forward_impl(out_, in_, weight_, bias_, p);
@@ -421,6 +476,7 @@ void Backend::conv1d_forward(const View& out, const View& in, const View& weight
 
 void Backend::conv1d_backward_input(const View& grad_in, const View& grad_out,
                                     const View& weight, const Conv1dParams& p) {
+  check_conv1d("conv1d_backward_input", grad_in, grad_out, &weight, nullptr, p);
   run(KernelOp::Conv1dBackwardInput, grad_out.dtype, 0x1,
       [&](const View& grad_in_, const View& grad_out_, const View& weight_) {
         conv1d_backward_input_impl(grad_in_, grad_out_, weight_, p);
@@ -431,6 +487,11 @@ void Backend::conv1d_backward_input(const View& grad_in, const View& grad_out,
 void Backend::conv1d_backward_weight(const View& grad_weight, const View& grad_bias,
                                      const View& grad_out, const View& in,
                                      const Conv1dParams& p) {
+  const bool want_weight = grad_weight.data != nullptr;
+  const bool want_bias = grad_bias.data != nullptr;
+  if (!want_weight && !want_bias) return;  // nothing requested, nothing computed
+  check_conv1d("conv1d_backward_weight", in, grad_out, want_weight ? &grad_weight : nullptr,
+               want_bias ? &grad_bias : nullptr, p);
   run(KernelOp::Conv1dBackwardWeight, grad_out.dtype, 0x3,
       [&](const View& grad_weight_, const View& grad_bias_, const View& grad_out_, const View& in_) {
         conv1d_backward_weight_impl(grad_weight_, grad_bias_, grad_out_, in_, p);
@@ -441,6 +502,12 @@ void Backend::conv1d_backward_weight(const View& grad_weight, const View& grad_b
 void Backend::conv1d_backward(const View& grad_in, const View& grad_weight,
                               const View& grad_bias, const View& grad_out, const View& in,
                               const View& weight, const Conv1dParams& p) {
+  if (grad_in.data != nullptr)
+    check_conv1d("conv1d_backward_input", grad_in, grad_out, &weight, nullptr, p);
+  if (grad_weight.data != nullptr || grad_bias.data != nullptr)
+    check_conv1d("conv1d_backward_weight", in, grad_out,
+                 grad_weight.data != nullptr ? &grad_weight : nullptr,
+                 grad_bias.data != nullptr ? &grad_bias : nullptr, p);
   run(KernelOp::Conv1dBackward, grad_out.dtype, 0x7,
       [&](const View& grad_in_, const View& grad_weight_, const View& grad_bias_,
           const View& grad_out_, const View& in_, const View& weight_) {
@@ -1089,6 +1156,17 @@ std::atomic<bool> g_deterministic{false};
 
 void set_deterministic_algorithms(bool mode) { g_deterministic.store(mode, std::memory_order_relaxed); }
 bool deterministic_algorithms() { return g_deterministic.load(std::memory_order_relaxed); }
+
+// The cuDNN switches live here, not in the CUDA backend, so that a program sets them whether
+// or not reel was built with CUDA (the backend reads them at each conv1d call).
+namespace {
+std::atomic<bool> g_allow_tf32_conv{true};  // torch.backends.cudnn.allow_tf32's default
+std::atomic<bool> g_cudnn_benchmark{false};
+}  // namespace
+void cuda_set_allow_tf32_conv(bool allow) { g_allow_tf32_conv.store(allow, std::memory_order_relaxed); }
+bool cuda_allow_tf32_conv() { return g_allow_tf32_conv.load(std::memory_order_relaxed); }
+void cuda_set_cudnn_benchmark(bool on) { g_cudnn_benchmark.store(on, std::memory_order_relaxed); }
+bool cuda_cudnn_benchmark() { return g_cudnn_benchmark.load(std::memory_order_relaxed); }
 
 void set_cpu_backend(Kind kind) {
   check(kind != Kind::Cuda, "set_cpu_backend: the CPU backend must be Reference or Cpu");

@@ -422,6 +422,25 @@ void check_supported(OpId op, DType t);
 // ("conv1d: expected input to be a 3-d view [N, C, L], got shape [2, 3]").
 void check_rank3(const char* op, const char* name, const View& v, const char* layout);
 
+// The sizes of one conv1d, read off (and checked against) its views.
+struct Conv1dShape {
+  std::int64_t batch = 0;          // N
+  std::int64_t in_channels = 0;    // Cin
+  std::int64_t out_channels = 0;   // Cout
+  std::int64_t length = 0;         // L
+  std::int64_t out_length = 0;     // Lout
+  std::int64_t kernel = 0;         // K (0 when no weight-shaped view was given)
+  std::int64_t in_per_group = 0;   // Cin / G
+  std::int64_t out_per_group = 0;  // Cout / G
+};
+// Every check the conv1d entry points share (Backend::conv1d_*): parameters, dtypes, ranks and
+// non-negative strides, groups dividing the channels, the weight's [Cout, Cin/G, K], the bias's
+// [Cout], and Lout against Conv1dParams::out_length. x is input-shaped [N, Cin, L], y
+// output-shaped [N, Cout, Lout]; w and b may be null (not given). After it, a kernel that
+// walks the sum of backends/reference/conv1d.cpp cannot index out of bounds.
+Conv1dShape check_conv1d(const char* op, const View& x, const View& y, const View* w,
+                         const View* b, const Conv1dParams& p);
+
 // --- registry ---------------------------------------------------------------------------------
 enum class Kind : std::uint8_t { Reference, Cpu, Cuda };
 
@@ -444,6 +463,25 @@ void cuda_empty_cache();
 // allow_tf32; default false). Stored without CUDA too, so a program sets it unconditionally.
 void cuda_set_allow_tf32_matmul(bool allow);
 bool cuda_allow_tf32_matmul();
+// Whether float32 convolutions may use TF32 (torch.backends.cudnn.allow_tf32; default true, as
+// in PyTorch). Only cuDNN's algorithms use it; reel's own conv1d kernels compute in float32.
+void cuda_set_allow_tf32_conv(bool allow);
+bool cuda_allow_tf32_conv();
+// torch.backends.cudnn.benchmark: when on, the first conv1d of each shape times cuDNN's
+// algorithms and caches the fastest; when off (default), cuDNN's heuristic picks one.
+void cuda_set_cudnn_benchmark(bool on);
+bool cuda_cudnn_benchmark();
+
+// CUDA graphs (reel::cuda::Graph, tensor/cuda_graph.hpp): capture the CUDA backend's stream,
+// then replay it. Opaque state owned by the caller; every function throws reel::Error without
+// CUDA or a GPU (the stub), and on a CUDA failure naming what failed.
+struct CudaGraphState;
+CudaGraphState* cuda_graph_create();
+void cuda_graph_destroy(CudaGraphState* g) noexcept;
+void cuda_graph_capture_begin(CudaGraphState* g);
+void cuda_graph_capture_end(CudaGraphState* g);
+void cuda_graph_replay(CudaGraphState* g);
+bool cuda_graph_is_capturing();
 
 // Which backend runs CPU tensors: the fast one (default) or the reference loops. Tests use
 // this to run one body on every backend.

@@ -20,6 +20,10 @@ std::size_t memory_reserved() { return backends::cuda_memory().reserved; }
 void empty_cache() { backends::cuda_empty_cache(); }
 void set_allow_tf32(bool allow) { backends::cuda_set_allow_tf32_matmul(allow); }
 bool allow_tf32() { return backends::cuda_allow_tf32_matmul(); }
+void set_allow_tf32_conv(bool allow) { backends::cuda_set_allow_tf32_conv(allow); }
+bool allow_tf32_conv() { return backends::cuda_allow_tf32_conv(); }
+void set_cudnn_benchmark(bool on) { backends::cuda_set_cudnn_benchmark(on); }
+bool cudnn_benchmark() { return backends::cuda_cudnn_benchmark(); }
 }  // namespace cuda
 
 }  // namespace reel

@@ -34,6 +34,16 @@ void empty_cache();
 // inputs, float32 accumulation). Off by default, as in PyTorch >= 1.12.
 void set_allow_tf32(bool allow);
 bool allow_tf32();
+// torch.backends.cudnn.allow_tf32: float32 convolutions through cuDNN may use TF32 tensor
+// cores. On by default, as in PyTorch; reel's own conv1d kernels (depthwise, short causal,
+// complex and integer-free fallbacks) always compute in float32 or wider.
+void set_allow_tf32_conv(bool allow);
+bool allow_tf32_conv();
+// torch.backends.cudnn.benchmark: time cuDNN's algorithms once per conv1d shape and keep the
+// fastest (off by default: cuDNN's heuristic choice). Ignored under
+// use_deterministic_algorithms(true), which keeps to deterministic algorithms.
+void set_cudnn_benchmark(bool on);
+bool cudnn_benchmark();
 }  // namespace cuda
 
 }  // namespace reel

@@ -36,3 +36,12 @@ struct CudaSkipListener : doctest::IReporter {
 }  // namespace
 
 REGISTER_LISTENER("cuda_skips", 1, CudaSkipListener);
+
+namespace {
+// Before any test runs (static initialisation; the switch itself is constant-initialised).
+const bool tf32_conv_off = [] {
+  reel::test::tf32_conv_default() = reel::cuda::allow_tf32_conv();
+  reel::cuda::set_allow_tf32_conv(false);
+  return true;
+}();
+}  // namespace

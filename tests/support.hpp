@@ -30,6 +30,15 @@ inline CudaSkips& cuda_skips() {
   static CudaSkips skips;
   return skips;
 }
+// The library's default of reel::cuda::allow_tf32_conv() (torch.backends.cudnn.allow_tf32),
+// recorded by tests/main.cpp before it turns TF32 off for the suites: their expected values are
+// float32 and float64 references, and TF32 keeps 10 bits of mantissa. A test that wants TF32
+// turns it on itself.
+inline bool& tf32_conv_default() {
+  static bool value = false;
+  return value;
+}
+
 inline void skip_cuda(const std::string& what) {
   CudaSkips& s = cuda_skips();
   if (s.cases.insert(s.current_case).second) {

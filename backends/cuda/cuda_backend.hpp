@@ -48,6 +48,17 @@ class CudaBackend final : public Backend {
                   std::int64_t right) override;
   void pad1d_backward_impl(const View& grad_in, const View& grad_out, PadMode mode,
                            std::int64_t left, std::int64_t right) override;
+  // conv1d.cpp: reel's own kernels (conv1d.cu) or cuDNN (cudnn.cpp), chosen per call.
+  void conv1d_forward_impl(const View& out, const View& in, const View& weight, const View& bias,
+                           const Conv1dParams& p) override;
+  void conv1d_backward_input_impl(const View& grad_in, const View& grad_out, const View& weight,
+                                  const Conv1dParams& p) override;
+  void conv1d_backward_weight_impl(const View& grad_weight, const View& grad_bias,
+                                   const View& grad_out, const View& in,
+                                   const Conv1dParams& p) override;
+  void conv1d_backward_impl(const View& grad_in, const View& grad_weight, const View& grad_bias,
+                            const View& grad_out, const View& in, const View& weight,
+                            const Conv1dParams& p) override;
   // reduce.cpp (kernels in reduce.cu).
   void reduce_impl(ReduceOp op, const View& out, const View& in) override;
   void arg_reduce_impl(ArgReduceOp op, const View& values, const View& indices, const View& in,

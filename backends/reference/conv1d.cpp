@@ -48,77 +48,9 @@ using reference::cast_value;
 
 using reference::Array3;
 
-// The sizes every conv1d kernel works with, read off (and checked against) the views.
-struct ConvGeometry {
-  std::int64_t batch = 0;         // N
-  std::int64_t in_channels = 0;   // Cin
-  std::int64_t out_channels = 0;  // Cout
-  std::int64_t length = 0;        // L
-  std::int64_t out_length = 0;    // Lout
-  std::int64_t kernel = 0;        // K (0 when no weight-shaped view was given)
-  std::int64_t in_per_group = 0;  // Cin / G
-  std::int64_t out_per_group = 0; // Cout / G
-};
-
-void check_rank3(const char* op, const char* name, const View& v) {
-  backends::check_rank3(op, name, v, "[N, C, L] (or [Cout, Cin/groups, K])");
-}
-
-// Validates every view and parameter so that the loops below can never index out of bounds.
-// x is input-shaped [N, Cin, L], y is output-shaped [N, Cout, Lout], w (may be null) is
-// weight-shaped [Cout, Cin/G, K], b (may be null) is bias-shaped [Cout].
-ConvGeometry check_conv(const char* op, const View& x, const View& y, const View* w,
-                        const View* b, const Conv1dParams& p) {
-  check(p.stride >= 1, "{}: stride must be positive, got {}", op, p.stride);
-  check(p.dilation >= 1, "{}: dilation must be positive, got {}", op, p.dilation);
-  check(p.groups >= 1, "{}: groups must be positive, got {}", op, p.groups);
-  check(p.pad_left >= 0 && p.pad_right >= 0, "{}: negative padding is not supported, got ({}, {})",
-        op, p.pad_left, p.pad_right);
-  check(is_inexact(x.dtype), "{}: expected a float32, float64, complex64 or complex128 dtype, got {}",
-        op, x.dtype);
-  check_rank3(op, "input", x);
-  check_rank3(op, "output", y);
-
-  ConvGeometry g;
-  g.batch = x.shape[0];
-  g.in_channels = x.shape[1];
-  g.length = x.shape[2];
-  g.out_channels = y.shape[1];
-  g.out_length = y.shape[2];
-  check(y.dtype == x.dtype, "{}: expected input and output of one dtype, got {} and {}", op,
-        x.dtype, y.dtype);
-  check(y.shape[0] == g.batch, "{}: batch sizes differ: input {} vs output {}", op, x.shape,
-        y.shape);
-  check(g.in_channels % p.groups == 0 && g.out_channels % p.groups == 0,
-        "{}: groups={} must divide in_channels={} and out_channels={}", op, p.groups,
-        g.in_channels, g.out_channels);
-  g.in_per_group = g.in_channels / p.groups;
-  g.out_per_group = g.out_channels / p.groups;
-
-  if (w != nullptr) {
-    check_rank3(op, "weight", *w);
-    check(w->dtype == x.dtype, "{}: expected input and weight of one dtype, got {} and {}", op,
-          x.dtype, w->dtype);
-    check(w->shape[0] == g.out_channels && w->shape[1] == g.in_per_group,
-          "{}: expected weight of shape [{}, {}, K] (out_channels, in_channels/groups, K), got {}",
-          op, g.out_channels, g.in_per_group, w->shape);
-    g.kernel = w->shape[2];
-    check(g.kernel >= 1, "{}: kernel size must be positive, got {}", op, g.kernel);
-    // Checked (raises when the dilated kernel overflows or outgrows the padded input), so
-    // the index arithmetic of the loops below stays in range.
-    const std::int64_t expected = p.out_length(g.length, g.kernel);
-    check(g.out_length == expected, "{}: expected output length {}, got output of shape {}", op,
-          expected, y.shape);
-  }
-  if (b != nullptr) {
-    check(b->dtype == x.dtype, "{}: expected input and bias of one dtype, got {} and {}", op,
-          x.dtype, b->dtype);
-    check(b->shape.size() == 1 && b->shape[0] == g.out_channels && b->strides.size() == 1 &&
-              b->strides[0] >= 0,
-          "{}: expected bias of shape [{}], got {}", op, g.out_channels, b->shape);
-  }
-  return g;
-}
+// The sizes every loop below works with: Backend's entry points have checked them
+// (check_conv1d), so the loops cannot index out of bounds.
+using ConvGeometry = Conv1dShape;
 
 // The dtype loops, one per kernel, shared by all four dtypes through visit_dtype.
 
@@ -226,9 +158,10 @@ void backward_weight_loops(const ConvGeometry& g, const Conv1dParams& p, const V
 
 void ReferenceBackend::conv1d_forward_impl(const View& out, const View& in, const View& weight,
                                       const View& bias, const Conv1dParams& p) {
-  check(weight.data != nullptr || weight.numel() == 0, "conv1d: weight is required");
-  const ConvGeometry g = check_conv("conv1d", in, out, &weight,
-                                    bias.data != nullptr ? &bias : nullptr, p);
+  // check_conv1d again only reads the sizes off the views: the entry point has raised any
+  // error already (the CPU backend's fallbacks call these loops directly, on checked views).
+  const ConvGeometry g = check_conv1d("conv1d", in, out, &weight,
+                                      bias.data != nullptr ? &bias : nullptr, p);
   visit_wide_dtype(in.dtype, [&]<typename T>() {
     if constexpr (is_complex_v<T> || std::is_floating_point_v<T>) {
       forward_loops<T>(g, p, out, in, weight, bias);
@@ -238,7 +171,8 @@ void ReferenceBackend::conv1d_forward_impl(const View& out, const View& in, cons
 
 void ReferenceBackend::conv1d_backward_input_impl(const View& grad_in, const View& grad_out,
                                              const View& weight, const Conv1dParams& p) {
-  const ConvGeometry g = check_conv("conv1d_backward_input", grad_in, grad_out, &weight, nullptr, p);
+  const ConvGeometry g =
+      check_conv1d("conv1d_backward_input", grad_in, grad_out, &weight, nullptr, p);
   visit_wide_dtype(grad_in.dtype, [&]<typename T>() {
     if constexpr (is_complex_v<T> || std::is_floating_point_v<T>) {
       backward_input_loops<T>(g, p, grad_in, grad_out, weight);
@@ -253,7 +187,7 @@ void ReferenceBackend::conv1d_backward_weight_impl(const View& grad_weight, cons
   const bool want_bias = grad_bias.data != nullptr;
   if (!want_weight && !want_bias) return;  // nothing requested, nothing computed
   const ConvGeometry g =
-      check_conv("conv1d_backward_weight", in, grad_out, want_weight ? &grad_weight : nullptr,
+      check_conv1d("conv1d_backward_weight", in, grad_out, want_weight ? &grad_weight : nullptr,
                  want_bias ? &grad_bias : nullptr, p);
   visit_wide_dtype(in.dtype, [&]<typename T>() {
     if constexpr (is_complex_v<T> || std::is_floating_point_v<T>) {

@@ -227,6 +227,18 @@ TEST_CASE("CUDA memory statistics, empty_cache and the TF32 switch") {
   CHECK(cuda::allow_tf32());
   cuda::set_allow_tf32(false);
   CHECK_FALSE(cuda::allow_tf32());
+  // Convolutions: TF32 allowed by default, as torch.backends.cudnn.allow_tf32 (tests/main.cpp
+  // recorded the default, then turned it off for the suites).
+  CHECK(test::tf32_conv_default());
+  CHECK_FALSE(cuda::allow_tf32_conv());
+  cuda::set_allow_tf32_conv(true);
+  CHECK(cuda::allow_tf32_conv());
+  cuda::set_allow_tf32_conv(false);
+  CHECK_FALSE(cuda::allow_tf32_conv());
+  CHECK_FALSE(cuda::cudnn_benchmark());  // PyTorch's default
+  cuda::set_cudnn_benchmark(true);
+  CHECK(cuda::cudnn_benchmark());
+  cuda::set_cudnn_benchmark(false);
   if (!cuda::is_available()) {
     CHECK(cuda::memory_allocated() == 0);
     CHECK(cuda::memory_reserved() == 0);
