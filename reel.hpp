@@ -58,6 +58,7 @@
 #include "nn/unit_scaling/linear.hpp"
 #include "nn/unit_scaling/optim.hpp"
 #include "nn/unit_scaling/parameter.hpp"
+#include "tensor/cuda_graph.hpp"
 #include "tensor/generator.hpp"
 #include "tensor/npy.hpp"
 #include "tensor/ops/multinomial.hpp"

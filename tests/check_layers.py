@@ -71,6 +71,8 @@ MAP = {
     "tensor/npy_header.cpp": "core",
     "tensor/runtime.hpp": "core",
     "tensor/runtime.cpp": "core",
+    "tensor/cuda_graph.hpp": "core",
+    "tensor/cuda_graph.cpp": "core",
     "tensor/xtensor.hpp": "interop",
     "tensor/ops.hpp": "ops",
     "tensor/ops/*": "ops",

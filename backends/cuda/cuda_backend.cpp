@@ -10,6 +10,7 @@
 #include <limits>
 
 #include "backends/cuda/blas.hpp"
+#include "backends/cuda/graph.hpp"
 #include "backends/cuda/host_utils.hpp"
 #include "backends/cuda/launch.hpp"
 #include "backends/cuda/runtime.hpp"
@@ -32,9 +33,11 @@ void CudaBackend::deallocate(void* ptr, std::size_t /*nbytes*/) {
 
 // Both copies wait for the stream: the host buffer may be pageable (and reused as soon as we
 // return), and the host must see the data on return. Correctness first; pinned staging
-// buffers would make uploads asynchronous.
+// buffers would make uploads asynchronous. Neither can be part of a CUDA graph (graph.hpp):
+// checked before anything is queued, so the capture stays valid.
 void CudaBackend::copy_from_host(void* dst, const void* host_src, std::size_t nbytes) {
   if (nbytes == 0) return;
+  cuda::check_not_capturing("copy_from_host", "copies host memory to the device");
   cuda::check_cuda(
       cudaMemcpyAsync(dst, host_src, nbytes, cudaMemcpyHostToDevice, cuda::stream()),
       "copy_from_host (cudaMemcpyAsync)");
@@ -43,6 +46,7 @@ void CudaBackend::copy_from_host(void* dst, const void* host_src, std::size_t nb
 
 void CudaBackend::copy_to_host(void* host_dst, const void* src, std::size_t nbytes) {
   if (nbytes == 0) return;
+  cuda::check_not_capturing("copy_to_host", "reads device memory back to the host");
   cuda::check_cuda(
       cudaMemcpyAsync(host_dst, src, nbytes, cudaMemcpyDeviceToHost, cuda::stream()),
       "copy_to_host (cudaMemcpyAsync)");
@@ -76,6 +80,11 @@ bool CudaBackend::supports(OpId op, DType t) const {
     // backend, so every backend draws the same values.
     case KernelOp::Random: return !is_reduced_float(t);
     case KernelOp::Pad1d: return true;
+    // float16/bfloat16 natively (float accumulation); complex32 on complex64 copies.
+    case KernelOp::Conv1dForward:
+    case KernelOp::Conv1dBackwardInput:
+    case KernelOp::Conv1dBackwardWeight:
+    case KernelOp::Conv1dBackward: return t != DType::Complex32;
     // Sums in the reference's accumulation type, from float32 copies of 16-bit views (Backend's
     // widening) as on the reference backend, so the two agree bit for bit.
     case KernelOp::Pad1dBackward: return !is_reduced_float(t);

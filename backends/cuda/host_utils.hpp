@@ -6,12 +6,14 @@
 #include <cstdint>
 #include <limits>
 #include <optional>
+#include <utility>
 
 #include <cuda_runtime_api.h>
 
 #include "backends/backend.hpp"
 #include "backends/coalesce.hpp"
 #include "backends/cuda/allocator.hpp"
+#include "backends/cuda/graph.hpp"
 #include "backends/cuda/launch.hpp"
 #include "backends/cuda/runtime.hpp"
 
@@ -89,19 +91,35 @@ inline std::int64_t read_int64(const void* device_ptr, const char* what) {
 
 // For the checks of int64 values that live on the device (indices, class targets): `launch`
 // (ix, numel, flag) queues a kernel that writes into *flag the row-major position of the first
-// element of `v` failing its test, leaving UINT64_MAX when none does. Returns that element's
-// value, or nullopt. The host must see the values to word the error, so this waits for the
+// element of `v` failing its test, leaving UINT64_MAX when none does (it resets *flag itself,
+// with a memset on the stream). If an element fails, `raise(value)` throws the op's error for
+// that element's value. The host must see the value to word the error, so this waits for the
 // stream: one synchronisation per checked call, the price of a clear reel::Error instead of a
 // wild read or write.
-template <typename Launch>
-std::optional<std::int64_t> first_bad_value(const char* what, const View& v, Launch launch) {
-  if (v.numel() == 0) return std::nullopt;
+// While a CUDA graph captures, nothing may wait (graph.hpp): the flag, and a captured copy of
+// v's values (one small copy per check and replay, so the error can name the value even when
+// v's memory is reused later in the graph), go to the graph instead, and every replay raises
+// the error if an element fails.
+template <typename Launch, typename Raise>
+void check_device_values(const char* what, const View& v, Launch launch, Raise raise) {
+  if (v.numel() == 0) return;
   const auto w = plan_walk<1>(v.shape, {&v.strides});
   DeviceBuffer flag(sizeof(unsigned long long));
   auto* first_bad = static_cast<unsigned long long*>(flag.get());
   check_cuda(launch(w.ix, w.numel, first_bad), what);
+  if (capturing()) {
+    // Row-major and contiguous, so a position is also the copy's offset.
+    DeviceBuffer values(static_cast<std::size_t>(w.numel) * sizeof(std::int64_t));
+    const Strides dense = contiguous_strides(v.shape);
+    const auto cw = plan_walk<2>(v.shape, {&dense, &v.strides});
+    check_cuda(launch_copy(DType::Int64, values.get(), DType::Int64, v.data, cw.ix, cw.numel,
+                           cw.index32, stream()),
+               what);
+    defer_check(std::move(flag), std::move(values), RaiseBadValue(raise));
+    return;
+  }
   const auto position = static_cast<std::uint64_t>(read_int64(first_bad, what));
-  if (position == std::numeric_limits<std::uint64_t>::max()) return std::nullopt;
+  if (position == std::numeric_limits<std::uint64_t>::max()) return;
   // Unravel the position over v's shape to find the element.
   auto rest = static_cast<std::int64_t>(position);
   std::int64_t offset = 0;
@@ -109,7 +127,7 @@ std::optional<std::int64_t> first_bad_value(const char* what, const View& v, Lau
     offset += (rest % v.shape[d]) * v.strides[d];
     rest /= v.shape[d];
   }
-  return read_int64(v.ptr<const std::int64_t>() + offset, what);
+  raise(read_int64(v.ptr<const std::int64_t>() + offset, what));
 }
 
 }  // namespace reel::backends::cuda

@@ -35,15 +35,17 @@ namespace {
 using cuda::DeviceBuffer;
 
 // Raises the reference's error for the first value of `index` outside [0, size), in row-major
-// order: the one the reference's loop stops at.
+// order: the one the reference's loop stops at. (Inside a CUDA graph capture, at each replay.)
 void check_index_values(const char* name, const View& index, int dim, std::int64_t size) {
-  const auto bad = cuda::first_bad_value(
-      name, index, [&](const cuda::Indexer<1>& ix, std::int64_t n, unsigned long long* flag) {
+  cuda::check_device_values(
+      name, index,
+      [&](const cuda::Indexer<1>& ix, std::int64_t n, unsigned long long* flag) {
         return cuda::launch_find_bad_index(index.ptr<const std::int64_t>(), ix, n, size, flag,
                                            cuda::stream());
+      },
+      [name, dim, size](std::int64_t bad) {
+        fail("{}: index {} is out of bounds for dimension {} with size {}", name, bad, dim, size);
       });
-  if (bad) fail("{}: index {} is out of bounds for dimension {} with size {}", name, *bad, dim,
-                size);
 }
 
 // --- the two shapes of kernel -------------------------------------------------------------------

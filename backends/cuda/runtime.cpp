@@ -1,6 +1,7 @@
 // Error checking, device discovery and the stream of the CUDA backend.
 #include "backends/cuda/runtime.hpp"
 
+#include "backends/cuda/graph.hpp"
 #include "backends/error.hpp"
 
 namespace reel::backends::cuda {
@@ -49,6 +50,9 @@ cudaStream_t stream() {
   return s;
 }
 
-void synchronize() { check_cuda(cudaStreamSynchronize(stream()), "cudaStreamSynchronize"); }
+void synchronize() {
+  check_not_capturing("synchronize", "waits for the stream to finish");
+  check_cuda(cudaStreamSynchronize(stream()), "cudaStreamSynchronize");
+}
 
 }  // namespace reel::backends::cuda

@@ -48,18 +48,20 @@ int plan_group(const cuda::Indexer<N>& outer, int read, std::int64_t length,
 // --- target values ------------------------------------------------------------------------------
 // Raises the reference's error (backends/reference/loss.cpp, class_of) for the first target,
 // in row-major order over [N, L] as the reference walks them, that is neither ignore_index nor
-// in [0, classes).
+// in [0, classes). (Inside a CUDA graph capture, at each replay.)
 void check_targets(const char* name, const View& target, std::int64_t classes,
                    std::int64_t ignore_index) {
-  const auto bad = cuda::first_bad_value(
-      name, target, [&](const cuda::Indexer<1>& ix, std::int64_t n, unsigned long long* flag) {
+  cuda::check_device_values(
+      name, target,
+      [&](const cuda::Indexer<1>& ix, std::int64_t n, unsigned long long* flag) {
         return cuda::launch_find_bad_target(target.ptr<const std::int64_t>(), ix, n, classes,
                                             ignore_index, flag, cuda::stream());
+      },
+      [name, classes, ignore_index](std::int64_t bad) {
+        fail("{}: Target {} is out of bounds: expected a class index in [0, {}) or "
+             "ignore_index {}",
+             name, bad, classes, ignore_index);
       });
-  if (bad) {
-    fail("{}: Target {} is out of bounds: expected a class index in [0, {}) or ignore_index {}",
-         name, *bad, classes, ignore_index);
-  }
 }
 
 // --- loss views ---------------------------------------------------------------------------------
