@@ -7,6 +7,8 @@
 //                [--torch-default-malloc FILE] [--libtorch FILE] [--scaling]
 //                [--stream-bytes B]
 //   bench_conv1d --list-cases [--quick] [--only ...]
+//   bench_conv1d --device cuda [--quick] [--only ...] [--torch FILE] [--no-cudnn-benchmark]
+//                [--no-tf32] [--skip-without-gpu]
 //
 // --list-cases prints the suite ("key N Cin Cout L K stride pad_left pad_right dilation groups"
 // per line) for conv1d_torch.py, so the shapes have one source. --torch FILE: conv1d_torch.py's
@@ -27,11 +29,24 @@
 // memcpy bandwidth measured, in this run and at the same thread count, with buffers as large as
 // the pass's working set (so a cache-resident kernel is not compared with a DRAM-bound copy).
 // No thresholds: this reports, it does not judge.
+//
+// --device cuda (issue 11): the same suite on CUDA tensors, against PyTorch on the same GPU
+// (conv1d_torch.py --device cuda: torch.backends.cudnn.benchmark on, so PyTorch gets cuDNN's
+// fastest algorithm per shape). Each timed batch of calls sits between two
+// reel::cuda::synchronize(), so the figure is the kernels' throughput, launch costs included,
+// not the host's enqueueing. reel's side turns its own cudnn_benchmark on too (off:
+// --no-cudnn-benchmark) and keeps PyTorch's TF32 default for convolutions (cudnn.allow_tf32 on;
+// off on both sides: --no-tf32 here and there). GB/s counts pass_bytes' least traffic for every
+// case, and "% copy" divides it by a device-to-device copy_ of the same working set, measured in
+// this run; the header gives the device's copy bandwidth at 256 MiB (far beyond the L2 cache).
+// No FMA-peak column: the GPU's peak is not measured here. --skip-without-gpu: exit 77 (a
+// skipped test for CTest) rather than 1 when there is no GPU.
 #include <reel/reel.hpp>
 
 #include <fmt/core.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -137,32 +152,185 @@ struct RatioSummary {
   }
 };
 
-// The forward's and the forward + backward's median ns per call for one case.
+// timer.hpp's method (one warm-up batch, the batch grown to about config.target_batch, the
+// median of config.batches batches) for CUDA work: each batch starts and ends with a
+// reel::cuda::synchronize(), so it times the calls' kernels, not only their launches.
+template <typename Fn>
+double median_ns_per_call_cuda(Fn&& fn, const reel_bench::TimerConfig& config) {
+  using clock = std::chrono::steady_clock;
+  auto time_batch = [&](std::int64_t n) {
+    reel::cuda::synchronize();  // nothing of the previous batch still running
+    const auto t0 = clock::now();
+    for (std::int64_t i = 0; i < n; ++i) fn();
+    reel::cuda::synchronize();  // this batch's kernels finished
+    return std::chrono::duration<double, std::nano>(clock::now() - t0).count();
+  };
+  time_batch(1);  // warm-up: the caching allocator, cuDNN's plans (and benchmark), lazy loading
+  std::int64_t n = 1;
+  const double target = static_cast<double>(config.target_batch.count());
+  for (double t = time_batch(n); t < target && n < (std::int64_t{1} << 30); t = time_batch(n))
+    n = t <= 0 ? n * 10 : std::max<std::int64_t>(n + 1, static_cast<std::int64_t>(n * 1.2 * target / t));
+  std::vector<double> per_call;
+  for (int b = 0; b < config.batches; ++b) per_call.push_back(time_batch(n) / static_cast<double>(n));
+  std::nth_element(per_call.begin(), per_call.begin() + per_call.size() / 2, per_call.end());
+  return per_call[per_call.size() / 2];
+}
+
+// The forward's and the forward + backward's median ns per call for one case, on `device` (the
+// inputs drawn on the CPU, so both devices convolve the same numbers, then moved: a no-op for
+// the CPU).
 std::pair<double, double> time_case(const reel_bench::Conv1dCase& c,
-                                    const reel_bench::TimerConfig& config) {
-  reel::Tensor x = reel::randn({c.n, c.cin, c.length});
-  reel::Tensor w = reel::randn({c.cout, c.cin / c.groups, c.kernel});
-  reel::Tensor b = reel::randn({c.cout});
-  reel::Tensor gy = reel::randn({c.n, c.cout, c.out_length()});
+                                    const reel_bench::TimerConfig& config,
+                                    const reel::Device& device = reel::kCPU) {
+  auto median_ns = [&](auto&& fn) {
+    return device.is_cuda() ? median_ns_per_call_cuda(fn, config)
+                            : reel_bench::median_ns_per_call(fn, config);
+  };
+  reel::Tensor x = reel::randn({c.n, c.cin, c.length}).to(device);
+  reel::Tensor w = reel::randn({c.cout, c.cin / c.groups, c.kernel}).to(device);
+  reel::Tensor b = reel::randn({c.cout}).to(device);
+  reel::Tensor gy = reel::randn({c.n, c.cout, c.out_length()}).to(device);
   const auto options = reel_bench::conv1d_options(c);
-  const double fwd = reel_bench::median_ns_per_call([&] {
+  const double fwd = median_ns([&] {
     reel::NoGradGuard no_grad;
     reel::Tensor y = F::conv1d(x, w, b, options);
     reel_bench::keep(y);
-  }, config);
+  });
 
   // Gradients reset to undefined before each step (zero_grad is set_to_none), so every step
   // writes fresh ones, as PyTorch's side does with .grad = None.
   reel::Tensor xg = x.detach().clone().requires_grad_();
   reel::Tensor wg = w.detach().clone().requires_grad_();
   reel::Tensor bg = b.detach().clone().requires_grad_();
-  const double fwdbwd = reel_bench::median_ns_per_call([&] {
+  const double fwdbwd = median_ns([&] {
     for (reel::Tensor* t : {&xg, &wg, &bg}) t->zero_grad();
     reel::Tensor y = F::conv1d(xg, wg, bg, options);
     y.backward(gy);
-  }, config);
+  });
 
   return {fwd, fwdbwd};
+}
+
+// --- --device cuda -------------------------------------------------------------------------------
+
+// A device-to-device copy_ of `bytes` (float32) through reel, in GB/s counting the read and the
+// write (as pass_bytes counts a kernel's traffic, and as CUDA's bandwidthTest reports a device
+// to device copy).
+double device_copy_gbps(std::int64_t bytes, const reel_bench::TimerConfig& config) {
+  const std::int64_t n = std::max<std::int64_t>(bytes / 4, 1);
+  const reel::TensorOptions on_gpu = reel::TensorOptions(reel::kFloat32).device(reel::kCUDA);
+  reel::Tensor src = reel::zeros({n}, on_gpu), dst = reel::zeros({n}, on_gpu);
+  const double ns = median_ns_per_call_cuda([&] { dst.copy_(src); }, config);
+  return 2.0 * 4.0 * static_cast<double>(n) / ns;
+}
+
+// A field of a results file as text, whether it was read as a number or not ("" if absent).
+std::string field(const Results& r, const std::string& key) {
+  if (r.text.count(key)) return r.text.at(key);
+  if (r.has(key)) return fmt::format("{}", r.get(key));
+  return "";
+}
+
+// Issue 11's targets are per kind of case: dense (and grouped) within 5% of PyTorch, depthwise
+// and short causal kernels at least 3x faster. The kind of a case, for the summary lines.
+const char* case_kind(const reel_bench::Conv1dCase& c) {
+  if (c.depthwise()) return "depthwise";
+  if (c.causal()) return "causal";
+  return "dense";
+}
+
+// The suite on CUDA tensors beside PyTorch on the same GPU (conv1d_torch.py --device cuda).
+int run_cuda(const std::vector<reel_bench::Conv1dCase>& cases, const reel_bench::TimerConfig& config,
+             const char* torch_file, bool quick, bool cudnn_benchmark, bool tf32) {
+  reel::cuda::set_cudnn_benchmark(cudnn_benchmark);
+  reel::cuda::set_allow_tf32_conv(tf32);
+  Results torch;
+  if (torch_file) torch = read_results(torch_file, "PyTorch on CUDA");
+
+  // The copies are timed more briefly than the convolutions: they are only the yardstick.
+  const reel_bench::TimerConfig copy_config{quick ? 3 : 5, std::chrono::milliseconds(quick ? 1 : 10)};
+  const std::int64_t dram_bytes = quick ? (std::int64_t{16} << 20) : (std::int64_t{256} << 20);
+  const double dram_gbps = device_copy_gbps(dram_bytes, copy_config);
+  reel::manual_seed(0);
+
+  fmt::print("conv1d, float32 on CUDA (device 0 of {}): median of {} timed batches per number, "
+             "each batch between two reel::cuda::synchronize().\n",
+             reel::cuda::device_count(), config.batches);
+  fmt::print("Device copy bandwidth: {:.0f} GB/s (reel, copy_ of a {} float32 tensor, device to "
+             "device, read + write counted).\n", dram_gbps, mebibytes(dram_bytes));
+  fmt::print("reel: cudnn_benchmark {}, TF32 for convolutions {} (reel::cuda::allow_tf32_conv), "
+             "TF32 for matmul {}.\n", reel::cuda::cudnn_benchmark() ? "on" : "off",
+             reel::cuda::allow_tf32_conv() ? "on" : "off", reel::cuda::allow_tf32() ? "on" : "off");
+  if (torch.path.empty()) {
+    fmt::print("PyTorch: not measured (--torch FILE: conv1d_torch.py --device cuda's results).\n");
+  } else {
+    fmt::print("PyTorch: torch {} (CUDA {}, cuDNN {}) on {}: cudnn.benchmark {}, "
+               "cudnn.allow_tf32 {}, matmul.allow_tf32 {}.\n",
+               field(torch, "torch_version"), field(torch, "cuda_version"),
+               field(torch, "cudnn_version"), field(torch, "gpu_name"),
+               field(torch, "cudnn_benchmark"), field(torch, "cudnn_allow_tf32"),
+               field(torch, "matmul_allow_tf32"));
+    if (field(torch, "device") != "cuda")
+      fmt::print("WARNING: '{}' was not run with --device cuda: not a GPU comparison.\n", torch.path);
+    if (torch.has("cudnn_allow_tf32") && (torch.get("cudnn_allow_tf32") == 1) != tf32)
+      fmt::print("WARNING: TF32 for convolutions differs between the two sides.\n");
+    if (torch.has("cudnn_benchmark") && (torch.get("cudnn_benchmark") == 1) != cudnn_benchmark)
+      fmt::print("WARNING: cudnn benchmark differs between the two sides.\n");
+  }
+  fmt::print("Shape: (N, Cin, Cout, L, K, stride, padding, dilation, groups); \"causal p\": p "
+             "zeros on the left only (PyTorch: F.pad, then the convolution). fwd+bwd: x, weight "
+             "and bias require grad.\n\n");
+  fmt::print("| case | shape | pass | reel ms | reel GFLOP/s | reel GB/s | % copy (copy GB/s at "
+             "the working set) | PyTorch ms | ratio reel / PyTorch |\n"
+             "|---|---|---|---:|---:|---:|---:|---:|---:|\n");
+
+  RatioSummary all;
+  std::map<std::string, RatioSummary> by_kind;
+  std::map<std::int64_t, double> copy_at;  // working-set bytes -> copy GB/s, measured once each
+  int failed = 0;
+  for (const reel_bench::Conv1dCase& c : cases) {
+    // A case reel cannot run on CUDA yet is a row that says so, not the end of the table.
+    std::vector<std::string> lines;
+    try {
+      const auto [fwd, fwdbwd] = time_case(c, config, reel::kCUDA);
+      const struct { const char* pass; const char* suffix; double ns; double flops; bool backward; } rows[] = {
+          {"fwd", "fwd", fwd, c.forward_flops(), false},
+          {"fwd+bwd", "fwdbwd", fwdbwd, 3 * c.forward_flops(), true}};
+      for (const auto& r : rows) {
+        const std::string key = fmt::format("{}_{}", c.key, r.suffix);
+        const PassBytes bytes = pass_bytes(c, r.backward);
+        auto [it, fresh] = copy_at.try_emplace(bytes.working_set, 0.0);
+        // Half the working set copied: the copy reads and writes, so it touches all of it.
+        if (fresh) it->second = device_copy_gbps(bytes.working_set / 2, copy_config);
+        const double gbps = bytes.moved / r.ns;
+        std::string torch_cols = "n/a | n/a";
+        if (torch.has(key)) {
+          const double t = torch.get(key);
+          torch_cols = fmt::format("{:.4f} | {:.2f}", t / 1e6, r.ns / t);
+          all.add(r.ns / t);
+          by_kind[case_kind(c)].add(r.ns / t);
+        }
+        lines.push_back(fmt::format(
+            "| {} | {} | {} | {:.4f} | {:.1f} | {:.1f} | {:.0f}% ({:.0f} GB/s at {}) | {} |\n",
+            c.label, reel_bench::shape_of(c), r.pass, r.ns / 1e6, r.flops / r.ns, gbps,
+            100 * gbps / it->second, it->second, mebibytes(bytes.working_set), torch_cols));
+      }
+    } catch (const std::exception& e) {
+      ++failed;
+      std::string what = e.what();  // on one line, without the table's separator
+      std::replace(what.begin(), what.end(), '\n', ' ');
+      std::replace(what.begin(), what.end(), '|', '/');
+      lines = {fmt::format("| {} | {} | fwd, fwd+bwd | error: {} | | | | | |\n", c.label,
+                           reel_bench::shape_of(c), what)};
+    }
+    for (const std::string& line : lines) fmt::print("{}", line);
+    std::fflush(stdout);
+  }
+  fmt::print("\n{}\n", all.format("reel / PyTorch, CUDA"));
+  for (const auto& [kind, summary] : by_kind)
+    fmt::print("{}\n", summary.format(fmt::format("reel / PyTorch, CUDA, {} cases", kind).c_str()));
+  if (failed) fmt::print("{} case(s) did not run on CUDA (the rows marked error).\n", failed);
+  return failed ? 1 : 0;
 }
 
 }  // namespace
@@ -173,6 +341,8 @@ int main(int argc, char** argv) {
   const char* torch_default_file = nullptr;
   const char* libtorch_file = nullptr;
   bool quick = false, list_cases = false, scaling = false;
+  const char* device = "cpu";
+  bool cudnn_benchmark = true, tf32 = true, skip_without_gpu = false;
   std::vector<std::string> only;
   for (int i = 1; i < argc; ++i) {
     const bool has_value = i + 1 < argc;
@@ -183,6 +353,10 @@ int main(int argc, char** argv) {
     if (std::strcmp(argv[i], "--torch-default-malloc") == 0 && has_value) torch_default_file = argv[i + 1];
     if (std::strcmp(argv[i], "--libtorch") == 0 && has_value) libtorch_file = argv[i + 1];
     if (std::strcmp(argv[i], "--only") == 0 && has_value) only = split_commas(argv[i + 1]);
+    if (std::strcmp(argv[i], "--device") == 0 && has_value) device = argv[i + 1];
+    cudnn_benchmark = cudnn_benchmark && std::strcmp(argv[i], "--no-cudnn-benchmark") != 0;
+    tf32 = tf32 && std::strcmp(argv[i], "--no-tf32") != 0;
+    skip_without_gpu = skip_without_gpu || std::strcmp(argv[i], "--skip-without-gpu") == 0;
     if (std::strcmp(argv[i], "--threads") == 0 && has_value)
       reel::set_num_threads(std::atoi(argv[i + 1]));
     // The direct kernels' non-temporal-store line, in bytes of output (0: twice the L3, the
@@ -207,6 +381,23 @@ int main(int argc, char** argv) {
       fmt::print("{} {} {} {} {} {} {} {} {} {} {}\n", c.key, c.n, c.cin, c.cout, c.length,
                  c.kernel, c.stride, c.pad_left, c.pad_right, c.dilation, c.groups);
     return 0;
+  }
+
+  const bool on_cuda = std::strcmp(device, "cuda") == 0;
+  reel::check(on_cuda || std::strcmp(device, "cpu") == 0,
+              "bench_conv1d: --device must be cpu or cuda, not '{}'", device);
+  if (on_cuda) {
+    if (!reel::cuda::is_available()) {
+      fmt::print(stderr, "bench_conv1d: --device cuda: no CUDA GPU (reel::cuda::is_available() "
+                 "is false){}\n", skip_without_gpu ? "; skipped" : "");
+      return skip_without_gpu ? 77 : 1;  // 77: CTest's SKIP_RETURN_CODE
+    }
+    try {
+      return run_cuda(cases, config, torch_file, quick, cudnn_benchmark, tf32);
+    } catch (const std::exception& e) {
+      fmt::print(stderr, "bench_conv1d: --device cuda: {}\n", e.what());
+      return 1;
+    }
   }
 
   Results torch, torch_default, libtorch;

@@ -36,6 +36,22 @@ Output: "key nanoseconds" lines ("<case>_fwd", "<case>_fwdbwd"), "<case>_<pass>_
 page faults per call, measured over 3 calls after the timing), and "threads N",
 "default_threads N" (torch.get_num_threads() before set_num_threads), "malloc_tuned 0|1",
 "torch_version V", "mkldnn 0|1".
+
+--device cuda (issue 11; PyTorch 2.11 on the GPU machine, run by scripts/gpu_check):
+
+  bench_conv1d --list-cases > cases.txt
+  python3 bench/conv1d_torch.py --device cuda --cases cases.txt > torch_cuda.txt
+  bench_conv1d --device cuda --torch torch_cuda.txt
+
+The same cases and passes on CUDA tensors (drawn on the GPU), with
+torch.backends.cudnn.benchmark = True (cuDNN times its algorithms at the first call of each
+shape, the warm-up call, and keeps the fastest) and each timed batch between two
+torch.cuda.synchronize() calls, as bench_conv1d --device cuda times reel. TF32: PyTorch's
+defaults, stated in the output: cudnn.allow_tf32 True (float32 convolutions may run on TF32
+tensor cores), matmul.allow_tf32 False; --no-tf32 turns cudnn.allow_tf32 off (give
+bench_conv1d --no-tf32 too). No page-fault lines (the allocator is CUDA's caching one). Extra
+output: "device cuda", "gpu_name", "cuda_version", "cudnn_version", "cudnn_benchmark 0|1",
+"cudnn_allow_tf32 0|1", "matmul_allow_tf32 0|1", "cudnn_deterministic 0|1".
 """
 import argparse
 import os
@@ -71,13 +87,18 @@ def read_cases(path):
     return cases
 
 
-def median_ns_per_call(fn, quick):
+def median_ns_per_call(fn, quick, sync=None):
+    """sync: torch.cuda.synchronize on CUDA (called before and after each batch), else None."""
     batches, target = (3, 0.0002) if quick else (11, 0.020)
 
     def time_batch(n):
+        if sync:
+            sync()
         t0 = time.perf_counter()
         for _ in range(n):
             fn()
+        if sync:
+            sync()
         return time.perf_counter() - t0
 
     time_batch(1)  # warm-up: first-touch allocations, oneDNN primitive creation, caches
@@ -104,15 +125,36 @@ def main():
     ap.add_argument("--cases", required=True, help="bench_conv1d --list-cases output ('-': stdin)")
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    ap.add_argument("--no-tf32", action="store_true",
+                    help="CUDA: cudnn.allow_tf32 False (PyTorch's default is True)")
     args = ap.parse_args()
 
     cases = read_cases(args.cases)
+    cuda = args.device == "cuda"
+    if cuda and not torch.cuda.is_available():
+        sys.exit("conv1d_torch.py: --device cuda: torch.cuda.is_available() is False")
     print(f"default_threads {torch.get_num_threads()}")
     torch.set_num_threads(args.threads)
     print(f"threads {torch.get_num_threads()}")
     print(f"malloc_tuned {int('MALLOC_MMAP_THRESHOLD_' in os.environ)}")
     print(f"torch_version {torch.__version__}")
     print(f"mkldnn {int(torch.backends.mkldnn.is_available())}")
+    sync = None
+    if cuda:
+        torch.backends.cudnn.benchmark = True
+        if args.no_tf32:
+            torch.backends.cudnn.allow_tf32 = False
+        sync = torch.cuda.synchronize
+        print("device cuda")
+        print(f"gpu_name {torch.cuda.get_device_name(0).replace(' ', '_')}")
+        print(f"cuda_version {torch.version.cuda}")
+        print(f"cudnn_version {torch.backends.cudnn.version()}")
+        print(f"cudnn_benchmark {int(torch.backends.cudnn.benchmark)}")
+        print(f"cudnn_allow_tf32 {int(torch.backends.cudnn.allow_tf32)}")
+        print(f"matmul_allow_tf32 {int(torch.backends.cuda.matmul.allow_tf32)}")
+        print(f"cudnn_deterministic {int(torch.backends.cudnn.deterministic)}", flush=True)
+    device = torch.device(args.device)
     torch.manual_seed(0)
 
     for key, n, cin, cout, length, k, stride, pl, pr, dil, groups in cases:
@@ -123,9 +165,9 @@ def main():
             def conv(x, w, b):
                 return F.conv1d(F.pad(x, (pl, pr)), w, b, stride=stride, dilation=dil,
                                 groups=groups)
-        x = torch.randn(n, cin, length)
-        w = torch.randn(cout, cin // groups, k)
-        b = torch.randn(cout)
+        x = torch.randn(n, cin, length, device=device)
+        w = torch.randn(cout, cin // groups, k, device=device)
+        b = torch.randn(cout, device=device)
         with torch.no_grad():
             gy = torch.randn_like(conv(x, w, b))
 
@@ -140,8 +182,9 @@ def main():
             conv(xg, wg, bg).backward(gy)
 
         for suffix, fn in (("fwd", fwd), ("fwdbwd", fwdbwd)):
-            print(f"{key}_{suffix} {median_ns_per_call(fn, args.quick):.1f}")
-            print(f"{key}_{suffix}_faults {faults_per_call(fn):.0f}", flush=True)
+            print(f"{key}_{suffix} {median_ns_per_call(fn, args.quick, sync):.1f}", flush=cuda)
+            if not cuda:
+                print(f"{key}_{suffix}_faults {faults_per_call(fn):.0f}", flush=True)
 
 
 if __name__ == "__main__":

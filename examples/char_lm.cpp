@@ -18,6 +18,12 @@
 //
 //   build/examples/char_lm                         (defaults: 1000 steps, ~3.5 minutes on one free core; see --help)
 //   build/examples/char_lm --steps 50 --channels 32 --sample-chars 300
+//   build/examples/char_lm --device cuda          (on the GPU)
+//
+// --device cuda: the model moves to the GPU once, before its optimizer is made; the training
+// windows are cut on the CPU (the same windows on either device) and moved, and so are the
+// held-out text and each sampled character. The next character is drawn on the CPU, from the
+// CPU generator, so the sampled text does not depend on the device's random numbers.
 //
 // The corpus is Debian's fortunes package (scripts/setup installs it; REEL_FORTUNES_DIR
 // points elsewhere). Writes <out>/metrics.csv (and <out>/char_lm.svg with gnuplot) and
@@ -130,14 +136,17 @@ std::pair<double, std::int64_t> heldout_nll(CharWaveNet& model, const Tensor& id
 }
 
 // A draw from softmax(logits / temperature) with torch.multinomial's semantics, from the
-// sampling generator. logits [1, V, L]: the last column is used.
+// sampling generator. logits [1, V, L]: the last column is used, copied to the CPU (a no-op
+// there): the draw is the CPU generator's on every device, and the id must come back to the
+// host anyway to be the next input.
 std::int64_t sample_next(const Tensor& logits, double temperature, Generator& gen) {
-  Tensor last = logits.select(2, logits.size(2) - 1).select(0, 0);  // [V]
+  Tensor last = logits.select(2, logits.size(2) - 1).select(0, 0).cpu();  // [V]
   return multinomial(softmax(div(last, temperature), 0), 1, false, gen).item<std::int64_t>();
 }
 
-Tensor ids_tensor(const std::vector<std::int64_t>& ids) {
-  return tensor(ids, {1, static_cast<std::int64_t>(ids.size())}, TensorOptions(kInt64));
+// ids [1, n] (int64) on `device`.
+Tensor ids_tensor(const std::vector<std::int64_t>& ids, const Device& device) {
+  return tensor(ids, {1, static_cast<std::int64_t>(ids.size())}, TensorOptions(kInt64)).to(device);
 }
 
 std::string printable(std::string s) {  // a one-line preview
@@ -156,6 +165,8 @@ int main(int argc, char** argv) {
   double lr = 3e-3, temperature = 0.8;
   std::uint64_t seed = 0;
   std::string prompt, out = "runs/char_lm";
+  std::string device_name = "cpu";
+  bool skip_without_gpu = false, check_loss_falls = false;
   app.add_option("--steps", steps, "training steps (the cosine schedule's length)")->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--channels", channels, "residual channels C")->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--layers", layers, "gated blocks; receptive field 2^layers")->capture_default_str()->check(CLI::Range(1, 16));
@@ -171,7 +182,13 @@ int main(int argc, char** argv) {
   app.add_option("--max-steps", max_steps, "stop training after this many steps (smoke runs; the schedule still spans --steps)");
   app.add_option("--log-every", log_every, "steps between log lines")->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--out", out, "output folder (metrics.csv, char_lm.svg, sample.txt, model.safetensors)")->capture_default_str();
+  app.add_option("--device", device_name, "where the model and its batches live: cpu or cuda")->capture_default_str()->check(CLI::IsMember({"cpu", "cuda"}));
+  app.add_flag("--skip-without-gpu", skip_without_gpu, "with --device cuda and no GPU: exit with code 77 (a skipped test) instead of 1");
+  app.add_flag("--check-loss-falls", check_loss_falls, "fail (exit 1) unless the held-out loss after training is below the one before (smoke tests)");
   CLI11_PARSE(app, argc, argv);
+  const Device device = examples::parse_device(device_name);
+  if (!examples::device_available(device, "char_lm", skip_without_gpu))
+    return examples::device_exit_code(skip_without_gpu);
 
   try {
     set_num_threads(threads);
@@ -189,12 +206,21 @@ int main(int argc, char** argv) {
 
     manual_seed(seed);
     CharWaveNet model(vocab, channels, layers);
+    model->to(device);  // in place, before the optimizer is made
     std::int64_t n_params = 0;
     for (const Tensor& p : model->parameters()) n_params += p.numel();
-    fmt::print("model: {} gated blocks, {} channels, receptive field {}, {} parameters; "
-               "{} threads\n", layers, channels, rf, n_params, get_num_threads());
+    fmt::print("model: {} gated blocks, {} channels, receptive field {}, {} parameters on {}; "
+               "{} threads\n", layers, channels, rf, n_params, device, get_num_threads());
 
     optim::Adam optimizer(model->parameters(), optim::AdamOptions(lr));
+    // The held-out text scored after training (and, for --check-loss-falls, before it too),
+    // moved to the device once.
+    const Tensor eval_text = heldout.narrow(0, 0, std::min(eval_chars + 1, heldout.size(0))).to(device);
+    double bpc_before = 0;
+    if (check_loss_falls) {
+      const auto [nll0, count0] = heldout_nll(model, eval_text, window, rf);
+      bpc_before = nll0 / static_cast<double>(count0) / std::numbers::ln2;
+    }
     optim::CosineAnnealingLR scheduler(optimizer, steps);
     std::filesystem::create_directories(out);
     examples::MetricsCsv csv(std::filesystem::path(out) / "metrics.csv",
@@ -216,6 +242,7 @@ int main(int argc, char** argv) {
     for (std::int64_t step = 1; step <= last_step; ++step) {
       Tensor starts = randint(0, n_train - window - 1, {batch}).unsqueeze(1);  // [B, 1]
       Tensor chunk = index_select(train, 0, add(starts, offsets).reshape({-1})).reshape({batch, window + 1});
+      chunk = chunk.to(device);  // cut on the CPU, so both devices train on the same windows
       timer.begin_step();
       Tensor logits = model(chunk.narrow(1, 0, window));  // [B, V, W]
       Tensor loss = F::cross_entropy(logits, chunk.narrow(1, 1, window));
@@ -251,10 +278,10 @@ int main(int argc, char** argv) {
 
     model->eval();
     const auto t_eval = examples::Clock::now();
-    const Tensor eval_text = heldout.narrow(0, 0, std::min(eval_chars + 1, heldout.size(0)));
     const auto [nll, count] = heldout_nll(model, eval_text, window, rf);
-    fmt::print("held-out: {:.4f} bpc over {} characters ({:.1f} s)\n", nll / static_cast<double>(count) / ln2,
-               count, examples::seconds_since(t_eval));
+    const double bpc_after = nll / static_cast<double>(count) / ln2;
+    fmt::print("held-out: {:.4f} bpc over {} characters ({:.1f} s)\n", bpc_after, count,
+               examples::seconds_since(t_eval));
     // The weights, with the names the PyTorch twin's state_dict uses (embed.weight, blocks.0...).
     const std::string model_path = (std::filesystem::path(out) / "model.safetensors").string();
     reel::save(model, model_path, {{"model", "char_lm"}, {"vocabulary_size", std::to_string(corpus.vocab_size())}});
@@ -276,14 +303,14 @@ int main(int argc, char** argv) {
     Generator sampler(seed + 1);
     const auto t_prime = examples::Clock::now();
     Tensor logits;
-    for (std::int64_t id : context) logits = model->step(ids_tensor({id}));
+    for (std::int64_t id : context) logits = model->step(ids_tensor({id}, device));
     const double prime_s = examples::seconds_since(t_prime);
     std::vector<std::int64_t> streamed;
     const auto t_stream = examples::Clock::now();
     for (std::int64_t c = 0; c < sample_chars; ++c) {
       const std::int64_t next = sample_next(logits, temperature, sampler);
       streamed.push_back(next);
-      logits = model->step(ids_tensor({next}));  // (the last one too: equal work both ways)
+      logits = model->step(ids_tensor({next}, device));  // (the last one too: equal work both ways)
     }
     const double stream_s = examples::seconds_since(t_stream);
 
@@ -294,14 +321,14 @@ int main(int argc, char** argv) {
     for (std::int64_t c = 0; c < sample_chars; ++c) {
       const auto keep = static_cast<std::ptrdiff_t>(std::min<std::size_t>(text.size(), static_cast<std::size_t>(rf)));
       const std::vector<std::int64_t> last(text.end() - keep, text.end());
-      const std::int64_t next = sample_next(model(ids_tensor(last)), temperature, sampler);
+      const std::int64_t next = sample_next(model(ids_tensor(last, device)), temperature, sampler);
       rerun.push_back(next);
       text.push_back(next);
     }
     const double window_s = examples::seconds_since(t_window);
 
     const std::string sample = corpus.decode(tensor(streamed, {static_cast<std::int64_t>(streamed.size())}, TensorOptions(kInt64)));
-    const std::string shown_context = corpus.decode(ids_tensor(context));
+    const std::string shown_context = corpus.decode(ids_tensor(context, Device(kCPU)));
     fmt::print("sample (temperature {}, after the context ending \"{}\"):\n{}\n", temperature,
                printable(shown_context.substr(shown_context.size() - std::min<std::size_t>(60, shown_context.size()))),
                sample);
@@ -313,6 +340,8 @@ int main(int argc, char** argv) {
                "same text both ways: {}\n",
                sample_chars, per_char_stream, context.size(), prime_s, rf, per_char_window,
                window_s / stream_s, streamed == rerun ? "yes" : "no");
+    if (check_loss_falls)
+      return examples::check_loss_falls("char_lm", "held-out bpc", bpc_before, bpc_after);
     return 0;
   } catch (const std::exception& e) {
     fmt::print(stderr, "char_lm: {}\n", e.what());

@@ -7,9 +7,15 @@
 //   examples::StepTimer    how long the training loop waits for data, as % of step time
 //   examples::MetricsCsv   one row of named numbers per epoch, written as it goes
 //   examples::plot_metrics a loss/accuracy plot of that CSV, rendered by gnuplot (SVG)
+//   examples::parse_device / device_available
+//                          --device cpu|cuda as a reel::Device, and a clear message (not a
+//                          crash) when CUDA is asked for where there is none
+//   examples::check_loss_falls
+//                          --check-loss-falls (the smoke tests): the held-out loss after
+//                          training must be below the one before
 //
-// They use only the standard library, fmt and POSIX (isatty; std::system runs gnuplot), so a
-// user can copy them with the example.
+// They use only the standard library, fmt, POSIX (isatty; std::system runs gnuplot) and, for
+// the device and the loss check, reel itself, so a user can copy them with the example.
 #pragma once
 
 #include <unistd.h>
@@ -17,16 +23,20 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
 #include <fmt/core.h>
+
+#include <reel/reel.hpp>
 
 namespace examples {
 
@@ -316,6 +326,64 @@ inline std::optional<std::filesystem::path> plot_metrics(const std::filesystem::
                           shell_quote(script.filename().string() + ".log") + " 2>&1";
   if (std::system(cmd.c_str()) != 0 || !std::filesystem::exists(image)) return std::nullopt;
   return image;
+}
+
+// --- the device -------------------------------------------------------------------------------
+//
+// The examples train where --device says, as a PyTorch script does with
+//   device = torch.device("cuda" if ... else "cpu"); model.to(device); x = x.to(device)
+// The model moves once, before its optimizer is made (reel's Module::to moves in place, so an
+// optimizer made earlier would see the moved parameters too, but this is the order PyTorch
+// documents); each batch moves as it comes out of the loader, which builds batches on the CPU.
+
+// The exit code of a run that could not happen for want of a GPU when the caller asked for a
+// skip (--skip-without-gpu): automake's and CTest's convention (SKIP_RETURN_CODE 77), so a
+// test on a machine without a GPU is counted as skipped, not as passed or failed.
+inline constexpr int kExitSkipped = 77;
+
+// "cpu" -> the CPU, "cuda" -> the first CUDA device. CLI::IsMember has already checked the
+// spelling; anything else is a programming error.
+inline reel::Device parse_device(const std::string& name) {
+  if (name == "cpu") return reel::Device(reel::kCPU);
+  if (name == "cuda") return reel::Device(reel::kCUDA, 0);
+  throw std::invalid_argument("--device must be cpu or cuda, not '" + name + "'");
+}
+
+// Whether `device` can be used here. When it cannot (CUDA asked for, and reel was built without
+// its CUDA backend, or no GPU is visible), it says why on stderr and returns false; the caller
+// then exits with device_exit_code(skip_without_gpu): 1, an error, or kExitSkipped for tests.
+inline bool device_available(const reel::Device& device, std::string_view program,
+                             bool skip_without_gpu) {
+  if (!device.is_cuda() || reel::cuda::is_available()) return true;
+#ifdef REEL_WITH_CUDA
+  const char* why = "no CUDA GPU is visible (reel has its CUDA backend, but the driver reports "
+                    "no device: check nvidia-smi and CUDA_VISIBLE_DEVICES)";
+#else
+  const char* why = "this build of reel has no CUDA backend (configure with -DREEL_CUDA=ON, "
+                    "on a machine with nvcc)";
+#endif
+  fmt::print(stderr, "{}: --device cuda: {}{}\n", program, why,
+             skip_without_gpu ? "; skipped (--skip-without-gpu)" : "; use --device cpu");
+  return false;
+}
+inline int device_exit_code(bool skip_without_gpu) { return skip_without_gpu ? kExitSkipped : 1; }
+
+// --- the smoke tests' loss check --------------------------------------------------------------
+
+// --check-loss-falls: the example evaluates its held-out loss once before the first training
+// step and once after the last (the same data, the same evaluation, no random draws, so the
+// training itself is the same with or without the check) and the run fails unless the loss
+// fell. Prints one line either way; returns the exit code (0, or 1 when it did not fall).
+inline int check_loss_falls(std::string_view program, std::string_view what, double before,
+                            double after) {
+  const bool falls = std::isfinite(before) && std::isfinite(after) && after < before;
+  fmt::print("loss check: {} {:.6f} before training, {:.6f} after: {}\n", what, before, after,
+             falls ? "falls" : "does NOT fall");
+  std::fflush(stdout);
+  if (!falls)
+    fmt::print(stderr, "{}: --check-loss-falls: the {} did not fall ({:.6f} -> {:.6f})\n",
+               program, what, before, after);
+  return falls ? 0 : 1;
 }
 
 }  // namespace examples

@@ -22,7 +22,12 @@
 // schedule, the random generator, the data loader's place). --resume <checkpoint> continues an
 // interrupted run from it; with the same options the result is bitwise the uninterrupted run's.
 //
+//   build/examples/fashion_mnist --device cuda    # on the GPU
 //   mpirun -np 2 build/examples/fashion_mnist --distributed --threads 1     # data-parallel (MPI)
+//
+// --device cuda: the model moves to the GPU once, before its optimizer is made
+// (model->to(device)), and each batch as it comes out of the loader, which builds batches on the
+// CPU; the loop is the CPU's. A checkpoint holds CPU copies, so a run may resume on either device.
 //
 // --distributed: each process trains on its shard of every epoch (DistributedSampler, shuffled
 // with the shared --seed), --batch-size images per process, and DistributedDataParallel averages
@@ -32,7 +37,7 @@
 // Evaluation is sharded too and summed over the processes. Rank 0 alone prints and writes the
 // files; --resume works as above (every process loads rank 0's checkpoint; the dropout streams
 // are reseeded from (seed, rank, epoch) at each epoch, so a resumed run is still bitwise the
-// uninterrupted one).
+// uninterrupted one). With --device cuda the collectives go through NCCL instead of MPI.
 #include <reel/reel.hpp>
 
 #include <CLI/CLI.hpp>
@@ -80,9 +85,12 @@ struct Evaluation {
   double loss, accuracy;
 };
 
-// Sums a loss total and two counts over the processes of a distributed run (in place).
-void sum_over_processes(double& loss_sum, std::int64_t& correct, std::int64_t& seen) {
-  Tensor sums = tensor({loss_sum, static_cast<double>(correct), static_cast<double>(seen)});
+// Sums a loss total and two counts over the processes of a distributed run (in place). The
+// tensor is on the training device: NCCL (--device cuda) reduces CUDA tensors, MPI CPU ones.
+void sum_over_processes(double& loss_sum, std::int64_t& correct, std::int64_t& seen,
+                        const Device& device) {
+  Tensor sums =
+      tensor({loss_sum, static_cast<double>(correct), static_cast<double>(seen)}).to(device);
   reel::distributed::all_reduce(sums);
   std::vector<double> v = sums.to_vector<double>();
   loss_sum = v[0];
@@ -90,23 +98,24 @@ void sum_over_processes(double& loss_sum, std::int64_t& correct, std::int64_t& s
   seen = static_cast<std::int64_t>(v[2]);
 }
 
-// Loss and accuracy over the loader's batches (the first max_batches of them when > 0); with
-// `distributed`, summed over the processes (each evaluates its shard).
+// Loss and accuracy over the loader's batches (the first max_batches of them when > 0), each
+// moved to `device`; with `distributed`, summed over the processes (each evaluates its shard).
 Evaluation evaluate(nn::Sequential& model, data::DataLoader& loader, std::int64_t max_batches,
-                    bool distributed) {
+                    bool distributed, const Device& device) {
   NoGradGuard no_grad;
   model->eval();
   double loss_sum = 0;
   std::int64_t correct = 0, seen = 0, batches = 0;
   for (data::Example& batch : loader) {
     if (max_batches > 0 && batches++ == max_batches) break;
-    Tensor out = model(batch[0]);
-    loss_sum += F::cross_entropy(out, batch[1], F::CrossEntropyFuncOptions().reduction(nn::kSum)).item<double>();
-    correct += eq(out.argmax(1), batch[1]).sum().item<std::int64_t>();
-    seen += batch[1].size(0);
+    const Tensor x = batch[0].to(device), y = batch[1].to(device);
+    Tensor out = model(x);
+    loss_sum += F::cross_entropy(out, y, F::CrossEntropyFuncOptions().reduction(nn::kSum)).item<double>();
+    correct += eq(out.argmax(1), y).sum().item<std::int64_t>();
+    seen += y.size(0);
   }
   model->train();
-  if (distributed) sum_over_processes(loss_sum, correct, seen);
+  if (distributed) sum_over_processes(loss_sum, correct, seen, device);
   return {loss_sum / static_cast<double>(seen), static_cast<double>(correct) / static_cast<double>(seen)};
 }
 
@@ -124,6 +133,8 @@ int main(int argc, char** argv) {
   std::int64_t limit = 0;
   bool no_plot = false;
   bool distributed = false;
+  std::string device_name = "cpu";
+  bool skip_without_gpu = false, check_loss_falls = false;
   app.add_option("--epochs", epochs, "training epochs")->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--batch-size", batch_size, "samples per batch")->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--lr", lr, "OneCycleLR's max_lr (Adam)")->capture_default_str()->check(CLI::PositiveNumber);
@@ -139,15 +150,29 @@ int main(int argc, char** argv) {
   app.add_option("--resume", resume, "continue from a checkpoint.safetensors of an earlier run (same options)");
   app.add_option("--limit", limit, "train on the first N training images only (0: all; tests)")->capture_default_str()->check(CLI::NonNegativeNumber);
   app.add_flag("--distributed", distributed,
-               "data-parallel over the processes of mpirun (MPI); --batch-size is per process");
+               "data-parallel over the processes of mpirun (MPI; NCCL with --device cuda); "
+               "--batch-size is per process");
+  app.add_option("--device", device_name, "where the model and its batches live: cpu or cuda")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"cpu", "cuda"}));
+  app.add_flag("--skip-without-gpu", skip_without_gpu,
+               "with --device cuda and no GPU: exit with code 77 (a skipped test) instead of 1");
+  app.add_flag("--check-loss-falls", check_loss_falls,
+               "fail (exit 1) unless the test loss after training is below the one before (smoke "
+               "tests)");
   CLI11_PARSE(app, argc, argv);
+  const Device device = examples::parse_device(device_name);
+  if (!examples::device_available(device, "fashion_mnist", skip_without_gpu))
+    return examples::device_exit_code(skip_without_gpu);
 
   try {
     set_num_threads(threads);
     manual_seed(seed);
     int rank = 0, world = 1;
     if (distributed) {
-      reel::distributed::init_process_group(reel::distributed::Backend::kMPI);
+      // MPI for CPU tensors, NCCL for CUDA ones (before the first CUDA tensor: it picks the GPU).
+      reel::distributed::init_process_group(device.is_cuda() ? reel::distributed::Backend::kNCCL
+                                                             : reel::distributed::Backend::kMPI);
       rank = reel::distributed::get_rank();
       world = reel::distributed::get_world_size();
     }
@@ -184,12 +209,15 @@ int main(int argc, char** argv) {
         test_options);
 
     nn::Sequential model = make_model(dropout);
+    model->to(device);  // in place: parameters and BatchNorm's running statistics
     std::int64_t n_params = 0;
     for (const Tensor& p : model->parameters()) n_params += p.numel();
     if (lead) {
-      fmt::print("{} training, {} test images; {} parameters; {} threads, {} loader workers{}\n{}\n",
-                 train_set.labels.size(0), test_set.labels.size(0), n_params, threads, workers,
-                 distributed ? fmt::format("; {} processes (MPI), batch {} per process", world, batch_size)
+      fmt::print("{} training, {} test images; {} parameters on {}; {} threads, {} loader workers{}\n{}\n",
+                 train_set.labels.size(0), test_set.labels.size(0), n_params, device, threads, workers,
+                 distributed ? fmt::format("; {} processes ({}), batch {} per process", world,
+                                           reel::distributed::backend_name(reel::distributed::get_backend()),
+                                           batch_size)
                              : std::string(),
                  model->pretty());
     }
@@ -198,7 +226,7 @@ int main(int argc, char** argv) {
     if (distributed) ddp.emplace(model);
 
     const std::int64_t steps_per_epoch = train_loader.size();
-    optim::Adam optimizer(model->parameters(), optim::AdamOptions(lr));
+    optim::Adam optimizer(model->parameters(), optim::AdamOptions(lr));  // after the move
     optim::OneCycleLR scheduler(
         optimizer, optim::OneCycleLROptions::from_epochs(lr, epochs, steps_per_epoch));
 
@@ -222,6 +250,9 @@ int main(int argc, char** argv) {
       if (lead) fmt::print("resumed from {}: {} epochs, {} steps done\n", resume, first_epoch - 1, step);
     }
     const std::filesystem::path checkpoint_path = out / "checkpoint.safetensors";
+    // --check-loss-falls: the test loss before this run's training, to compare with the last.
+    const double loss_before =
+        check_loss_falls ? evaluate(model, test_loader, eval_batches, distributed, device).loss : 0.0;
 
     std::optional<examples::MetricsCsv> csv;
     if (lead) {
@@ -245,9 +276,10 @@ int main(int argc, char** argv) {
       std::int64_t correct = 0, seen = 0;
       timer.start();
       for (data::Example& batch : train_loader) {
+        // The loader builds batches on the CPU; their copy to the device counts as waiting for
+        // data (on the CPU, to(device) is the tensor itself).
+        const Tensor x = batch[0].to(device), y = batch[1].to(device);
         timer.begin_step();
-        const Tensor& x = batch[0];
-        const Tensor& y = batch[1];
         Tensor logits = ddp ? (*ddp)(x) : model(x);
         Tensor loss = F::cross_entropy(logits, y);
         optimizer.zero_grad();
@@ -270,10 +302,10 @@ int main(int argc, char** argv) {
       bar.stop();  // the epoch's time and samples/s are training only, not the evaluation
       const double epoch_seconds = bar.elapsed();
       train_seconds += epoch_seconds;
-      test = evaluate(model, test_loader, eval_batches, distributed);
+      test = evaluate(model, test_loader, eval_batches, distributed, device);
       if (distributed) {
         // The epoch's training figures over all processes.
-        sum_over_processes(loss_sum, correct, seen);
+        sum_over_processes(loss_sum, correct, seen, device);
         bar.update(timer.steps(), loss_sum / static_cast<double>(seen),
                    static_cast<double>(correct) / static_cast<double>(seen), seen);
       }
@@ -324,6 +356,8 @@ int main(int argc, char** argv) {
     fmt::print("weights:    {}\n", model_path.string());
     fmt::print("checkpoint: {} (--resume it to continue)\n", checkpoint_path.string());
     if (distributed) reel::distributed::destroy_process_group();
+    if (check_loss_falls)
+      return examples::check_loss_falls("fashion_mnist", "test loss", loss_before, test.loss);
   } catch (const std::exception& e) {
     fmt::print(stderr, "fashion_mnist: {}\n", e.what());
     return 1;

@@ -26,7 +26,12 @@
 //
 //   build/examples/low_precision_tcn --all --steps 300          # the six runs and the table
 //   build/examples/low_precision_tcn --dtype float16 --model plain --steps 300 --csv f16.csv
+//   build/examples/low_precision_tcn --dtype bfloat16 --device cuda    # on the GPU
 //   build/examples/low_precision_tcn --help
+//
+// --device cuda: the data sets (small) and the model move to the GPU once, before the optimizer
+// is made; the loop, the casts and the diagnosis are the CPU's (its hooks copy the gradients
+// back to the host to count them).
 #include <reel/reel.hpp>
 
 #include <CLI/CLI.hpp>
@@ -256,6 +261,8 @@ struct Args {
   std::int64_t eval_every = 100, diag_every = 100;
   std::string csv;
   bool all = false, quiet = false;
+  std::string device = "cpu";
+  bool skip_without_gpu = false, check_loss_falls = false;
 };
 
 DType parse_dtype(const std::string& s) {
@@ -322,6 +329,7 @@ struct Result {
   std::string dtype, model;
   double final_train = NAN;  // mean training loss of the last 50 steps (or fewer)
   double final_test = NAN;   // test MSE at the end (in the run's dtype)
+  double initial_test = NAN; // test MSE before training (--check-loss-falls only)
   std::optional<std::int64_t> first_below;    // first evaluated step with test MSE < 0.01
   std::optional<std::int64_t> nonfinite_step;  // the step whose loss was inf/NaN
   std::int64_t steps = 0;
@@ -351,7 +359,7 @@ std::string with_suffix(const std::string& path, const std::string& suffix) {
 }
 
 Result run(const Args& a, const std::string& dtype_name, const std::string& model_name,
-           const std::string& csv_path) {
+           const std::string& csv_path, const Device& device) {
   const DType dtype = parse_dtype(dtype_name);
   if (model_name != "plain" && model_name != "unit_scaled")
     throw std::runtime_error("low_precision_tcn: --model must be plain or unit_scaled, not " + model_name);
@@ -359,8 +367,11 @@ Result run(const Args& a, const std::string& dtype_name, const std::string& mode
   manual_seed(a.seed);
   data::SequenceTask train = data::adding_problem(a.n_train, a.T, a.seed);
   data::SequenceTask test = data::adding_problem(a.n_test, a.T, a.seed + 1);
+  // Both sets on the device once (a few MB at the defaults); the batches are views of them.
+  for (Tensor* t : {&train.inputs, &train.targets, &test.inputs, &test.targets}) *t = t->to(device);
 
   TCN model(unit_scaled, a.levels, a.nhid, a.k);
+  model->to(device);  // in place, before the optimizer is made
   std::unique_ptr<optim::Optimizer> optimizer;
   if (unit_scaled)
     optimizer = std::make_unique<us::Adam>(*model, optim::AdamOptions(a.us_lr));
@@ -380,8 +391,9 @@ Result run(const Args& a, const std::string& dtype_name, const std::string& mode
                        std::vector<std::string>{"step", "tensor", "rms32", "underflow", "nonfinite",
                                                 "below_min_subnormal", "subnormal"});
   }
-  fmt::print("== {} {} (T {}, batch {}, {} levels x {} channels, k {}; lr {}) ==\n", dtype_name,
-             model_name, a.T, a.batch, a.levels, a.nhid, a.k, unit_scaled ? a.us_lr : a.lr);
+  fmt::print("== {} {} (T {}, batch {}, {} levels x {} channels, k {}; lr {}; on {}) ==\n", dtype_name,
+             model_name, a.T, a.batch, a.levels, a.nhid, a.k, unit_scaled ? a.us_lr : a.lr, device);
+  if (a.check_loss_falls) r.initial_test = test_mse(model, test.inputs, test.targets, dtype);
 
   std::vector<double> losses;
   examples::StepTimer timer;
@@ -552,7 +564,18 @@ int main(int argc, char** argv) {
                  "16-bit runs also write <name>_grads.csv");
   app.add_flag("--all", a.all, "run (a), (b), (c) in float32, float16 and bfloat16, print the table");
   app.add_flag("--quiet", a.quiet, "only the runs' headers and the table");
+  app.add_option("--device", a.device, "where the model and the data live: cpu or cuda")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"cpu", "cuda"}));
+  app.add_flag("--skip-without-gpu", a.skip_without_gpu,
+               "with --device cuda and no GPU: exit with code 77 (a skipped test) instead of 1");
+  app.add_flag("--check-loss-falls", a.check_loss_falls,
+               "fail (exit 1) unless each run's test MSE after training is below the one before "
+               "(smoke tests)");
   CLI11_PARSE(app, argc, argv);
+  const Device device = examples::parse_device(a.device);
+  if (!examples::device_available(device, "low_precision_tcn", a.skip_without_gpu))
+    return examples::device_exit_code(a.skip_without_gpu);
   try {
     if (a.threads > 0) set_num_threads(a.threads);
     fmt::print("low_precision_tcn: {} threads\n", get_num_threads());
@@ -563,13 +586,20 @@ int main(int argc, char** argv) {
           {"float32", "plain"},    {"float32", "unit_scaled"}, {"float16", "plain"},
           {"float16", "unit_scaled"}, {"bfloat16", "plain"},   {"bfloat16", "unit_scaled"}};
       for (const auto& [dt, m] : runs)
-        results.push_back(run(a, dt, m, a.csv.empty() ? "" : with_suffix(a.csv, "_" + dt + "_" + m)));
+        results.push_back(run(a, dt, m, a.csv.empty() ? "" : with_suffix(a.csv, "_" + dt + "_" + m), device));
     } else {
-      results.push_back(run(a, a.dtype, a.model, a.csv));
+      results.push_back(run(a, a.dtype, a.model, a.csv, device));
     }
     print_table(results);
-    // A failure of the program is an error, not a non-finite loss: that is a result.
-    return 0;
+    // A failure of the program is an error, not a non-finite loss: that is a result, except
+    // under --check-loss-falls (the smoke tests), where every run's test MSE must fall.
+    int code = 0;
+    if (a.check_loss_falls)
+      for (const Result& r : results)
+        code = std::max(code, examples::check_loss_falls(
+                                  "low_precision_tcn", "test MSE (" + r.dtype + " " + r.model + ")",
+                                  r.initial_test, r.final_test));
+    return code;
   } catch (const std::exception& e) {
     fmt::print(stderr, "low_precision_tcn: {}\n", e.what());
     return 1;

@@ -23,12 +23,19 @@
 //   build/examples/tcn_adding                 # T = 200
 //   build/examples/tcn_adding --T 600 --levels 8 --epochs 10   # the paper's setting
 //   build/examples/tcn_adding --help
+//   build/examples/tcn_adding --device cuda    # on the GPU: the model and each batch moved there
 //   mpirun -np 2 build/examples/tcn_adding --distributed --threads 1   # data-parallel (MPI)
+//
+// --device cuda: the model moves to the GPU once (model->to(device)), the test set once, each
+// training batch as it comes out of the loader; the loop is the CPU's. The losses are read back
+// with item() (one synchronisation per step: the loop checks each loss is finite).
 //
 // --distributed: each process trains on its shard of the training set (DistributedSampler,
 // in order: rank r takes sequences r, r + W, ...), --batch sequences per process, and
 // DistributedDataParallel averages the gradients, so W processes with --batch B compute what
 // one process computes with --batch W*B. Rank 0 alone prints, writes the CSV, plot and model.
+// With --device cuda the gradients are averaged by NCCL instead of MPI (its group is set up
+// through MPI all the same; each process takes GPU local_rank % device_count).
 #include <reel/reel.hpp>
 
 #include <CLI/CLI.hpp>
@@ -140,32 +147,40 @@ struct Args {
   std::int64_t max_steps = 0, log_interval = 100;
   std::string out = "runs/tcn_adding";
   bool distributed = false;
+  std::string device = "cpu";
+  bool skip_without_gpu = false, check_loss_falls = false;
 };
 
-int run(const Args& a) {
+int run(const Args& a, const Device device) {
   if (a.threads > 0) set_num_threads(a.threads);
   manual_seed(a.seed);
   int rank = 0, world = 1;
   if (a.distributed) {
-    distributed::init_process_group(distributed::Backend::kMPI);
+    // MPI for CPU tensors, NCCL for CUDA ones (before the first CUDA tensor: it picks the GPU).
+    distributed::init_process_group(device.is_cuda() ? distributed::Backend::kNCCL
+                                                     : distributed::Backend::kMPI);
     rank = distributed::get_rank();
     world = distributed::get_world_size();
   }
   const bool lead = rank == 0;  // the one process that prints and writes files
   const std::int64_t rf = 1 + 2 * (a.k - 1) * ((std::int64_t{1} << a.levels) - 1);
-  if (lead) fmt::print("tcn_adding: T {}, {} levels x {} channels, kernel {}: receptive field {}{}\n", a.T,
-             a.levels, a.nhid, a.k, rf, rf >= a.T ? "" : " (shorter than T: it cannot solve it)");
+  if (lead) fmt::print("tcn_adding: T {}, {} levels x {} channels, kernel {}: receptive field {}{}; on {}\n", a.T,
+             a.levels, a.nhid, a.k, rf, rf >= a.T ? "" : " (shorter than T: it cannot solve it)", device);
 
   // Train and test sets from different seeds (adding_problem is a pure function of its seed).
   data::SequenceTask train = data::adding_problem(a.n_train, a.T, a.seed);
   data::SequenceTask test = data::adding_problem(a.n_test, a.T, a.seed + 1);
+  // The test set lives where the model does, moved once; training batches move one by one.
+  const Tensor test_x = test.inputs.to(device), test_y = test.targets.to(device);
 
   TCN model(2, 1, a.levels, a.nhid, a.k, a.dropout);
+  model->to(device);  // in place: parameters (and buffers) now live on `device`
   std::int64_t n_params = 0;
   for (const Tensor& p : model->parameters()) n_params += p.numel();
   if (lead) fmt::print("{} parameters, {} threads{}\n", n_params, get_num_threads(),
-      a.distributed ? fmt::format(", {} processes (MPI): batch {} per process, {} in all", world,
-                                  a.batch, a.batch * world)
+      a.distributed ? fmt::format(", {} processes ({}): batch {} per process, {} in all", world,
+                                  distributed::backend_name(distributed::get_backend()), a.batch,
+                                  a.batch * world)
                     : std::string());
   // Data-parallel: rank 0's weights everywhere, averaged gradients. Each rank's dropout draws
   // its own stream (the same masks on every rank would make the ranks' batches less independent).
@@ -174,7 +189,9 @@ int run(const Args& a) {
     ddp.emplace(model);
     manual_seed(a.seed + 1000003u * static_cast<std::uint64_t>(rank));
   }
-  optim::Adam optimizer(model->parameters(), optim::AdamOptions(a.lr));
+  optim::Adam optimizer(model->parameters(), optim::AdamOptions(a.lr));  // after the move
+  // --check-loss-falls: the test MSE before any training, to compare with the final one.
+  const double mse_before = a.check_loss_falls ? test_mse(model, test_x, test_y) : 0.0;
 
   std::filesystem::create_directories(a.out);
   std::optional<examples::MetricsCsv> csv;
@@ -192,7 +209,7 @@ int run(const Args& a) {
   // Evaluates, records a CSV row, returns the test MSE and the training samples/s (of the
   // training steps' own time: the evaluations are left out).
   auto evaluate = [&]() {
-    const double mse = test_mse(model, test.inputs, test.targets);
+    const double mse = test_mse(model, test_x, test_y);
     if (!first_below && mse < 0.01) first_below = step;
     const double busy = timer.wait_seconds() + timer.compute_seconds();
     // Samples of all processes per second (they step together).
@@ -247,7 +264,8 @@ int run(const Args& a) {
     model->train();
     timer.start();
     for (data::Example& batch : loader) {
-      if (!(go = train_step(batch[0], batch[1]))) break;
+      // The loader builds batches on the CPU; the copy to the device counts as waiting for data.
+      if (!(go = train_step(batch[0].to(device), batch[1].to(device)))) break;
     }
   }
   if (failed) return 1;
@@ -262,9 +280,13 @@ int run(const Args& a) {
       "step {:.2f} ms data wait {:.2f}% first step with test mse < 0.01: {}\n",
       mse, step, wall, rate, step_ms, timer.wait_percent(),
       first_below ? std::to_string(*first_below) : std::string("none"));
+  // Every rank evaluates the same test set with the same weights: rank 0 checks for all.
+  const int check = a.check_loss_falls && lead
+                        ? examples::check_loss_falls("tcn_adding", "test MSE", mse_before, mse)
+                        : 0;
   if (!lead) {
     distributed::destroy_process_group();
-    return std::isfinite(mse) ? 0 : 1;
+    return std::isfinite(mse) ? check : 1;
   }
   fmt::print("metrics: {}\n", csv->path().string());
   const auto plot = examples::plot_metrics(
@@ -281,7 +303,7 @@ int run(const Args& a) {
               {"steps", std::to_string(step)}, {"test_mse", std::to_string(mse)}});
   fmt::print("model: {}\n", model_path);
   if (a.distributed) distributed::destroy_process_group();
-  return std::isfinite(mse) ? 0 : 1;
+  return std::isfinite(mse) ? check : 1;
 }
 
 }  // namespace
@@ -312,10 +334,22 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   app.add_option("--out", a.out, "output folder (metrics.csv)");
   app.add_flag("--distributed", a.distributed,
-               "data-parallel over the processes of mpirun (MPI); --batch is per process");
+               "data-parallel over the processes of mpirun (MPI; NCCL with --device cuda); "
+               "--batch is per process");
+  app.add_option("--device", a.device, "where the model and its batches live: cpu or cuda")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"cpu", "cuda"}));
+  app.add_flag("--skip-without-gpu", a.skip_without_gpu,
+               "with --device cuda and no GPU: exit with code 77 (a skipped test) instead of 1");
+  app.add_flag("--check-loss-falls", a.check_loss_falls,
+               "fail (exit 1) unless the test MSE after training is below the one before (smoke "
+               "tests)");
   CLI11_PARSE(app, argc, argv);
+  const Device device = examples::parse_device(a.device);
+  if (!examples::device_available(device, "tcn_adding", a.skip_without_gpu))
+    return examples::device_exit_code(a.skip_without_gpu);
   try {
-    return run(a);
+    return run(a, device);
   } catch (const std::exception& e) {
     fmt::print(stderr, "tcn_adding: {}\n", e.what());
     return 1;
