@@ -134,15 +134,28 @@ bool probe() {
 
 // --- descriptors (RAII) --------------------------------------------------------------------
 
-class TensorDesc {
+// One cuDNN descriptor, created in the constructor and destroyed in the destructor; the three
+// kinds below add their set().
+template <typename Handle, cudnnStatus_t (*Create)(Handle*), cudnnStatus_t (*Destroy)(Handle)>
+class Descriptor {
  public:
-  explicit TensorDesc(const char* op) : op_(op) {
-    check_cudnn(cudnnCreateTensorDescriptor(&desc_), op, "cudnnCreateTensorDescriptor");
+  Descriptor(const char* op, const char* create_call) : op_(op) {
+    check_cudnn(Create(&desc_), op, create_call);
   }
-  ~TensorDesc() { (void)cudnnDestroyTensorDescriptor(desc_); }
-  TensorDesc(const TensorDesc&) = delete;
-  TensorDesc& operator=(const TensorDesc&) = delete;
+  ~Descriptor() { (void)Destroy(desc_); }
+  Descriptor(const Descriptor&) = delete;
+  Descriptor& operator=(const Descriptor&) = delete;
+  Handle get() const { return desc_; }
 
+ protected:
+  const char* op_;
+  Handle desc_ = nullptr;
+};
+
+class TensorDesc : public Descriptor<cudnnTensorDescriptor_t, cudnnCreateTensorDescriptor,
+                                     cudnnDestroyTensorDescriptor> {
+ public:
+  explicit TensorDesc(const char* op) : Descriptor(op, "cudnnCreateTensorDescriptor") {}
   // A packed NCHW tensor (sizes checked to fit int by the caller).
   void set(cudnnDataType_t type, std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w) {
     check_cudnn(cudnnSetTensor4dDescriptor(desc_, CUDNN_TENSOR_NCHW, type, static_cast<int>(n),
@@ -150,22 +163,12 @@ class TensorDesc {
                                            static_cast<int>(w)),
                 op_, "cudnnSetTensor4dDescriptor");
   }
-  cudnnTensorDescriptor_t get() const { return desc_; }
-
- private:
-  const char* op_;
-  cudnnTensorDescriptor_t desc_ = nullptr;
 };
 
-class FilterDesc {
+class FilterDesc : public Descriptor<cudnnFilterDescriptor_t, cudnnCreateFilterDescriptor,
+                                     cudnnDestroyFilterDescriptor> {
  public:
-  explicit FilterDesc(const char* op) : op_(op) {
-    check_cudnn(cudnnCreateFilterDescriptor(&desc_), op, "cudnnCreateFilterDescriptor");
-  }
-  ~FilterDesc() { (void)cudnnDestroyFilterDescriptor(desc_); }
-  FilterDesc(const FilterDesc&) = delete;
-  FilterDesc& operator=(const FilterDesc&) = delete;
-
+  explicit FilterDesc(const char* op) : Descriptor(op, "cudnnCreateFilterDescriptor") {}
   // [out channels, in channels per group, h, w], packed.
   void set(cudnnDataType_t type, std::int64_t k, std::int64_t c, std::int64_t h, std::int64_t w) {
     check_cudnn(cudnnSetFilter4dDescriptor(desc_, type, CUDNN_TENSOR_NCHW, static_cast<int>(k),
@@ -173,22 +176,12 @@ class FilterDesc {
                                            static_cast<int>(w)),
                 op_, "cudnnSetFilter4dDescriptor");
   }
-  cudnnFilterDescriptor_t get() const { return desc_; }
-
- private:
-  const char* op_;
-  cudnnFilterDescriptor_t desc_ = nullptr;
 };
 
-class ConvDesc {
+class ConvDesc : public Descriptor<cudnnConvolutionDescriptor_t, cudnnCreateConvolutionDescriptor,
+                                   cudnnDestroyConvolutionDescriptor> {
  public:
-  explicit ConvDesc(const char* op) : op_(op) {
-    check_cudnn(cudnnCreateConvolutionDescriptor(&desc_), op, "cudnnCreateConvolutionDescriptor");
-  }
-  ~ConvDesc() { (void)cudnnDestroyConvolutionDescriptor(desc_); }
-  ConvDesc(const ConvDesc&) = delete;
-  ConvDesc& operator=(const ConvDesc&) = delete;
-
+  explicit ConvDesc(const char* op) : Descriptor(op, "cudnnCreateConvolutionDescriptor") {}
   // The 1-d convolution along W: padding (0, pad), stride (1, stride), dilation (1, dilation).
   void set(std::int64_t pad, std::int64_t stride, std::int64_t dilation, std::int64_t groups,
            cudnnDataType_t compute) {
@@ -205,11 +198,6 @@ class ConvDesc {
   void set_math(cudnnMathType_t math) {
     check_cudnn(cudnnSetConvolutionMathType(desc_, math), op_, "cudnnSetConvolutionMathType");
   }
-  cudnnConvolutionDescriptor_t get() const { return desc_; }
-
- private:
-  const char* op_;
-  cudnnConvolutionDescriptor_t desc_ = nullptr;
 };
 
 // --- types -----------------------------------------------------------------------------------
